@@ -1,0 +1,91 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""Errors raised by the forwarder.
+
+Every error that can reach a client is a :class:`ForwarderError` and knows
+the HTTP status it maps to (``status_hint``), so the middleware turns any of
+them into a response with one ``except``.  Low-level socket and http.client
+errors are translated into these at one boundary (``forward.py``,
+``iterators.py``); callers never see raw ``OSError``.
+"""
+
+__all__ = [
+    'ConfigError', 'ForwarderError', 'BadRequest', 'LoopDetected',
+    'ClientDisconnect', 'ClientTimeout', 'UpstreamError',
+    'UpstreamConnectError', 'PoolExhaustedError', 'UpstreamTimeout',
+    'UpstreamBodyError',
+]
+
+
+class ConfigError(ValueError):
+    """A bad or unknown option in ``[filter:forwarder]``: a startup error."""
+
+
+class ForwarderError(Exception):
+    """Base of every error that becomes a client response.
+
+    :param msg: a short, human-readable reason; it becomes the response body.
+    :param status_hint: the HTTP status the client gets.
+    """
+
+    status_hint = 502
+    headers = ()
+
+    def __init__(self, msg, status_hint=None):
+        super().__init__(msg)
+        if status_hint is not None:
+            self.status_hint = status_hint
+
+
+# Client side: bad input or a client that goes away.  Nothing is (or stays)
+# stored on the target.
+
+class BadRequest(ForwarderError):
+    """The client's request is malformed; nothing was sent upstream."""
+    status_hint = 400
+
+
+class LoopDetected(ForwarderError):
+    """The request has already passed through this forwarder, or too many."""
+    status_hint = 508
+
+
+class ClientDisconnect(ForwarderError):
+    """The client went away before sending its whole body."""
+    status_hint = 499
+
+
+class ClientTimeout(ForwarderError):
+    """The client stalled longer than ``client_timeout`` while uploading."""
+    status_hint = 408
+
+
+# Upstream side: the target cluster's proxy.
+
+class UpstreamError(ForwarderError):
+    """The target misbehaved (reset, garbage, short body...)."""
+    status_hint = 502
+
+    def __init__(self, target, msg, status_hint=None):
+        super().__init__('%s: %s' % (target, msg), status_hint)
+        self.target = target
+
+
+class UpstreamConnectError(UpstreamError):
+    """The target refused the connection or the connect timed out."""
+    status_hint = 503
+
+
+class PoolExhaustedError(UpstreamError):
+    """No pooled connection to the target became free within pool_timeout."""
+    status_hint = 503
+    headers = (('Retry-After', '1'),)
+
+
+class UpstreamTimeout(UpstreamError):
+    """The target did not answer (or accept data) within node_timeout."""
+    status_hint = 504
+
+
+class UpstreamBodyError(UpstreamError):
+    """The target's response body broke off; the client stream is aborted."""

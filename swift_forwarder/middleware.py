@@ -1,0 +1,280 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""
+Forward requests to another Swift cluster.
+
+The ``forwarder`` filter decides, for each request, whether it belongs to
+another Swift cluster (the *target*).  Requests that don't go on down the
+local pipeline unchanged.  Requests that do are sent to the target's proxy
+over pooled keep-alive HTTP/1.1 connections (TLS optional); request and
+response bodies stream through in ``client_chunk_size`` pieces and are never
+held whole in memory.  Only the Swift API (``/v1/...``) is forwarded:
+``/info``, ``/auth/...`` and ``/healthcheck`` stay local.
+
+Gateway placement
+-----------------
+Put the filter before the local auth middleware.  The client's own token
+travels to the target, which authenticates it::
+
+    [pipeline:main]
+    pipeline = catch_errors gatekeeper healthcheck proxy-logging cache
+               forwarder tempauth copy slo dlo proxy-logging proxy-server
+
+    [filter:forwarder]
+    use = egg:swift_forwarder#forwarder
+    target_url = https://swift.example.com
+
+Clients get their token (and storage URL) from the target's auth, and use
+this proxy's host in the storage URL.
+
+What the target sees
+--------------------
+The method, the path quoted exactly as the client sent it, the query string
+and every end-to-end header.  Hop-by-hop headers (Connection and the headers
+it names, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*) are
+dropped both ways.  ``Host`` is the target's; ``X-Forwarded-For`` and
+``Via`` are extended; ``X-Trans-Id-Extra`` carries the local transaction id,
+so one request can be followed across both clusters' logs.  The target's
+``X-Trans-Id`` comes back to the client as ``X-Forwarder-Trans-Id``.
+Uploads use ``Expect: 100-continue``: if the target refuses a request
+(401, 403, 413, 507...) the client's body is never read.
+
+Errors
+------
+Errors are answered with a short plain-text body that says what happened,
+and logged with the transaction id:
+
+=====================================================  ======================
+situation                                              client gets
+=====================================================  ======================
+bad input: method, header syntax, Content-Length,      400/405/411/412/501,
+Transfer-Encoding, NUL or invalid UTF-8 in the path    nothing sent upstream
+the request already passed this forwarder (loop)       508
+target refuses the connection / connect times out      503, after ``retries``
+no pooled connection free within ``pool_timeout``      503 + Retry-After
+target sends no response head within ``node_timeout``  504
+target dies or stalls mid-response                     the stream is aborted,
+                                                       never cleanly short
+client disconnects or stalls mid-upload                499/408; the upload is
+                                                       aborted upstream, so
+                                                       the target stores
+                                                       nothing
+=====================================================  ======================
+
+Any other status comes from the target unchanged.
+
+Configuration
+-------------
+All options go in ``[filter:forwarder]``.  Unknown options, and values of
+the wrong form, stop the proxy at startup with a message naming the option.
+Swift's ``log_*`` and ``log_statsd_*`` options are accepted as in any
+middleware.
+
+``target_url`` (required)
+    ``http[s]://host[:port]`` of the target cluster's proxy.
+``forward = *``
+    What is forwarded, space-separated: ``*`` (every account),
+    ``AUTH_a`` (an account), ``AUTH_a/cont`` (a container),
+    ``AUTH_a/prefix*`` (containers starting with ``prefix``),
+    ``AUTH_pre*`` (accounts starting with ``AUTH_pre``).
+``pool_size = 20``
+    Connections to the target per proxy worker, in use plus idle.
+``pool_timeout = 30``
+    Seconds a request waits for a free connection before a 503.
+``conn_timeout = 0.5``
+    Seconds to connect to the target (TLS handshake included).
+``node_timeout = 60``
+    Seconds each read or write toward the target may take.
+``client_timeout = 60``
+    Seconds each read of the client's upload may take.
+``max_idle_time = 60``
+    Idle pooled connections older than this are closed, not reused.
+``retries = 2``
+    Extra connect attempts when the target refuses or the connect times
+    out (never once the client's body has been read).
+``client_chunk_size = 65536``
+    Bytes read or written at a time, both directions.
+``ca_certs =``
+    CA bundle to verify an https target with (default: the system's).
+``insecure = false``
+    Do not verify the target's certificate.  For tests only.
+``cert_file =``, ``key_file =``
+    Client certificate and key for the target, if it asks for one.
+``forwarder_id = <hostname>``
+    This forwarder's name in the ``X-Forwarder-Hops`` loop guard.
+``max_hops = 3``
+    A request that already passed this many forwarders gets 508.
+``healthcheck_path =``
+    Off by default.  When set (e.g. ``/forwarder/healthcheck``), a GET of
+    that path returns this worker's pool counters as JSON.
+"""
+
+import json
+import logging
+import os
+
+from swift_forwarder import __version__, routing
+from swift_forwarder.config import parse_conf
+from swift_forwarder.exceptions import ForwarderError
+from swift_forwarder.forward import UpstreamRequest, round_trip
+from swift_forwarder.green import local
+from swift_forwarder.iterators import RequestBody, ResponseBody
+from swift_forwarder.pool import ConnectionPool
+
+try:
+    from swift.common.utils import get_logger as swift_get_logger
+except ImportError:  # unit tests and tools without Swift installed
+    swift_get_logger = None
+
+__all__ = ['ForwarderMiddleware', 'filter_factory']
+
+#: Reason phrases for statuses http.client does not know.
+_REASONS = {499: 'Client Disconnect', 508: 'Loop Detected'}
+
+
+class ForwarderMiddleware(object):
+    """Forward matching requests to the target cluster.
+
+    :param app: the next WSGI app in the local pipeline.
+    :param conf: the merged filter configuration (paste's global + local).
+    :param logger: a Swift-style logger; by default Swift's ``get_logger``.
+    :param local_conf: the filter section's own options, which are checked
+        for unknown names (default: ``conf``).
+    """
+
+    def __init__(self, app, conf, logger=None, local_conf=None):
+        self.app = app
+        self.conf = parse_conf(conf if local_conf is None else local_conf)
+        self.logger = logger or get_logger(conf)
+        target = self.conf.target
+        self.netloc = target.host if target.port in (80, 443) else \
+            '%s:%d' % (target.host, target.port)
+        self.via = '1.1 %s (swift_forwarder/%s)' % (
+            self.conf.forwarder_id, __version__)
+        self.pool = ConnectionPool(
+            target, self.conf.pool_size, self.conf.pool_timeout,
+            self.conf.conn_timeout, self.conf.node_timeout,
+            self.conf.max_idle_time)
+
+    def __call__(self, env, start_response):
+        path = env.get('PATH_INFO', '')
+        if path == self.conf.healthcheck_path and path:
+            return self.handle_healthcheck(env, start_response)
+        if not routing.should_forward(path, self.conf.forward):
+            return self.app(env, start_response)
+        self.logger.txn_id = env.get('swift.trans_id')
+        try:
+            return self.forward(env, start_response)
+        except ForwarderError as err:
+            return self.error_response(env, start_response, err)
+
+    def forward(self, env, start_response):
+        """Send one request to the target and relay its response."""
+        conf = self.conf
+        hops = routing.check_loop(env, conf.forwarder_id, conf.max_hops)
+        has_body, length = routing.check_request(env)
+        body = RequestBody(env['wsgi.input'], length, conf.client_chunk_size,
+                           conf.client_timeout) if has_body else None
+        request = UpstreamRequest(
+            env['REQUEST_METHOD'], routing.upstream_path(env),
+            routing.upstream_headers(env, self.netloc, hops,
+                                     env.get('swift.trans_id'), self.via),
+            body, length)
+        conn = round_trip(self.pool, request, conf.retries)
+        resp = conn.response
+        app_iter = self._response_body(conn)
+        start_response('%d %s' % (resp.status, resp.reason),
+                       routing.response_headers(resp.getheaders()))
+        return app_iter
+
+    def _response_body(self, conn):
+        """A short body is read at once and the connection released before
+        the client sees anything; anything longer streams."""
+        resp = conn.response
+        if resp.length is not None and resp.length <= \
+                self.conf.client_chunk_size:
+            body = ResponseBody(self.pool, conn, resp.length or 1)
+            try:
+                return [b''.join(body)]
+            finally:
+                body.close()
+        return ResponseBody(self.pool, conn, self.conf.client_chunk_size,
+                            on_close=self._on_close)
+
+    def _on_close(self, body):
+        if not body.complete:
+            self.logger.info('Response body closed after %d bytes, before '
+                             'its end: upstream connection closed',
+                             body.bytes_sent)
+
+    def error_response(self, env, start_response, err):
+        """Answer (and log, once) a :class:`ForwarderError`."""
+        status = err.status_hint
+        log = self.logger.error if status >= 500 else self.logger.info
+        log('%s %s: %d %s', env['REQUEST_METHOD'],
+            env.get('RAW_PATH_INFO') or env.get('PATH_INFO'), status, err)
+        body = ('%s\n' % err).encode('utf-8')
+        headers = [('Content-Type', 'text/plain; charset=UTF-8'),
+                   ('Content-Length', str(len(body)))]
+        headers.extend(err.headers)
+        start_response('%d %s' % (status, _reason(status)), headers)
+        return [body]
+
+    def handle_healthcheck(self, env, start_response):
+        """This worker's pool state, as JSON (``healthcheck_path``)."""
+        body = json.dumps({
+            'pid': os.getpid(),
+            'targets': {self.conf.target.name: {
+                'url': self.pool.name, 'pool': self.pool.stats()}},
+        }, sort_keys=True).encode('ascii')
+        start_response('200 OK', [('Content-Type', 'application/json'),
+                                  ('Content-Length', str(len(body)))])
+        return [body]
+
+
+def _reason(status):
+    from http import HTTPStatus
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return _REASONS.get(status, 'Error')
+
+
+class _TxnLoggerAdapter(logging.LoggerAdapter):
+    """A stand-in for Swift's LogAdapter where Swift is not installed:
+    lines end with ``(txn: ...)`` like Swift's."""
+
+    def __init__(self, logger):
+        super().__init__(logger, {})
+        self._local = local()
+
+    @property
+    def txn_id(self):
+        return getattr(self._local, 'txn_id', None)
+
+    @txn_id.setter
+    def txn_id(self, value):
+        self._local.txn_id = value
+
+    def process(self, msg, kwargs):
+        if self.txn_id:
+            msg = '%s (txn: %s)' % (msg, self.txn_id)
+        return msg, kwargs
+
+
+def get_logger(conf):
+    """Swift's logger (syslog, statsd, txn ids) when running in a proxy."""
+    if swift_get_logger is not None:
+        return swift_get_logger(conf, log_route='forwarder')
+    return _TxnLoggerAdapter(logging.getLogger('swift_forwarder'))
+
+
+def filter_factory(global_conf, **local_conf):
+    """paste.deploy entry point: ``use = egg:swift_forwarder#forwarder``."""
+    conf = global_conf.copy()
+    conf.update(local_conf)
+    parse_conf(local_conf)  # fail at startup, naming the bad option
+
+    def forwarder_filter(app):
+        return ForwarderMiddleware(app, conf, local_conf=local_conf)
+    return forwarder_filter

@@ -1,0 +1,160 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""A bounded, green, keep-alive connection pool for one target.
+
+Rules (DESIGN.md section 3):
+
+1. At most ``maxsize`` connections exist at once, in use or idle.  Waiting
+   for a slot is bounded by ``pool_timeout``; then :class:`PoolExhaustedError`.
+2. Idle connections are reused LIFO (the warmest socket first).  One idle
+   longer than ``max_idle_time``, or whose socket is readable while idle
+   (peer closed it), is closed instead.
+3. A connection comes back with :meth:`ConnectionPool.put` only when its
+   last response was read to the end and did not say ``Connection: close``.
+   Any doubt: :meth:`ConnectionPool.discard` closes it and frees the slot.
+4. The pool belongs to one worker process.  After a fork the child starts
+   empty and never touches sockets it inherited.
+
+No lock is needed: the bookkeeping below never yields to another greenlet;
+only the semaphore wait and the connect do.
+"""
+
+import os
+import time
+
+from swift_forwarder.bufferedhttp import BufferedHTTPConnection, \
+    BufferedHTTPSConnection, make_ssl_context
+from swift_forwarder.exceptions import PoolExhaustedError, \
+    UpstreamConnectError
+from swift_forwarder.green import Semaphore
+
+__all__ = ['ConnectionPool']
+
+
+class ConnectionPool(object):
+    """Connections to one target (scheme, host, port) for this worker.
+
+    :param target: a :class:`swift_forwarder.config.Target`.
+    :param maxsize: ``pool_size``: connections in use plus idle.
+    :param pool_timeout: seconds to wait for a free slot.
+    :param conn_timeout: connect (and TLS handshake) timeout.
+    :param node_timeout: timeout of each later socket operation.
+    :param max_idle_time: idle connections older than this are closed.
+    """
+
+    def __init__(self, target, maxsize, pool_timeout, conn_timeout,
+                 node_timeout, max_idle_time):
+        self.target = target
+        self.name = '%s://%s:%s' % (target.scheme, target.host, target.port)
+        self.maxsize = maxsize
+        self.pool_timeout = pool_timeout
+        self.conn_timeout = conn_timeout
+        self.node_timeout = node_timeout
+        self.max_idle_time = max_idle_time
+        self._conn_kwargs = {}
+        if target.scheme == 'https':
+            self._conn_cls = BufferedHTTPSConnection
+            self._conn_kwargs['context'] = make_ssl_context(
+                target.ca_certs, target.insecure, target.cert_file,
+                target.key_file)
+        else:
+            self._conn_cls = BufferedHTTPConnection
+        self._reset()
+
+    def _reset(self):
+        self._pid = os.getpid()
+        self._slots = Semaphore(self.maxsize)
+        self._idle = []
+        self.in_use = self.created = self.reused = self.discarded = 0
+        self.exhausted = 0
+
+    @property
+    def idle(self):
+        return len(self._idle)
+
+    def stats(self):
+        """The counters, as tests, the healthcheck and metrics read them."""
+        return {'in_use': self.in_use, 'idle': self.idle,
+                'created': self.created, 'reused': self.reused,
+                'discarded': self.discarded, 'exhausted': self.exhausted,
+                'maxsize': self.maxsize}
+
+    def __repr__(self):
+        return ('<ConnectionPool %s [%d in use, %d idle | created %d, '
+                'reused %d, discarded %d, exhausted %d]>' % (
+                    self.name, self.in_use, self.idle, self.created,
+                    self.reused, self.discarded, self.exhausted))
+
+    def get(self):
+        """A connection for one request: a live idle one, or a new one.
+
+        :raises PoolExhaustedError: no slot within ``pool_timeout``.
+        :raises UpstreamConnectError: connect refused or timed out.
+        """
+        if self._pid != os.getpid():
+            self._reset()
+        if not self._slots.acquire(timeout=self.pool_timeout):
+            self.exhausted += 1
+            raise PoolExhaustedError(
+                self.name, 'no free connection within %gs (pool_size %d)'
+                % (self.pool_timeout, self.maxsize))
+        try:
+            conn = self._get_idle() or self._new_conn()
+        except BaseException:
+            self._slots.release()
+            raise
+        self.in_use += 1
+        return conn
+
+    def _get_idle(self):
+        now = time.monotonic()
+        while self._idle:
+            conn = self._idle.pop()
+            if now - conn.last_used > self.max_idle_time or conn.is_dropped():
+                self._close(conn)
+                continue
+            self.reused += 1
+            return conn
+        return None
+
+    def _new_conn(self):
+        conn = self._conn_cls(self.target.host, self.target.port,
+                              self.conn_timeout, self.node_timeout,
+                              **self._conn_kwargs)
+        try:
+            conn.connect()
+        except OSError as err:
+            conn.close()
+            if isinstance(err, TimeoutError):
+                reason = 'connect timed out after %gs' % self.conn_timeout
+            else:
+                reason = 'connect failed: %s' % (err.strerror or err)
+            raise UpstreamConnectError(self.name, reason) from err
+        self.created += 1
+        return conn
+
+    def put(self, conn):
+        """Give back a connection whose response was read to the end."""
+        conn.last_used = time.monotonic()
+        conn.response = None
+        self._idle.append(conn)
+        self._release()
+
+    def discard(self, conn):
+        """Close a connection in an unknown state and free its slot."""
+        self._close(conn)
+        self._release()
+
+    def _close(self, conn):
+        self.discarded += 1
+        conn.close()
+
+    def _release(self):
+        self.in_use -= 1
+        self._slots.release()
+
+    def close(self):
+        """Close every idle connection (the ones in use close on return)."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            self._close(conn)

@@ -1,0 +1,257 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""Pure request logic: which requests go upstream, and how they look there.
+
+No I/O happens here.  Everything takes a WSGI environ (or plain values) and
+returns plain values, or raises a :class:`ForwarderError` for bad input
+*before* anything is sent upstream.
+"""
+
+import collections
+import urllib.parse
+
+from swift_forwarder.exceptions import BadRequest, ForwarderError, \
+    LoopDetected
+
+__all__ = [
+    'ALLOWED_METHODS', 'HOP_HEADER', 'Rule', 'parse_forward', 'should_forward',
+    'check_request', 'check_loop', 'upstream_path', 'upstream_headers',
+    'response_headers',
+]
+
+#: Methods forwarded to the target; anything else gets 405, as from Swift.
+ALLOWED_METHODS = frozenset(
+    ('GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY', 'OPTIONS'))
+
+#: Loop guard: each forwarder appends its ``forwarder_id``.
+HOP_HEADER = 'X-Forwarder-Hops'
+
+#: Hop-by-hop headers (RFC 9110 7.6.1), plus headers the forwarder sets
+#: itself on the upstream request.  Compared lower-case.
+HOP_BY_HOP = frozenset((
+    'connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding',
+    'upgrade', 'proxy-authorization', 'proxy-authenticate',
+    'proxy-connection',
+))
+_SET_BY_US = frozenset(('host', 'expect', 'content-length',
+                        'x-trans-id-extra', HOP_HEADER.lower()))
+
+#: Response headers the local proxy sets itself (catch_errors); the
+#: target's transaction id comes back as ``X-Forwarder-Trans-Id``.
+_RESPONSE_RENAMED = {'x-trans-id': 'X-Forwarder-Trans-Id'}
+_RESPONSE_DROPPED = HOP_BY_HOP | {'x-openstack-request-id'}
+
+_BAD_URL_CHARS = frozenset('\r\n\0 \t')
+_BAD_HEADER_CHARS = frozenset('\r\n\0')
+
+#: ``forward`` rule: an account, optionally a container, and whether the
+#: last part is a prefix (``AUTH_a/logs*``).  ``account=None`` is ``*``.
+Rule = collections.namedtuple('Rule', 'account container prefix')
+
+
+def parse_forward(value):
+    """Parse ``forward``: ``*``, ``AUTH_a``, ``AUTH_a/cont``, ``AUTH_a/pre*``.
+
+    :returns: a tuple of :class:`Rule`.
+    """
+    rules = []
+    for word in str(value).split():
+        account, _sep, container = word.partition('/')
+        prefix = word.endswith('*')
+        if word == '*':
+            rules.append(Rule(None, None, True))
+            continue
+        if prefix:
+            if container:
+                container = container[:-1]
+            else:
+                account = account[:-1]
+        if not account or '*' in account + container or '/' in container:
+            raise ValueError('expected *, ACCOUNT, ACCOUNT/CONTAINER or '
+                             'ACCOUNT/PREFIX*, got %r' % (word,))
+        rules.append(Rule(account, container or None, prefix))
+    if not rules:
+        raise ValueError('expected at least one rule such as *')
+    return tuple(rules)
+
+
+def _split_swift_path(path_info):
+    """``/v1/a/c/o`` -> ('a', 'c') or None for paths outside the Swift API.
+
+    Works on the WSGI (latin-1) string, so names are compared as bytes.
+    """
+    if not path_info.startswith('/v1/'):
+        return None
+    parts = path_info[4:].split('/', 2)
+    if not parts[0]:
+        return None
+    return parts[0], (parts[1] if len(parts) > 1 else None)
+
+
+def _rule_matches(rule, account, container):
+    if rule.account is None:
+        return True
+    if rule.container is None:
+        if rule.prefix:
+            return account.startswith(rule.account)
+        return account == rule.account
+    if account != rule.account or container is None:
+        return False
+    if rule.prefix:
+        return container.startswith(rule.container)
+    return container == rule.container
+
+
+def should_forward(path_info, rules):
+    """Does this request belong to the target?
+
+    Only the Swift API (``/v1/<account>...``) is forwarded; ``/info``,
+    ``/auth/...`` and anything else stay local.
+    """
+    split = _split_swift_path(path_info)
+    if split is None:
+        return False
+    # rules hold str from the conf file; PATH_INFO is latin-1 WSGI str
+    account, container = (_wsgi_to_str(part) if part else part
+                          for part in split)
+    return any(_rule_matches(rule, account, container) for rule in rules)
+
+
+def _wsgi_to_str(value):
+    try:
+        return value.encode('latin-1').decode('utf-8')
+    except UnicodeError:
+        return value
+
+
+def check_loop(env, forwarder_id, max_hops):
+    """Raise :class:`LoopDetected` if we have seen this request before.
+
+    :returns: the hop header value to send upstream.
+    """
+    seen = [hop.strip() for hop in
+            env.get('HTTP_X_FORWARDER_HOPS', '').split(',') if hop.strip()]
+    if forwarder_id in seen:
+        raise LoopDetected('Loop detected: this request already passed '
+                           'through forwarder %s' % forwarder_id)
+    if len(seen) >= max_hops:
+        raise LoopDetected('Loop detected: more than %d forwarder hops'
+                           % max_hops)
+    return ', '.join(seen + [forwarder_id])
+
+
+def check_request(env):
+    """Validate what we are about to send; nothing has gone upstream yet.
+
+    :returns: ``(has_body, content_length)``; ``content_length`` is None for
+        a chunked upload.
+    :raises ForwarderError: 400/405/411/412/501 with the reason.
+    """
+    method = env['REQUEST_METHOD']
+    if method not in ALLOWED_METHODS:
+        err = ForwarderError('Method %s is not allowed' % method, 405)
+        err.headers = (('Allow', ', '.join(sorted(ALLOWED_METHODS))),)
+        raise err
+    path = env['PATH_INFO']
+    try:
+        decoded = path.encode('latin-1').decode('utf-8')
+    except UnicodeError:
+        decoded = '\0'
+    if '\0' in decoded:
+        raise ForwarderError('Invalid UTF8 or contains NULL', 412)
+    raw = env.get('RAW_PATH_INFO', '') + env.get('QUERY_STRING', '')
+    if _BAD_URL_CHARS.intersection(path + raw):
+        raise BadRequest('Invalid character in the request URL')
+    for key, value in env.items():
+        if key.startswith('HTTP_') and _BAD_HEADER_CHARS.intersection(value):
+            raise BadRequest('Invalid character in header %s'
+                             % _header_name(key))
+    return _check_body(env)
+
+
+def _check_body(env):
+    te = env.get('HTTP_TRANSFER_ENCODING', '').strip().lower()
+    length = env.get('CONTENT_LENGTH', '').strip()
+    if te:
+        if te != 'chunked':
+            raise ForwarderError('Transfer-Encoding %s is not supported'
+                                 % te, 501)
+        if length:
+            raise BadRequest('Content-Length and Transfer-Encoding are both '
+                             'set')
+        return True, None
+    if not length:
+        return False, None
+    if not length.isdigit():
+        raise BadRequest('Invalid Content-Length %r' % length)
+    length = int(length)
+    return length > 0, length
+
+
+def _header_name(environ_key):
+    return environ_key[5:].replace('_', '-').title()
+
+
+def upstream_path(env):
+    """The request target for the upstream request line.
+
+    The path goes out quoted exactly as the client sent it (``%2F`` stays
+    ``%2F``, unicode stays as its escapes), unless a middleware before us
+    rewrote ``PATH_INFO``, in which case we quote what it wrote.
+    """
+    path = env.get('SCRIPT_NAME', '') + env['PATH_INFO']
+    raw = env.get('RAW_PATH_INFO')
+    if raw is None or urllib.parse.unquote_to_bytes(raw) != \
+            path.encode('latin-1'):
+        raw = urllib.parse.quote(path.encode('latin-1'), safe="/:@!$&'()*+,;=")
+    query = env.get('QUERY_STRING')
+    return raw + '?' + query if query else raw
+
+
+def upstream_headers(env, netloc, hops, txn_id, via):
+    """End-to-end request headers for the target, as a list of pairs.
+
+    Hop-by-hop headers (and any named in ``Connection``) are dropped; Host,
+    the loop guard, ``X-Trans-Id-Extra``, ``X-Forwarded-For`` and ``Via`` are
+    set.  Content-Length/Transfer-Encoding/Expect are the sender's business.
+    """
+    dropped = HOP_BY_HOP | _SET_BY_US | {
+        name.strip().lower()
+        for name in env.get('HTTP_CONNECTION', '').split(',')}
+    headers = [('Host', netloc), (HOP_HEADER, hops)]
+    if env.get('CONTENT_TYPE'):
+        headers.append(('Content-Type', env['CONTENT_TYPE']))
+    forwarded_for = via_value = None
+    for key, value in env.items():
+        if not key.startswith('HTTP_'):
+            continue
+        name = _header_name(key)
+        lowered = name.lower()
+        if lowered in dropped or lowered.startswith('proxy-'):
+            continue
+        if lowered == 'x-forwarded-for':
+            forwarded_for = value
+        elif lowered == 'via':
+            via_value = value
+        else:
+            headers.append((name, value))
+    client = env.get('REMOTE_ADDR')
+    if client:
+        forwarded_for = ', '.join(filter(None, (forwarded_for, client)))
+    if forwarded_for:
+        headers.append(('X-Forwarded-For', forwarded_for))
+    headers.append(('Via', ', '.join(filter(None, (via_value, via)))))
+    if txn_id:
+        headers.append(('X-Trans-Id-Extra', txn_id))
+    return headers
+
+
+def response_headers(headers):
+    """The target's response headers as the client should see them."""
+    result = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered in _RESPONSE_DROPPED or lowered.startswith('proxy-'):
+            continue
+        result.append((_RESPONSE_RENAMED.get(lowered, name), value))
+    return result
