@@ -1,0 +1,45 @@
+# Two commands on a fresh machine:
+#   make demo   set everything up, start two dev clusters, run the demo
+#   make test   set everything up, run flake8, the unit and functional tests
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps system-deps test unit functional lint demo clean
+
+all: test
+
+# Debian packages: memcached (tempauth in the dev clusters needs it).
+system-deps:
+	@command -v memcached >/dev/null 2>&1 || { \
+	  echo "installing memcached (Debian package)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq memcached >/dev/null; }
+
+$(STAMP): setup.py setup.cfg
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+deps: system-deps $(STAMP)
+
+lint: deps
+	$(PY) -m flake8 swift_forwarder test bench
+
+unit: deps
+	$(PY) -m pytest -q test/unit
+
+functional: deps
+	$(PY) -m pytest -q test/functional
+
+test: lint unit functional
+
+demo: deps
+	$(PY) -m swift_forwarder.testing.demo
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
