@@ -41,9 +41,11 @@ class BufferedHTTPResponse(http_client.HTTPResponse):
 
     def complete(self):
         """True once the body has been read to its end (or had none)."""
+        if self.length == 0:  # read to the end, or none: HEAD, 204, 304
+            return True       # (even if a HEAD response says chunked)
         if self.chunked:
             return self.fp is None and self.chunk_left is None
-        return self.length == 0 or (self.fp is None and self.length is None)
+        return self.fp is None and self.length is None
 
 
 class _BufferedMixin(object):
@@ -100,8 +102,17 @@ class _BufferedMixin(object):
         poller.register(self.sock.fileno(), original_select.POLLIN)
         return bool(poller.poll(0))
 
+    def release_response(self):
+        """Let go of the last response.  Its buffered file holds a reference
+        to the socket, which a close() would otherwise leave open for as
+        long as anyone (a body iterator, a traceback) holds the response.
+        """
+        response, self.response = self.response, None
+        if response is not None:
+            response.close()
+
     def close(self):
-        self.response = None
+        self.release_response()
         super().close()
 
 

@@ -99,7 +99,7 @@ def target_url(value):
     except ValueError:
         port = -1
     if (parsed.scheme not in ('http', 'https') or not parsed.hostname
-            or port == -1 or parsed.path not in ('', '/') or parsed.query
+            or port in (-1, 0) or parsed.path not in ('', '/') or parsed.query
             or parsed.fragment or parsed.username or parsed.password):
         raise ValueError('expected http[s]://host[:port], got %r' % (value,))
     default_port = 443 if parsed.scheme == 'https' else 80

@@ -48,7 +48,7 @@ def round_trip(pool, request, retries):
     connect_failures = stale_retries = 0
     while True:
         try:
-            conn = pool.get()
+            conn = pool.get(fresh=stale_retries > 0)
         except UpstreamConnectError:
             connect_failures += 1
             if connect_failures > retries or _body_started(request):

@@ -94,6 +94,8 @@ class ResponseBody(object):
         return self
 
     def __next__(self):
+        if self._conn is not None and self._resp.complete():
+            self._release()  # no body at all (HEAD, 204, 304): read nothing
         if self._conn is None:
             self.close()
             raise StopIteration

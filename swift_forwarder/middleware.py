@@ -147,8 +147,10 @@ class ForwarderMiddleware(object):
         self.conf = parse_conf(conf if local_conf is None else local_conf)
         self.logger = logger or get_logger(conf)
         target = self.conf.target
-        self.netloc = target.host if target.port in (80, 443) else \
-            '%s:%d' % (target.host, target.port)
+        host = '[%s]' % target.host if ':' in target.host else target.host
+        default_port = 443 if target.scheme == 'https' else 80
+        self.netloc = host if target.port == default_port else \
+            '%s:%d' % (host, target.port)
         self.via = '1.1 %s (swift_forwarder/%s)' % (
             self.conf.forwarder_id, __version__)
         self.pool = ConnectionPool(

@@ -85,9 +85,11 @@ class ConnectionPool(object):
                     self.name, self.in_use, self.idle, self.created,
                     self.reused, self.discarded, self.exhausted))
 
-    def get(self):
+    def get(self, fresh=False):
         """A connection for one request: a live idle one, or a new one.
 
+        :param fresh: connect anew, skipping idle connections (a retry after
+            a reused one turned out dead: the others may be just as dead).
         :raises PoolExhaustedError: no slot within ``pool_timeout``.
         :raises UpstreamConnectError: connect refused or timed out.
         """
@@ -99,7 +101,7 @@ class ConnectionPool(object):
                 self.name, 'no free connection within %gs (pool_size %d)'
                 % (self.pool_timeout, self.maxsize))
         try:
-            conn = self._get_idle() or self._new_conn()
+            conn = (not fresh and self._get_idle()) or self._new_conn()
         except BaseException:
             self._slots.release()
             raise
@@ -136,7 +138,7 @@ class ConnectionPool(object):
     def put(self, conn):
         """Give back a connection whose response was read to the end."""
         conn.last_used = time.monotonic()
-        conn.response = None
+        conn.release_response()
         self._idle.append(conn)
         self._release()
 

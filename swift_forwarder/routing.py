@@ -56,20 +56,22 @@ def parse_forward(value):
     """
     rules = []
     for word in str(value).split():
-        account, _sep, container = word.partition('/')
+        account, sep, container = word.partition('/')
         prefix = word.endswith('*')
         if word == '*':
             rules.append(Rule(None, None, True))
             continue
         if prefix:
-            if container:
+            if sep:
                 container = container[:-1]
             else:
                 account = account[:-1]
-        if not account or '*' in account + container or '/' in container:
+        if not account or '*' in account + container or '/' in container \
+                or (sep and not container and not prefix):
             raise ValueError('expected *, ACCOUNT, ACCOUNT/CONTAINER or '
                              'ACCOUNT/PREFIX*, got %r' % (word,))
-        rules.append(Rule(account, container or None, prefix))
+        # 'AUTH_a/*' is every container of AUTH_a: container prefix ''
+        rules.append(Rule(account, container if sep else None, prefix))
     if not rules:
         raise ValueError('expected at least one rule such as *')
     return tuple(rules)
@@ -159,8 +161,10 @@ def check_request(env):
         decoded = '\0'
     if '\0' in decoded:
         raise ForwarderError('Invalid UTF8 or contains NULL', 412)
+    # Only what goes on the request line verbatim: a decoded name may hold
+    # spaces (and even CR/LF); upstream_path() quotes it.
     raw = env.get('RAW_PATH_INFO', '') + env.get('QUERY_STRING', '')
-    if _BAD_URL_CHARS.intersection(path + raw):
+    if _BAD_URL_CHARS.intersection(raw):
         raise BadRequest('Invalid character in the request URL')
     for key, value in env.items():
         if key.startswith('HTTP_') and _BAD_HEADER_CHARS.intersection(value):
@@ -182,7 +186,7 @@ def _check_body(env):
         return True, None
     if not length:
         return False, None
-    if not length.isdigit():
+    if not (length.isascii() and length.isdigit()):  # not '\xb2' either
         raise BadRequest('Invalid Content-Length %r' % length)
     length = int(length)
     return length > 0, length

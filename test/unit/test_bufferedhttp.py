@@ -1,0 +1,287 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""Tests for swift_forwarder.bufferedhttp, on real loopback sockets."""
+
+import shutil
+import ssl as std_ssl
+import tempfile
+from unittest import mock
+
+import eventlet
+
+from swift_forwarder.bufferedhttp import BufferedHTTPConnection, \
+    BufferedHTTPSConnection, make_ssl_context
+from swift_forwarder.green import socket
+
+from test.unit.helpers import GreenTestCase, keep_alive_handler, make_cert, \
+    tls_wrapper
+
+HEAD = [('Host', 'target'), ('X-Auth-Token', 'AUTH_tk')]
+
+
+class BufferedHTTPTestCase(GreenTestCase):
+
+    def connect(self, server, node_timeout=1.0, conn_cls=None, **kwargs):
+        conn = (conn_cls or BufferedHTTPConnection)(
+            '127.0.0.1', server.port, 0.5, node_timeout, **kwargs)
+        self.addCleanup(conn.close)
+        conn.connect()
+        return conn
+
+
+class TestBufferedHTTPConnection(BufferedHTTPTestCase):
+
+    def test_head_in_one_write(self):
+        """The request line and headers go out in a single sendall."""
+        server = self.start_server(keep_alive_handler(b'ok'))
+        conn = self.connect(server)
+        with mock.patch.object(conn.sock, 'sendall',
+                               wraps=conn.sock.sendall) as sendall:
+            conn.send_head('GET', '/v1/AUTH_a/c/o?x=1', HEAD)
+        expected = (b'GET /v1/AUTH_a/c/o?x=1 HTTP/1.1\r\nHost: target\r\n'
+                    b'X-Auth-Token: AUTH_tk\r\n\r\n')
+        sendall.assert_called_once_with(expected)
+        resp = conn.getresponse()
+        self.assertEqual((200, b'ok'), (resp.status, resp.read()))
+        self.assertEqual(expected, server.requests[0].raw)
+
+    def test_keep_alive(self):
+        """Several requests, one after the other, share the socket."""
+        server = self.start_server(keep_alive_handler(b'body'))
+        conn = self.connect(server)
+        for count in (1, 2, 3):
+            conn.send_head('GET', '/v1/AUTH_a/%d' % count, HEAD)
+            resp = conn.getresponse()
+            self.assertEqual(b'body', resp.read())
+            self.assertTrue(resp.complete())
+            self.assertEqual(count, conn.requests)
+        self.assertEqual(1, server.accepted)
+        self.assertEqual(['/v1/AUTH_a/1', '/v1/AUTH_a/2', '/v1/AUTH_a/3'],
+                         [request.target for request in server.requests])
+
+    def test_expect_100_then_final(self):
+        """expect() is None on 100 Continue; the final response follows the
+        body."""
+        def handler(sock):
+            request = sock.read_head()
+            assert request.header('Expect') == '100-continue'
+            sock.sendall(b'HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n')
+            body = sock.read_body(request)
+            sock.respond(201, b'', [('Etag', 'md5-of-%s' % body.decode())])
+        server = self.start_server(handler)
+        conn = self.connect(server)
+        conn.send_head('PUT', '/v1/AUTH_a/c/o', HEAD + [
+            ('Content-Length', '5'), ('Expect', '100-continue')])
+        self.assertIsNone(conn.expect())
+        conn.sock.sendall(b'hello')
+        resp = conn.getresponse()
+        self.assertEqual(201, resp.status)
+        self.assertEqual('md5-of-hello', resp.getheader('Etag'))
+        self.assertIsNone(resp.getheader('X-Interim'))
+        self.assertEqual(b'hello', server.requests[0].body)
+
+    def test_early_final_response(self):
+        """A final response instead of 100 is returned by expect(), whole,
+        and the server never got the body."""
+        seen = []
+
+        def handler(sock):
+            sock.read_head()
+            sock.respond(401, b'Unauthorized', [('Connection', 'close')])
+            seen.append(sock.read_to_eof())
+        server = self.start_server(handler)
+        conn = self.connect(server)
+        conn.send_head('PUT', '/v1/AUTH_a/c/o', HEAD + [
+            ('Content-Length', '5'), ('Expect', '100-continue')])
+        resp = conn.expect()
+        self.assertIs(conn.response, resp)
+        self.assertEqual((401, 'Unauthorized'), (resp.status, resp.reason))
+        self.assertIs(resp, conn.getresponse())  # head not read twice
+        self.assertEqual(b'Unauthorized', resp.read())
+        conn.close()
+        server.wait()
+        self.assertEqual([b''], seen)
+
+    def test_is_dropped(self):
+        """An idle socket is dropped once the peer closes it, or sends
+        anything unasked."""
+        events = {'garbage': eventlet.Event(), 'close': eventlet.Event()}
+
+        def handler(sock):
+            request = sock.read_request()
+            sock.respond(200, b'x')
+            events[request.path.strip('/')].wait()
+            if request.path == '/garbage':
+                sock.sendall(b'HTTP/1.1 200 OK\r\n')
+                sock.read_to_eof()
+        server = self.start_server(handler)
+        for what in ('close', 'garbage'):
+            conn = self.connect(server)
+            conn.send_head('GET', '/' + what, HEAD)
+            conn.getresponse().read()
+            self.assertFalse(conn.is_dropped())
+            events[what].send()
+            self.wait_for(conn.is_dropped)
+            conn.close()
+            self.assertTrue(conn.is_dropped())
+
+    def test_socket_options(self):
+        """TCP_NODELAY is set; later operations use node_timeout."""
+        server = self.start_server(keep_alive_handler())
+        conn = self.connect(server, node_timeout=7.5)
+        self.assertEqual(0.5, conn.timeout)
+        self.assertTrue(conn.sock.getsockopt(socket.IPPROTO_TCP,
+                                             socket.TCP_NODELAY))
+        self.assertEqual(7.5, conn.sock.gettimeout())
+
+    def test_response_to_head_request(self):
+        """A HEAD response has no body, whatever its Content-Length says."""
+        def handler(sock):
+            sock.read_head()
+            sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n')
+            sock.read_to_eof()
+        server = self.start_server(handler)
+        conn = self.connect(server)
+        conn.send_head('HEAD', '/v1/AUTH_a/c/o', HEAD)
+        resp = conn.getresponse()
+        self.assertEqual('1000', resp.getheader('Content-Length'))
+        self.assertTrue(resp.complete())
+        self.assertEqual(b'', resp.read1(10))
+
+    def test_chunked_head_response(self):
+        """A HEAD response that names chunked coding has no body either."""
+        def handler(sock):
+            sock.read_head()
+            sock.sendall(b'HTTP/1.1 200 OK\r\n'
+                         b'Transfer-Encoding: chunked\r\n\r\n')
+            sock.read_to_eof()
+        server = self.start_server(handler)
+        conn = self.connect(server)
+        conn.send_head('HEAD', '/v1/AUTH_a/c/o', HEAD)
+        resp = conn.getresponse()
+        self.assertTrue(resp.complete())
+        self.assertFalse(resp.will_close)
+
+    def test_complete(self):
+        """complete() is true only once the body was read to its end."""
+        def handler(sock):
+            sock.read_head()
+            sock.respond(200, b'0123456789')
+            sock.read_head()
+            sock.sendall(b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked'
+                         b'\r\n\r\n5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n')
+            sock.read_to_eof()
+        server = self.start_server(handler)
+        conn = self.connect(server)
+        for path in ('/length', '/chunked'):
+            conn.send_head('GET', path, HEAD)
+            resp = conn.getresponse()
+            data = b''
+            while len(data) < 10:
+                self.assertFalse(resp.complete(), path)
+                data += resp.read1(4)
+            self.assertEqual(b'0123456789', data)
+            if path == '/chunked':  # the last chunk is still to be read
+                self.assertFalse(resp.complete())
+                self.assertEqual(b'', resp.read1(4))
+            self.assertTrue(resp.complete(), path)
+
+    def test_close_closes_response(self):
+        """close() lets go of the socket at once, even while someone still
+        holds the response object: the peer sees EOF."""
+        seen = []
+
+        def handler(sock):
+            sock.read_head()
+            sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n'
+                         b'part')
+            seen.append(sock.read_to_eof())
+        server = self.start_server(handler)
+        conn = self.connect(server)
+        conn.send_head('GET', '/', HEAD)
+        resp = conn.getresponse()
+        self.assertEqual(b'part', resp.read1(10))
+        conn.close()
+        self.assertIsNone(conn.response)
+        server.wait(timeout=1)
+        self.assertEqual([b''], seen)
+        self.assertIsNone(resp.fp)
+
+
+class TestTLS(BufferedHTTPTestCase):
+    """A scripted TLS server with a certificate made for the test."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmpdir = tempfile.mkdtemp()
+        cls.cert, cls.key = make_cert(cls.tmpdir)
+        cls.other_cert, cls.other_key = make_cert(
+            cls.tmpdir, hosts=('www.example.com',), name='other')
+        cls.client_cert, cls.client_key = make_cert(
+            cls.tmpdir, hosts=('client',), name='client')
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmpdir)
+
+    def tls_request(self, context, expect_errors=False, server_cert=None,
+                    client_ca=None):
+        cert, key = server_cert or (self.cert, self.key)
+        server = self.start_server(
+            keep_alive_handler(b'secret'), expect_errors=expect_errors,
+            wrap=tls_wrapper(cert, key, client_ca=client_ca))
+        conn = self.connect(server, conn_cls=BufferedHTTPSConnection,
+                            context=context)
+        conn.send_head('GET', '/v1/AUTH_a', HEAD)
+        resp = conn.getresponse()
+        return conn, resp.status, resp.read()
+
+    def test_verified_with_ca_certs(self):
+        """The target's certificate verifies against ca_certs."""
+        conn, status, body = self.tls_request(make_ssl_context(self.cert))
+        self.assertEqual((200, b'secret'), (status, body))
+        self.assertIn(conn.sock.version(), ('TLSv1.2', 'TLSv1.3'))
+        self.assertTrue(conn.sock.getsockopt(socket.IPPROTO_TCP,
+                                             socket.TCP_NODELAY))
+
+    def test_refused_without_ca_certs(self):
+        """Without ca_certs an unknown certificate is refused at connect."""
+        with self.assertRaises(std_ssl.SSLCertVerificationError):
+            self.tls_request(make_ssl_context(), expect_errors=True)
+
+    def test_refused_for_other_host(self):
+        """A trusted certificate for another host name is refused."""
+        with self.assertRaises(std_ssl.SSLCertVerificationError) as caught:
+            self.tls_request(make_ssl_context(self.other_cert),
+                             expect_errors=True,
+                             server_cert=(self.other_cert, self.other_key))
+        self.assertIn('127.0.0.1', str(caught.exception))
+
+    def test_insecure_accepted(self):
+        """insecure skips verification (for tests only)."""
+        context = make_ssl_context(insecure=True)
+        self.assertEqual(std_ssl.CERT_NONE, context.verify_mode)
+        self.assertFalse(context.check_hostname)
+        _conn, status, body = self.tls_request(context)
+        self.assertEqual((200, b'secret'), (status, body))
+
+    def test_default_context_verifies(self):
+        """By default certificates and host names are checked."""
+        context = make_ssl_context()
+        self.assertEqual(std_ssl.CERT_REQUIRED, context.verify_mode)
+        self.assertTrue(context.check_hostname)
+
+    def test_client_certificate(self):
+        """cert_file/key_file are presented to a target that asks."""
+        context = make_ssl_context(self.cert, cert_file=self.client_cert,
+                                   key_file=self.client_key)
+        _conn, status, body = self.tls_request(context,
+                                               client_ca=self.client_cert)
+        self.assertEqual((200, b'secret'), (status, body))
+
+    def test_client_certificate_missing(self):
+        """A target that requires a client certificate refuses us
+        without one (the check that the test above means something)."""
+        with self.assertRaises(OSError):
+            self.tls_request(make_ssl_context(self.cert),
+                             client_ca=self.client_cert, expect_errors=True)

@@ -1,0 +1,233 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""Tests for swift_forwarder.config: converters and parse_conf."""
+
+import os
+import socket
+import tempfile
+import unittest
+
+from swift_forwarder import config
+from swift_forwarder.config import parse_conf
+from swift_forwarder.exceptions import ConfigError
+from swift_forwarder.routing import Rule
+
+
+class TestConverters(unittest.TestCase):
+    """Each converter accepts its documented forms and refuses the rest."""
+
+    def assertRefused(self, converter, values):
+        for value in values:
+            with self.assertRaises(ValueError, msg=repr(value)) as caught:
+                converter(value)
+            self.assertIn('expected', str(caught.exception))
+
+    def test_boolean(self):
+        """Swift's true/false spellings, any case, padded; nothing else."""
+        for value in ('true', 'True', ' YES ', '1', 'on', 't', 'y'):
+            self.assertIs(True, config.boolean(value), value)
+        for value in ('false', 'FALSE', 'no', '0', 'off', 'f', 'n'):
+            self.assertIs(False, config.boolean(value), value)
+        self.assertRefused(config.boolean, ('', 'maybe', '2', 'truee'))
+
+    def test_positive_int(self):
+        """Integers > 0 only."""
+        self.assertEqual(20, config.positive_int('20'))
+        self.assertEqual(3, config.positive_int(' 3 '))
+        self.assertRefused(config.positive_int,
+                           ('0', '-1', '1.5', 'x', '', '1e3'))
+
+    def test_non_negative_int(self):
+        """Integers >= 0: zero is fine (retries = 0)."""
+        self.assertEqual(0, config.non_negative_int('0'))
+        self.assertEqual(7, config.non_negative_int('7'))
+        self.assertRefused(config.non_negative_int, ('-1', '0.5', 'two', ''))
+
+    def test_positive_float(self):
+        """Seconds > 0 and finite."""
+        self.assertEqual(0.5, config.positive_float('0.5'))
+        self.assertEqual(30.0, config.positive_float('30'))
+        self.assertRefused(config.positive_float,
+                           ('0', '-1', 'inf', 'nan', 'soon', ''))
+
+    def test_optional_file(self):
+        """A readable file's path, or None when empty."""
+        self.assertIsNone(config.optional_file(''))
+        self.assertIsNone(config.optional_file('  '))
+        with tempfile.NamedTemporaryFile() as fp:
+            self.assertEqual(fp.name, config.optional_file(fp.name))
+        self.assertRefused(config.optional_file,
+                           ('/nonexistent/dir/ca.pem',))
+
+    def test_target_url(self):
+        """Scheme, host and port, with the scheme's default port."""
+        self.assertEqual(('http', 'swift.example.com', 80),
+                         config.target_url('http://swift.example.com'))
+        self.assertEqual(('http', 'swift.example.com', 80),
+                         config.target_url('http://swift.example.com/'))
+        self.assertEqual(('https', 'swift.example.com', 443),
+                         config.target_url('https://swift.example.com'))
+        self.assertEqual(('http', '127.0.0.1', 8080),
+                         config.target_url(' http://127.0.0.1:8080 '))
+        self.assertEqual(('https', '::1', 8443),
+                         config.target_url('https://[::1]:8443'))
+
+    def test_target_url_bad_forms(self):
+        """Anything but http[s]://host[:port] is refused."""
+        self.assertRefused(config.target_url, (
+            '', 'swift.example.com', 'swift.example.com:8080',
+            'ftp://swift.example.com', 'http://', 'http://:8080',
+            'http://h/v1', 'http://h/v1/AUTH_a', 'http://h?x=1',
+            'http://h#frag', 'http://user:pass@h', 'http://user@h',
+            'http://h:port', 'http://h:99999', 'http://h:0',
+        ))
+
+    def test_http_path(self):
+        """An absolute path without spaces, query or fragment, or empty."""
+        self.assertEqual('', config.http_path(''))
+        self.assertEqual('/forwarder/healthcheck',
+                         config.http_path('/forwarder/healthcheck'))
+        self.assertRefused(config.http_path, (
+            'forwarder', '/a b', '/a?b', '/a#b', '/a\rb', '/a\nb'))
+
+    def test_forwarder_id(self):
+        """A token that can go in a comma-separated header."""
+        self.assertEqual('proxy-1', config.forwarder_id(' proxy-1 '))
+        self.assertRefused(config.forwarder_id,
+                           ('', 'a b', 'a,b', 'a;b', 'a\tb', 'a\nb'))
+
+
+class TestParseConf(unittest.TestCase):
+    """parse_conf: the whole [filter:forwarder] section."""
+
+    def test_defaults(self):
+        """Only target_url is needed; every default is the documented one."""
+        conf = parse_conf({'target_url': 'http://127.0.0.1:8080'})
+        self.assertEqual((Rule(None, None, True),), conf.forward)
+        self.assertEqual(20, conf.pool_size)
+        self.assertEqual(30.0, conf.pool_timeout)
+        self.assertEqual(0.5, conf.conn_timeout)
+        self.assertEqual(60.0, conf.node_timeout)
+        self.assertEqual(60.0, conf.client_timeout)
+        self.assertEqual(60.0, conf.max_idle_time)
+        self.assertEqual(2, conf.retries)
+        self.assertEqual(65536, conf.client_chunk_size)
+        self.assertEqual(3, conf.max_hops)
+        self.assertEqual(socket.gethostname() or 'forwarder',
+                         conf.forwarder_id)
+        self.assertEqual('', conf.healthcheck_path)
+        self.assertEqual(config.Target('default', 'http', '127.0.0.1', 8080,
+                                       None, False, None, None), conf.target)
+
+    def test_values_converted(self):
+        """Every option is converted by its converter."""
+        conf = parse_conf({
+            'target_url': 'http://t:81', 'forward': 'AUTH_a AUTH_b/c',
+            'pool_size': '5', 'pool_timeout': '1.5', 'conn_timeout': '2',
+            'node_timeout': '3', 'client_timeout': '4',
+            'max_idle_time': '6', 'retries': '0',
+            'client_chunk_size': '1024', 'forwarder_id': 'fwd1',
+            'max_hops': '1', 'healthcheck_path': '/fwd/hc',
+            'insecure': 'yes'})
+        self.assertEqual((Rule('AUTH_a', None, False),
+                          Rule('AUTH_b', 'c', False)), conf.forward)
+        self.assertEqual((5, 1.5, 2.0, 3.0, 4.0, 6.0, 0, 1024),
+                         (conf.pool_size, conf.pool_timeout,
+                          conf.conn_timeout, conf.node_timeout,
+                          conf.client_timeout, conf.max_idle_time,
+                          conf.retries, conf.client_chunk_size))
+        self.assertEqual(('fwd1', 1, '/fwd/hc'),
+                         (conf.forwarder_id, conf.max_hops,
+                          conf.healthcheck_path))
+        self.assertIs(True, conf.insecure)
+        self.assertIs(True, conf.target.insecure)
+
+    def test_frozen(self):
+        """The parsed config cannot be changed after startup."""
+        conf = parse_conf({'target_url': 'http://t'})
+        with self.assertRaises(AttributeError):
+            conf.pool_size = 1
+        with self.assertRaises(AttributeError):
+            conf.extra = 1
+
+    def test_missing_target_url(self):
+        """target_url is required, and the error says so."""
+        with self.assertRaises(ConfigError) as caught:
+            parse_conf({'pool_size': '3'})
+        self.assertIn('target_url is required', str(caught.exception))
+
+    def test_bad_target_url(self):
+        """A bad target_url names the option and the expected form."""
+        with self.assertRaises(ConfigError) as caught:
+            parse_conf({'target_url': 'swift.example.com:8080'})
+        message = str(caught.exception)
+        self.assertIn('target_url', message)
+        self.assertIn('http[s]://host[:port]', message)
+
+    def test_unknown_option_named(self):
+        """Unknown options stop startup, each one named."""
+        with self.assertRaises(ConfigError) as caught:
+            parse_conf({'target_url': 'http://t', 'pool_sise': '3',
+                        'user': 'swift'})
+        message = str(caught.exception)
+        self.assertIn('unknown option(s): pool_sise, user', message)
+
+    def test_bad_value_names_option(self):
+        """A bad value names the option and what it expected."""
+        for name, value in (('pool_size', '0'), ('retries', '-1'),
+                            ('node_timeout', 'fast'), ('insecure', 'sure'),
+                            ('forward', 'AUTH_a/c/o'), ('max_hops', ''),
+                            ('ca_certs', '/nonexistent/ca.pem')):
+            with self.assertRaises(ConfigError, msg=name) as caught:
+                parse_conf({'target_url': 'http://t', name: value})
+            message = str(caught.exception)
+            self.assertIn('[filter:forwarder]: %s: expected' % name, message)
+
+    def test_swift_log_options_accepted(self):
+        """Swift's log_* and log_statsd_* options, and use =, are fine."""
+        local_conf = dict((name, 'x') for name in
+                          config.SWIFT_LOGGER_OPTIONS)
+        local_conf['target_url'] = 'http://t'
+        local_conf['use'] = 'egg:swift_forwarder#forwarder'
+        self.assertIn('log_statsd_host', local_conf)
+        conf = parse_conf(local_conf)
+        self.assertEqual('t', conf.target.host)
+
+    def test_https_target(self):
+        """https defaults to 443 and carries its TLS settings."""
+        with tempfile.NamedTemporaryFile() as ca:
+            conf = parse_conf({'target_url': 'https://swift.example.com',
+                               'ca_certs': ca.name})
+            self.assertEqual(config.Target(
+                'default', 'https', 'swift.example.com', 443, ca.name,
+                False, None, None), conf.target)
+
+    def test_cert_file_without_key_file(self):
+        """A client certificate needs its key, and the reverse."""
+        with tempfile.TemporaryDirectory() as tmp:
+            cert = os.path.join(tmp, 'c.pem')
+            key = os.path.join(tmp, 'k.pem')
+            for path in (cert, key):
+                with open(path, 'w') as fp:
+                    fp.write('x')
+            for options in ({'cert_file': cert}, {'key_file': key}):
+                options['target_url'] = 'https://t'
+                with self.assertRaises(ConfigError) as caught:
+                    parse_conf(options)
+                self.assertIn('cert_file and key_file go together',
+                              str(caught.exception))
+            conf = parse_conf({'target_url': 'https://t', 'cert_file': cert,
+                               'key_file': key})
+            self.assertEqual((cert, key), (conf.target.cert_file,
+                                           conf.target.key_file))
+
+    def test_options_table_matches_fields(self):
+        """Every option in the table is a config field, in order."""
+        names = [name for name, _conv, _default in config.OPTIONS]
+        self.assertEqual(names + ['target'],
+                         list(config.ForwarderConfig._fields))
+        self.assertEqual(len(names), len(set(names)))
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -1,0 +1,567 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""Tests for swift_forwarder.middleware, over real loopback sockets.
+
+The test plays the WSGI server (:class:`LeakTracker`): every body the
+middleware returns must be closed, and the pool must end with nothing in
+use, or the test fails.
+"""
+
+import io
+import json
+import os
+import tempfile
+import textwrap
+import unittest
+
+import eventlet
+from paste.deploy import loadapp
+
+from swift_forwarder import __version__
+from swift_forwarder.exceptions import ConfigError, UpstreamBodyError
+from swift_forwarder.iterators import ResponseBody
+from swift_forwarder.middleware import ForwarderMiddleware, filter_factory
+
+from test.unit.helpers import FakeApp, FakeLogger, GreenTestCase, \
+    LeakTracker, keep_alive_handler, make_env, refused_port
+
+
+class SpyInput(io.BytesIO):
+    """wsgi.input that counts reads."""
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.reads = 0
+
+    def read(self, size=-1):
+        self.reads += 1
+        return super().read(size)
+
+
+class MiddlewareTestCase(GreenTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tracker = LeakTracker()
+        self.app = FakeApp()
+        self.logger = FakeLogger()
+
+    def middleware(self, handler=None, port=None, **options):
+        """A middleware whose target is a scripted server (or ``port``)."""
+        if handler is not None:
+            self.server = self.start_server(handler)
+            port = self.server.port
+        conf = {'target_url': 'http://127.0.0.1:%d' % port,
+                'forwarder_id': 'fwd-test', 'conn_timeout': '0.5',
+                'node_timeout': '1', 'pool_timeout': '1',
+                'client_timeout': '1'}
+        conf.update(options)
+        mw = ForwarderMiddleware(self.app, conf, logger=self.logger)
+        self.addCleanup(self.check_no_leaks, mw)
+        return mw
+
+    def check_no_leaks(self, mw):
+        unclosed = self.tracker.unclosed() + self.app.unclosed()
+        in_use = mw.pool.in_use
+        mw.pool.close()
+        self.assertEqual([], unclosed, 'response bodies left unclosed')
+        self.assertEqual(0, in_use, repr(mw.pool))
+
+    def call(self, mw, env):
+        return self.tracker.call(mw, env)
+
+
+class TestPassThrough(MiddlewareTestCase):
+
+    def test_not_matching_untouched(self):
+        """A request outside ``forward`` reaches the local app as the same
+        environ, unchanged, and its response comes back as is."""
+        mw = self.middleware(keep_alive_handler(), forward='AUTH_fwd')
+        env = make_env('PUT', '/v1/AUTH_local/c/o', body=b'local data',
+                       headers={'X-Forwarder-Hops': 'fwd-test',
+                                'X-Bad': 'a\r\nb'})
+        before = dict(env)
+        resp = self.call(mw, env)
+        self.assertIs(self.app.bodies[0], resp.inner)
+        self.assertEqual([env], self.app.calls)
+        self.assertIs(env, self.app.calls[0])
+        self.assertEqual(before, env)
+        self.assertEqual('200 OK', resp.status)
+        self.assertEqual(b'local response', resp.read())
+        self.assertEqual(0, self.server.accepted)
+        self.assertEqual([], self.logger.lines)
+
+    def test_info_and_auth_stay_local(self):
+        """Only /v1/<account> is forwarded: /info, /auth, /healthcheck
+        and the like stay local even with forward = *."""
+        mw = self.middleware(keep_alive_handler())
+        for path in ('/info', '/auth/v1.0', '/v1.0', '/healthcheck', '/',
+                     '/v1', '/v1/', '/crossdomain.xml'):
+            self.call(mw, make_env(path=path)).read()
+        self.assertEqual(8, len(self.app.calls))
+        self.assertEqual(0, self.server.accepted)
+
+    def test_healthcheck_path_off_by_default(self):
+        """Without healthcheck_path no path is special."""
+        mw = self.middleware(keep_alive_handler())
+        self.call(mw, make_env(path='/forwarder/healthcheck')).read()
+        self.assertEqual(1, len(self.app.calls))
+
+
+class TestForwarding(MiddlewareTestCase):
+
+    def test_get(self):
+        """A forwarded GET: the target gets the request as documented and
+        the client gets the target's answer, hop-by-hop headers dropped."""
+        mw = self.middleware(keep_alive_handler(
+            b'remote data', headers=[('X-Trans-Id', 'txTARGET'),
+                                     ('Connection', 'keep-alive'),
+                                     ('Etag', 'abc')]))
+        env = make_env(path='/v1/AUTH_a/c/a%2Fb%20caf%C3%A9',
+                       query='multipart-manifest=get&x=%2F',
+                       headers={'X-Auth-Token': 'AUTH_tk',
+                                'Connection': 'keep-alive',
+                                'Host': 'local.example.com'},
+                       **{'swift.trans_id': 'tx123'})
+        resp = self.call(mw, env)
+        self.assertEqual('200 OK', resp.status)
+        self.assertEqual([('X-Forwarder-Trans-Id', 'txTARGET'),
+                          ('Etag', 'abc'), ('Content-Length', '11')],
+                         resp.headers)
+        self.assertEqual(b'remote data', resp.read())
+        self.assertEqual([], self.app.calls)
+        upstream = self.server.requests[0]
+        self.assertEqual('GET /v1/AUTH_a/c/a%2Fb%20caf%C3%A9'
+                         '?multipart-manifest=get&x=%2F',
+                         '%s %s' % (upstream.method, upstream.target))
+        self.assertEqual([
+            ('Host', '127.0.0.1:%d' % self.server.port),
+            ('X-Forwarder-Hops', 'fwd-test'),
+            ('X-Auth-Token', 'AUTH_tk'),
+            ('X-Forwarded-For', '127.0.0.2'),
+            ('Via', '1.1 fwd-test (swift_forwarder/%s)' % __version__),
+            ('X-Trans-Id-Extra', 'tx123')], upstream.headers)
+
+    def test_put(self):
+        """A forwarded PUT streams the client's body in client_chunk_size
+        pieces; the target's 201 comes back."""
+        data = os.urandom(100000)
+        mw = self.middleware(keep_alive_handler(b'', status=201),
+                             client_chunk_size='8192')
+        spy = SpyInput(data)
+        env = make_env('PUT', headers={'Content-Type': 'application/x-raw',
+                                       'Content-Length': str(len(data))})
+        env['wsgi.input'] = spy
+        resp = self.call(mw, env)
+        self.assertEqual('201 Created', resp.status)
+        self.assertEqual(b'', resp.read())
+        upstream = self.server.requests[0]
+        self.assertEqual(data, upstream.body)
+        self.assertEqual('application/x-raw', upstream.header('Content-Type'))
+        self.assertEqual(str(len(data)), upstream.header('Content-Length'))
+        self.assertEqual(13, spy.reads)  # 12 full chunks and the rest
+        self.assertEqual({'in_use': 0, 'idle': 1},
+                         {k: mw.pool.stats()[k] for k in ('in_use', 'idle')})
+
+    def test_chunked_put(self):
+        """A chunked upload is forwarded chunked."""
+        mw = self.middleware(keep_alive_handler(b'', status=201))
+        env = make_env('PUT', headers={'Transfer-Encoding': 'chunked'},
+                       body=b'chunked data')
+        del env['CONTENT_LENGTH']
+        resp = self.call(mw, env)
+        self.assertEqual('201 Created', resp.status)
+        resp.read()
+        upstream = self.server.requests[0]
+        self.assertEqual('chunked', upstream.header('Transfer-Encoding'))
+        self.assertEqual(b'chunked data', upstream.body)
+
+    def test_upstream_status_passes_through(self):
+        """Statuses from the target are relayed unchanged, with bodies."""
+        for status, reason in ((404, 'Not Found'), (507, 'Insufficient'),
+                               (202, 'Accepted')):
+            def handler(sock, status=status, reason=reason):
+                sock.read_request()
+                sock.respond(status, b'from target', reason=reason)
+            mw = self.middleware(handler)
+            resp = self.call(mw, make_env(path='/v1/AUTH_a/c'))
+            self.assertEqual('%d %s' % (status, reason), resp.status)
+            self.assertEqual(b'from target', resp.read())
+
+    def test_small_body_read_at_once(self):
+        """A body up to client_chunk_size is read before the client sees
+        anything: the connection is back in the pool already."""
+        mw = self.middleware(keep_alive_handler(b'x' * 64),
+                             client_chunk_size='64')
+        resp = self.call(mw, make_env())
+        self.assertIsInstance(resp.inner, list)
+        self.assertEqual({'in_use': 0, 'idle': 1}, {
+            k: mw.pool.stats()[k] for k in ('in_use', 'idle')})
+        self.assertEqual(b'x' * 64, resp.read())
+
+    def test_big_body_streamed(self):
+        """A longer body streams in chunks; the connection is released at
+        the last byte."""
+        data = os.urandom(1000)
+        mw = self.middleware(keep_alive_handler(data),
+                             client_chunk_size='64')
+        resp = self.call(mw, make_env())
+        self.assertIsInstance(resp.inner, ResponseBody)
+        self.assertEqual(1, mw.pool.in_use)
+        chunks = list(resp.body)
+        self.assertTrue(all(len(chunk) <= 64 for chunk in chunks))
+        self.assertGreaterEqual(len(chunks), 16)
+        self.assertEqual(data, b''.join(chunks))
+        self.assertEqual({'in_use': 0, 'idle': 1, 'discarded': 0}, {
+            k: mw.pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
+        resp.body.close()
+
+    def test_client_closes_mid_body(self):
+        """A client gone mid-body: the upstream socket is closed (the
+        target sees EOF), never pooled, and a line is logged."""
+        seen = []
+
+        def handler(sock):
+            sock.read_head()
+            sock.respond(200, b'y' * 1000)
+            seen.append(sock.read_to_eof())
+        mw = self.middleware(handler, client_chunk_size='64')
+        resp = self.call(mw, make_env(**{'swift.trans_id': 'txGONE'}))
+        self.assertEqual(64, len(next(resp.body)))
+        resp.body.close()
+        self.assertEqual({'in_use': 0, 'idle': 0, 'discarded': 1}, {
+            k: mw.pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
+        self.server.wait(timeout=1)
+        self.assertEqual([b''], seen)
+        self.assertEqual(['Response body closed after 64 bytes, before its '
+                          'end: upstream connection closed (txn: txGONE)'],
+                         self.logger.get_lines('info'))
+
+    def test_bodiless_released_at_once(self):
+        """HEAD, 204 and 304 release the connection before the client
+        reads anything."""
+        responses = {'/v1/AUTH_a/head': (200, [('Content-Length', '5')]),
+                     '/v1/AUTH_a/head-chunked': (
+                         200, [('Transfer-Encoding', 'chunked')]),
+                     '/v1/AUTH_a/204': (204, []),
+                     '/v1/AUTH_a/304': (304, [('Etag', 'x')])}
+
+        def handler(sock):
+            while True:
+                request = sock.read_head()
+                if request is None:
+                    return
+                status, headers = responses[request.path]
+                sock.respond(status, b'', headers, content_length=False)
+        mw = self.middleware(handler, pool_size='1')
+        for path, (status, _headers) in sorted(responses.items()):
+            method = 'HEAD' if '/head' in path else 'GET'
+            resp = self.call(mw, make_env(method, path))
+            self.assertEqual(status, resp.status_int)
+            self.assertEqual({'in_use': 0, 'idle': 1}, {
+                k: mw.pool.stats()[k] for k in ('in_use', 'idle')}, path)
+            self.assertEqual(b'', resp.read())
+        self.assertEqual(1, self.server.accepted)
+
+    def test_target_dies_mid_body(self):
+        """A target that dies mid-body aborts the client's stream with an
+        error (never a clean short body); the socket is dropped."""
+        def handler(sock):
+            sock.read_head()
+            sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n'
+                         + b'z' * 100)
+        mw = self.middleware(handler, client_chunk_size='64')
+        resp = self.call(mw, make_env())
+        self.assertEqual('200 OK', resp.status)
+        with self.assertRaises(UpstreamBodyError):
+            list(resp.body)
+        resp.body.close()
+        self.assertEqual({'in_use': 0, 'idle': 0, 'discarded': 1}, {
+            k: mw.pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
+
+    def test_early_401_body_not_read(self):
+        """The target refuses before 100 Continue: the 401 is relayed and
+        the client's body is never read."""
+        def handler(sock):
+            sock.read_head()
+            sock.respond(401, b'Unauthorized')
+            sock.read_to_eof()
+        mw = self.middleware(handler)
+        spy = SpyInput(b'big upload' * 1000)
+        env = make_env('PUT', headers={'Content-Length': '10000'})
+        env['wsgi.input'] = spy
+        resp = self.call(mw, env)
+        self.assertEqual('401 Unauthorized', resp.status)
+        self.assertEqual(b'Unauthorized', resp.read())
+        self.assertEqual(0, spy.reads)
+        self.assertEqual({'in_use': 0, 'idle': 0, 'discarded': 1}, {
+            k: mw.pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
+
+    def test_host_header(self):
+        """Host names the target: the port unless it is the scheme's
+        default, IPv6 addresses in brackets."""
+        for url, netloc in (('http://t', 't'), ('http://t:8080', 't:8080'),
+                            ('https://t', 't'), ('http://t:443', 't:443'),
+                            ('https://t:80', 't:80'),
+                            ('http://[::1]:81', '[::1]:81'),
+                            ('https://[::1]', '[::1]')):
+            mw = ForwarderMiddleware(self.app, {'target_url': url},
+                                     logger=self.logger)
+            self.assertEqual(netloc, mw.netloc, url)
+
+
+class TestErrors(MiddlewareTestCase):
+    """Every ForwarderError becomes a short text/plain answer, logged with
+    the transaction id; nothing is sent upstream for bad input."""
+
+    def assertError(self, resp, status, text):
+        self.assertEqual(status, resp.status)
+        body = resp.read()
+        self.assertEqual('text/plain; charset=UTF-8',
+                         resp.header('Content-Type'))
+        self.assertEqual(str(len(body)), resp.header('Content-Length'))
+        self.assertIn(text, body.decode('utf-8'))
+        self.assertTrue(body.endswith(b'\n'))
+        self.assertLess(len(body), 300)
+        return body
+
+    def env(self, *args, **kwargs):
+        kwargs.setdefault('swift.trans_id', 'txERR')
+        return make_env(*args, **kwargs)
+
+    def test_bad_input(self):
+        """Bad input: 4xx/501 with the reason, logged with the txn id; the
+        target never hears of it."""
+        mw = self.middleware(keep_alive_handler())
+        cases = [
+            (self.env(headers={'X-Object-Meta-A': 'x\r\nX-Evil: 1'}),
+             '400 Bad Request', 'Invalid character in header '
+             'X-Object-Meta-A'),
+            (self.env('PUT', headers={'Content-Length': '-5'}),
+             '400 Bad Request', "Invalid Content-Length '-5'"),
+            (self.env('PUT', headers={'Content-Length': '5',
+                                      'Transfer-Encoding': 'chunked'}),
+             '400 Bad Request', 'Content-Length and Transfer-Encoding'),
+            (self.env('PUT', headers={'Transfer-Encoding': 'gzip'}),
+             '501 Not Implemented', 'Transfer-Encoding gzip is not'),
+            (self.env(path='/v1/AUTH_a/c/%00'),
+             '412 Precondition Failed', 'Invalid UTF8 or contains NULL'),
+            (self.env(path='/v1/AUTH_a/c/%FF'),
+             '412 Precondition Failed', 'Invalid UTF8 or contains NULL'),
+        ]
+        for env, status, text in cases:
+            self.assertError(self.call(mw, env), status, text)
+        lines = [text for _level, text in self.logger.lines]
+        self.assertEqual(len(cases), len(lines))
+        self.assertEqual('GET /v1/AUTH_test/c/o: 400 Invalid character in '
+                         'header X-Object-Meta-A (txn: txERR)', lines[0])
+        self.assertTrue(all(line.endswith('(txn: txERR)') for line in lines))
+        [error] = self.logger.get_lines('error')  # 5xx: an error
+        self.assertIn(': 501 Transfer-Encoding gzip', error)
+        self.assertEqual(0, self.server.accepted)
+        self.assertEqual([], self.app.calls)
+
+    def test_method_not_allowed(self):
+        """405 with an Allow header."""
+        mw = self.middleware(keep_alive_handler())
+        resp = self.call(mw, self.env('PATCH'))
+        self.assertError(resp, '405 Method Not Allowed',
+                         'Method PATCH is not allowed')
+        self.assertEqual('COPY, DELETE, GET, HEAD, OPTIONS, POST, PUT',
+                         resp.header('Allow'))
+
+    def test_loop(self):
+        """A request that already passed this forwarder: 508."""
+        mw = self.middleware(keep_alive_handler())
+        resp = self.call(mw, self.env(headers={
+            'X-Forwarder-Hops': 'other, fwd-test'}))
+        self.assertError(resp, '508 Loop Detected', 'forwarder fwd-test')
+        self.assertEqual(['GET /v1/AUTH_test/c/o: 508 Loop detected: this '
+                          'request already passed through forwarder '
+                          'fwd-test (txn: txERR)'],
+                         self.logger.get_lines('error'))
+        self.assertEqual(0, self.server.accepted)
+
+    def test_connect_refused(self):
+        """A target that refuses connections: 503 naming it, logged as an
+        error."""
+        sock, port = refused_port()
+        self.closing(sock)
+        mw = self.middleware(port=port, retries='1')
+        resp = self.call(mw, self.env())
+        self.assertError(resp, '503 Service Unavailable',
+                         'http://127.0.0.1:%d: connect failed' % port)
+        self.assertIsNone(resp.header('Retry-After'))
+        [line] = self.logger.get_lines('error')
+        self.assertIn('503 http://127.0.0.1:%d' % port, line)
+        self.assertTrue(line.endswith('(txn: txERR)'))
+
+    def test_pool_exhausted(self):
+        """No free connection within pool_timeout: 503 with Retry-After."""
+        mw = self.middleware(keep_alive_handler(b'q' * 1000), pool_size='1',
+                             pool_timeout='0.1', client_chunk_size='64')
+        first = self.call(mw, self.env())
+        self.assertEqual(1, mw.pool.in_use)
+        resp = self.call(mw, self.env())
+        self.assertError(resp, '503 Service Unavailable',
+                         'no free connection within 0.1s (pool_size 1)')
+        self.assertEqual('1', resp.header('Retry-After'))
+        self.assertEqual(1, mw.pool.exhausted)
+        self.assertEqual(b'q' * 1000, first.read())
+        self.assertEqual(1, self.server.accepted)
+
+    def test_timeout(self):
+        """No response head within node_timeout: 504."""
+        def handler(sock):
+            sock.read_head()
+            sock.read_to_eof()
+        mw = self.middleware(handler, node_timeout='0.1')
+        resp = self.call(mw, self.env())
+        self.assertError(resp, '504 Gateway Timeout',
+                         'no response within 0.1s')
+        self.assertEqual({'in_use': 0, 'discarded': 1}, {
+            k: mw.pool.stats()[k] for k in ('in_use', 'discarded')})
+
+    def test_short_body_timeout(self):
+        """A short body that stalls is an error response too: the
+        connection is dropped and the client gets 504, not a short body."""
+        def handler(sock):
+            sock.read_head()
+            sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab')
+            sock.read_to_eof()
+        mw = self.middleware(handler, node_timeout='0.1')
+        resp = self.call(mw, self.env())
+        self.assertError(resp, '504 Gateway Timeout', 'after 2 bytes')
+        self.assertEqual(1, mw.pool.discarded)
+
+    def test_client_disconnect(self):
+        """A client that goes away mid-upload gets 499; the target sees
+        the connection close, not a complete body."""
+        received = []
+
+        def handler(sock):
+            sock.read_head()
+            sock.send_continue()
+            received.append(sock.read_to_eof())
+        mw = self.middleware(handler)
+        env = self.env('PUT', headers={'Content-Length': '100'})
+        env['wsgi.input'] = io.BytesIO(b'partial')
+        resp = self.call(mw, env)
+        self.assertError(resp, '499 Client Disconnect',
+                         'after 7 of 100 bytes')
+        self.server.wait()
+        self.assertEqual([b'partial'], received)
+        self.assertEqual(1, mw.pool.discarded)
+
+    def test_client_stall(self):
+        """A client that stalls mid-upload gets 408 after client_timeout;
+        the upload is aborted upstream."""
+        received = []
+
+        class StallingInput(object):
+            def __init__(self):
+                self.sent = False
+
+            def read(self, size):
+                if not self.sent:
+                    self.sent = True
+                    return b'start'
+                eventlet.sleep(2)
+                return b'too late'
+
+        def handler(sock):
+            sock.read_head()
+            sock.send_continue()
+            received.append(sock.read_to_eof())
+        mw = self.middleware(handler, client_timeout='0.1')
+        env = self.env('PUT', headers={'Content-Length': '100'})
+        env['wsgi.input'] = StallingInput()
+        resp = self.call(mw, env)
+        self.assertError(resp, '408 Request Timeout',
+                         'no data from the client within 0.1s after 5 bytes')
+        self.server.wait()
+        self.assertEqual([b'start'], received)
+        self.assertEqual(1, mw.pool.discarded)
+
+
+class TestHealthcheck(MiddlewareTestCase):
+
+    def test_healthcheck(self):
+        """healthcheck_path answers this worker's pool state as JSON."""
+        mw = self.middleware(keep_alive_handler(b'ok'),
+                             healthcheck_path='/forwarder/healthcheck')
+        self.call(mw, make_env()).read()
+        resp = self.call(mw, make_env(path='/forwarder/healthcheck'))
+        self.assertEqual('200 OK', resp.status)
+        self.assertEqual('application/json', resp.header('Content-Type'))
+        body = resp.read()
+        self.assertEqual(str(len(body)), resp.header('Content-Length'))
+        self.assertEqual({'pid': os.getpid(), 'targets': {'default': {
+            'url': 'http://127.0.0.1:%d' % self.server.port,
+            'pool': {'in_use': 0, 'idle': 1, 'created': 1, 'reused': 0,
+                     'discarded': 0, 'exhausted': 0, 'maxsize': 20}}}},
+            json.loads(body))
+        self.assertEqual([], self.app.calls)
+        self.assertEqual(1, len(self.server.requests))
+
+
+class TestFilterFactory(unittest.TestCase):
+    """Startup through paste.deploy (Swift's logger: no socket checks)."""
+
+    def test_paste_style_call(self):
+        """filter_factory(global_conf, **local_conf)(app), as paste calls
+        it; [DEFAULT] options such as user are not refused."""
+        factory = filter_factory({'__file__': '/etc/swift/proxy.conf',
+                                  'here': '/etc/swift', 'user': 'swift'},
+                                 target_url='http://127.0.0.1:1',
+                                 pool_size='7', log_name='fwd')
+        app = FakeApp()
+        mw = factory(app)
+        self.assertIsInstance(mw, ForwarderMiddleware)
+        self.assertIs(app, mw.app)
+        self.assertEqual(7, mw.conf.pool_size)
+        self.assertEqual(7, mw.pool.maxsize)
+        self.assertEqual('127.0.0.1:1', mw.netloc)
+
+    def test_unknown_option(self):
+        """An unknown option fails at startup, naming it."""
+        with self.assertRaises(ConfigError) as caught:
+            filter_factory({'user': 'swift'}, target_url='http://t',
+                           pool_sizee='7')
+        self.assertIn('unknown option(s): pool_sizee', str(caught.exception))
+
+    def loadapp(self, filter_options):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, 'proxy-server.conf')
+            with open(path, 'w') as fp:
+                fp.write(textwrap.dedent('''\
+                    [DEFAULT]
+                    user = swift
+                    log_name = proxy
+
+                    [pipeline:main]
+                    pipeline = forwarder app
+
+                    [filter:forwarder]
+                    use = egg:swift_forwarder#forwarder
+                    ''') + filter_options + textwrap.dedent('''
+
+                    [app:app]
+                    use = call:test.unit.helpers:app_factory
+                    '''))
+            return loadapp('config:' + path)
+
+    def test_paste_deploy_pipeline(self):
+        """The egg entry point loads in a real paste.deploy pipeline."""
+        app = self.loadapp('target_url = http://127.0.0.1:1\n'
+                           'forward = AUTH_a\n')
+        self.assertIsInstance(app, ForwarderMiddleware)
+        self.assertIsInstance(app.app, FakeApp)
+        self.assertEqual('AUTH_a', app.conf.forward[0].account)
+
+    def test_paste_deploy_unknown_option(self):
+        """An unknown option in the filter section stops loadapp."""
+        with self.assertRaises(ConfigError) as caught:
+            self.loadapp('target_url = http://127.0.0.1:1\n'
+                         'node_timout = 5\n')
+        self.assertIn('node_timout', str(caught.exception))
