@@ -77,7 +77,8 @@ class ResponseBody(object):
     :param pool: the :class:`ConnectionPool` the connection came from.
     :param conn: the connection; the response is ``conn.response``.
     :param chunk_size: the largest chunk to read at once.
-    :param on_close: called once with this object when it closes.
+    :param on_close: called once with this object when it closes; its
+        ``complete``, ``error`` and ``bytes_sent`` tell how it went.
     """
 
     def __init__(self, pool, conn, chunk_size, on_close=None):
@@ -89,6 +90,7 @@ class ResponseBody(object):
         self.bytes_sent = 0
         self.complete = False
         self.closed = False
+        self.error = None
 
     def __iter__(self):
         return self
@@ -102,20 +104,17 @@ class ResponseBody(object):
         try:
             chunk = self._resp.read1(self._chunk_size)
         except TimeoutError:
-            self._abort()
-            raise UpstreamTimeout(self._pool.name, 'no data for %gs after '
-                                  '%d bytes of the response body' % (
-                                      self._pool.node_timeout,
-                                      self.bytes_sent))
+            raise self._fail(UpstreamTimeout(
+                self._pool.name, 'no data for %gs after %d bytes of the '
+                'response body' % (self._pool.node_timeout, self.bytes_sent)))
         except (OSError, ValueError, http_client.HTTPException) as err:
-            self._abort()
-            raise UpstreamBodyError(self._pool.name, 'response body broke off '
-                                    'after %d bytes: %r' % (
-                                        self.bytes_sent, err))
+            raise self._fail(UpstreamBodyError(
+                self._pool.name, 'response body broke off after %d bytes: '
+                '%r' % (self.bytes_sent, err)))
         if not chunk and not self._resp.complete():
-            self._abort()
-            raise UpstreamBodyError(self._pool.name, 'response body ended '
-                                    'early after %d bytes' % self.bytes_sent)
+            raise self._fail(UpstreamBodyError(
+                self._pool.name, 'response body ended early after %d bytes'
+                % self.bytes_sent))
         self.bytes_sent += len(chunk)
         if self._resp.complete():
             self._release()
@@ -132,6 +131,12 @@ class ResponseBody(object):
             self._pool.discard(conn)
         else:
             self._pool.put(conn)
+
+    def _fail(self, error):
+        """Drop the connection and remember why; returns ``error``."""
+        self.error = error
+        self._abort()
+        return error
 
     def _abort(self):
         conn, self._conn = self._conn, None

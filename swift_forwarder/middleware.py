@@ -204,10 +204,11 @@ class ForwarderMiddleware(object):
                             on_close=self._on_close)
 
     def _on_close(self, body):
-        if not body.complete:
-            self.logger.info('Response body closed after %d bytes, before '
-                             'its end: upstream connection closed',
-                             body.bytes_sent)
+        if body.error is not None:
+            self.logger.error('Response body aborted: %s', body.error)
+        elif not body.complete:
+            self.logger.info('Client closed the response after %d bytes: '
+                             'upstream connection closed', body.bytes_sent)
 
     def error_response(self, env, start_response, err):
         """Answer (and log, once) a :class:`ForwarderError`."""

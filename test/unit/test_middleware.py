@@ -233,8 +233,8 @@ class TestForwarding(MiddlewareTestCase):
             k: mw.pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
         self.server.wait(timeout=1)
         self.assertEqual([b''], seen)
-        self.assertEqual(['Response body closed after 64 bytes, before its '
-                          'end: upstream connection closed (txn: txGONE)'],
+        self.assertEqual(['Client closed the response after 64 bytes: '
+                          'upstream connection closed (txn: txGONE)'],
                          self.logger.get_lines('info'))
 
     def test_bodiless_released_at_once(self):
@@ -278,6 +278,10 @@ class TestForwarding(MiddlewareTestCase):
         resp.body.close()
         self.assertEqual({'in_use': 0, 'idle': 0, 'discarded': 1}, {
             k: mw.pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
+        errors = self.logger.get_lines('error')
+        self.assertEqual(1, len(errors), errors)
+        self.assertIn('Response body aborted', errors[0])
+        self.assertIn('ended early after 100 bytes', errors[0])
 
     def test_early_401_body_not_read(self):
         """The target refuses before 100 Continue: the 401 is relayed and
