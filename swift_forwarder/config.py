@@ -166,7 +166,8 @@ def parse_conf(local_conf):
     :raises ConfigError: naming the option, for an unknown option, a missing
         required one, or a value of the wrong form.
     """
-    known = set(_FIELDS) | SWIFT_LOGGER_OPTIONS | {'use'}
+    # Swift's NamedConfigLoader adds __name__ (the section's name)
+    known = set(_FIELDS) | SWIFT_LOGGER_OPTIONS | {'use', '__name__'}
     unknown = sorted(set(local_conf) - known)
     if unknown:
         raise ConfigError('[filter:forwarder]: unknown option(s): %s'

@@ -221,6 +221,8 @@ class ForwarderMiddleware(object):
                    ('Content-Length', str(len(body)))]
         headers.extend(err.headers)
         start_response('%d %s' % (status, _reason(status)), headers)
+        if env['REQUEST_METHOD'] == 'HEAD':
+            return []  # Content-Length says what a GET would have had
         return [body]
 
     def handle_healthcheck(self, env, start_response):

@@ -25,14 +25,14 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid = pid
         self.baseline = self.peak = rss_bytes(pid)
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def run(self):
-        while not self._stop.wait(0.05):
+        while not self._done.wait(0.05):
             self.peak = max(self.peak, rss_bytes(self.pid))
 
     def __exit__(self, *exc):
-        self._stop.set()
+        self._done.set()
         self.join()
 
     def __enter__(self):

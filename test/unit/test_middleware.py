@@ -414,6 +414,18 @@ class TestErrors(MiddlewareTestCase):
         self.assertEqual(b'q' * 1000, first.read())
         self.assertEqual(1, self.server.accepted)
 
+    def test_head_error_has_no_body(self):
+        """A HEAD gets the error status and a Content-Length, but no body
+        (Swift's catch_errors turns a HEAD body into a 500)."""
+        mw = self.middleware(keep_alive_handler(b'q' * 1000), pool_size='1',
+                             pool_timeout='0.1', client_chunk_size='64')
+        first = self.call(mw, self.env())
+        resp = self.call(mw, self.env('HEAD'))
+        self.assertEqual('503 Service Unavailable', resp.status)
+        self.assertEqual(b'', resp.read())
+        self.assertGreater(int(resp.header('Content-Length')), 0)
+        self.assertEqual(b'q' * 1000, first.read())
+
     def test_timeout(self):
         """No response head within node_timeout: 504."""
         def handler(sock):
@@ -562,6 +574,30 @@ class TestFilterFactory(unittest.TestCase):
         self.assertIsInstance(app, ForwarderMiddleware)
         self.assertIsInstance(app.app, FakeApp)
         self.assertEqual('AUTH_a', app.conf.forward[0].account)
+
+    def test_swift_loadapp(self):
+        """Swift's own loadapp (which adds ``__name__`` to each section's
+        options) loads the filter."""
+        from swift.common import wsgi
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, 'proxy-server.conf')
+            with open(path, 'w') as fp:
+                fp.write(textwrap.dedent('''\
+                    [DEFAULT]
+                    user = swift
+
+                    [pipeline:main]
+                    pipeline = forwarder app
+
+                    [filter:forwarder]
+                    use = egg:swift_forwarder#forwarder
+                    target_url = http://127.0.0.1:1
+
+                    [app:app]
+                    use = call:test.unit.helpers:app_factory
+                    '''))
+            app = wsgi.loadapp(path)
+        self.assertIsInstance(app, ForwarderMiddleware)
 
     def test_paste_deploy_unknown_option(self):
         """An unknown option in the filter section stops loadapp."""
