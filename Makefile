@@ -28,7 +28,7 @@ $(STAMP): setup.py setup.cfg
 deps: system-deps $(STAMP)
 
 lint: deps
-	$(PY) -m flake8 swift_forwarder test bench
+	$(PY) -m flake8 swift_forwarder test
 
 unit: deps
 	$(PY) -m pytest -q test/unit
