@@ -180,9 +180,9 @@ def _check_body(env):
         if te != 'chunked':
             raise ForwarderError('Transfer-Encoding %s is not supported'
                                  % te, 501)
-        if length:
-            raise BadRequest('Content-Length and Transfer-Encoding are both '
-                             'set')
+        # With both, Transfer-Encoding wins and Content-Length is not
+        # forwarded (RFC 9112 6.1, 6.3), as Swift itself does; clients such
+        # as python-swiftclient send both for uploads from an iterator.
         return True, None
     if not length:
         return False, None

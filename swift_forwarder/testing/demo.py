@@ -37,6 +37,25 @@ def _chunks(size):
         yield piece
 
 
+class _Upload(object):
+    """A file-like view of :func:`_chunks` for swiftclient, which sends
+    file-like bodies with their Content-Length."""
+
+    def __init__(self, size):
+        self._chunks = _chunks(size)
+        self._pending = b''
+
+    def read(self, size=-1):
+        while size < 0 or len(self._pending) < size:
+            piece = next(self._chunks, b'')
+            if not piece:
+                break
+            self._pending += piece
+        size = len(self._pending) if size < 0 else size
+        data, self._pending = self._pending[:size], self._pending[size:]
+        return data
+
+
 def _md5_of_stream(size):
     md5 = hashlib.md5()
     for piece in _chunks(size):
@@ -71,7 +90,7 @@ def run_session(local, target):
     _say('PUT container %s', container)
 
     start = time.time()
-    etag = via_forwarder.put_object(container, 'big', _chunks(BIG),
+    etag = via_forwarder.put_object(container, 'big', _Upload(BIG),
                                     content_length=BIG)
     elapsed = time.time() - start
     _say('PUT big (100 MB) in %.2fs (%.0f MB/s), etag %s',

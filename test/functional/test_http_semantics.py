@@ -123,3 +123,23 @@ def test_chunked_upload(obj):
         conn.close()
     status, headers, body = api.direct('GET', '/%s/chunked' % container)
     assert status == 200 and body == whole
+
+
+def test_both_framing_headers_chunked_wins(obj):
+    """Content-Length *and* Transfer-Encoding: chunked: as in Swift itself,
+    the chunked framing wins and the object lands whole, the same as when
+    sent directly."""
+    api, path = obj
+    container = path.split('/')[1]
+    pieces = [os.urandom(70000) for _ in range(3)]
+    whole = b''.join(pieces)
+    for send in (api.via, api.direct):
+        name = '/%s/both-%s' % (container, send.__name__)
+        status, headers, _ = send('PUT', name, {
+            'Content-Length': '5', 'Transfer-Encoding': 'chunked'},
+            b''.join(b'%x\r\n%s\r\n' % (len(p), p) for p in pieces) +
+            b'0\r\n\r\n')
+        assert status == 201, send
+        assert headers['etag'] == hashlib.md5(whole).hexdigest()
+        assert api.direct('GET', name)[2] == whole
+        api.direct('DELETE', name)
