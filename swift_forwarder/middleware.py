@@ -109,6 +109,7 @@ middleware.
     that path returns this worker's pool counters as JSON.
 """
 
+import http
 import json
 import logging
 import os
@@ -195,7 +196,7 @@ class ForwarderMiddleware(object):
         resp = conn.response
         if resp.length is not None and resp.length <= \
                 self.conf.client_chunk_size:
-            body = ResponseBody(self.pool, conn, resp.length or 1)
+            body = ResponseBody(self.pool, conn, max(resp.length, 1))
             try:
                 return [b''.join(body)]
             finally:
@@ -238,9 +239,8 @@ class ForwarderMiddleware(object):
 
 
 def _reason(status):
-    from http import HTTPStatus
     try:
-        return HTTPStatus(status).phrase
+        return http.HTTPStatus(status).phrase
     except ValueError:
         return _REASONS.get(status, 'Error')
 

@@ -120,6 +120,45 @@ def test_pool_exhaustion_gives_503_with_retry_after(api, reconfigure):
     api.direct('DELETE', '/' + container)
 
 
+def test_target_restart_idle_connections_replaced(api, reconfigure):
+    """The target's proxy restarts while the forwarder holds idle keep-alive
+    connections to it: the next requests still succeed (dead idle sockets
+    are detected or retried on a fresh connection), none fails."""
+    reconfigure()
+    for _ in range(3):
+        assert api.via('HEAD', '')[0] in (200, 204)
+    before = pool_stats(api.local)
+    assert before['idle'] >= 1
+    api.target.restart_proxy()
+    for _ in range(5):
+        assert api.via('HEAD', '')[0] in (200, 204)
+    after = pool_stats(api.local)
+    assert after['discarded'] > before['discarded']
+    assert after['created'] > before['created']
+
+
+def test_errors_logged_with_txn_id(api, reconfigure):
+    """Every error is logged by the local proxy with the transaction id."""
+    probe = socket.socket()
+    probe.bind(('127.0.0.1', 0))
+    dead_port = probe.getsockname()[1]
+    probe.close()
+    reconfigure(target_url='http://127.0.0.1:%d' % dead_port)
+    status, headers, _body = api.via('GET', '/some/object')
+    assert status == 503
+    txn = headers['x-trans-id']
+    deadline = time.time() + 5
+    while True:
+        with open(api.local.log_path('proxy')) as f:
+            lines = [line for line in f if txn in line]
+        errors = [line for line in lines if 'connect failed' in line]
+        if errors or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert len(errors) == 1, lines
+    assert 'GET /v1/AUTH_test/some/object: 503' in errors[0]
+
+
 def test_dead_target_fails_fast(api, reconfigure):
     """A target that refuses connections gives a fast 503 that says so."""
     probe = socket.socket()
