@@ -42,6 +42,7 @@ _RESPONSE_RENAMED = {'x-trans-id': 'X-Forwarder-Trans-Id'}
 _RESPONSE_DROPPED = HOP_BY_HOP | {'x-openstack-request-id'}
 
 _BAD_URL_CHARS = frozenset('\r\n\0 \t')
+_DOT_SEGMENTS = frozenset(('.', '..'))
 _BAD_HEADER_CHARS = frozenset('\r\n\0')
 
 #: ``forward`` rule: an account, optionally a container, and whether the
@@ -147,7 +148,7 @@ def check_request(env):
 
     :returns: ``(has_body, content_length)``; ``content_length`` is None for
         a chunked upload.
-    :raises ForwarderError: 400/405/411/412/501 with the reason.
+    :raises ForwarderError: 400/405/412/417/501 with the reason.
     """
     method = env['REQUEST_METHOD']
     if method not in ALLOWED_METHODS:
@@ -161,6 +162,11 @@ def check_request(env):
         decoded = '\0'
     if '\0' in decoded:
         raise ForwarderError('Invalid UTF8 or contains NULL', 412)
+    if _DOT_SEGMENTS.intersection(decoded.split('/')):
+        # Swift itself takes '..' as a name, but anything between here and
+        # the target that normalises paths would take it as "up": refuse.
+        raise BadRequest("Invalid path: '.' and '..' segments are not "
+                         "forwarded")
     # Only what goes on the request line verbatim: a decoded name may hold
     # spaces (and even CR/LF); upstream_path() quotes it.
     raw = env.get('RAW_PATH_INFO', '') + env.get('QUERY_STRING', '')
@@ -170,6 +176,9 @@ def check_request(env):
         if key.startswith('HTTP_') and _BAD_HEADER_CHARS.intersection(value):
             raise BadRequest('Invalid character in header %s'
                              % _header_name(key))
+    expect = env.get('HTTP_EXPECT')
+    if expect is not None and expect.strip().lower() != '100-continue':
+        raise ForwarderError('Expectation %r is not supported' % expect, 417)
     return _check_body(env)
 
 
@@ -180,9 +189,14 @@ def _check_body(env):
         if te != 'chunked':
             raise ForwarderError('Transfer-Encoding %s is not supported'
                                  % te, 501)
-        # With both, Transfer-Encoding wins and Content-Length is not
-        # forwarded (RFC 9112 6.1, 6.3), as Swift itself does; clients such
-        # as python-swiftclient send both for uploads from an iterator.
+        if length:
+            # RFC 9112 6.1 allows a recipient to refuse this, the classic
+            # request-smuggling shape.  (Swift would take the body as
+            # chunked; the clients that send both, python-swiftclient with
+            # an iterator among them, send an unchunked body that Swift then
+            # fails to read anyway.)
+            raise BadRequest('Content-Length and Transfer-Encoding are both '
+                             'set')
         return True, None
     if not length:
         return False, None

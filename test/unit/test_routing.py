@@ -223,12 +223,29 @@ class TestCheckRequest(unittest.TestCase):
             self.assertEqual((True, None), routing.check_request(env))
 
     def test_content_length_and_transfer_encoding(self):
-        """Both framing headers at once: Transfer-Encoding wins and the
-        length is not forwarded (RFC 9112 6.3), as in Swift itself (and
-        as the WSGI server already framed the body)."""
+        """Both framing headers at once: 400 (request smuggling)."""
         env = make_env('PUT', headers={'Transfer-Encoding': 'chunked',
                                        'Content-Length': '5'})
-        self.assertEqual((True, None), routing.check_request(env))
+        self.assertRefused(env, 400, 'Content-Length and Transfer-Encoding')
+
+    def test_expect(self):
+        """Only 100-continue is an expectation we meet; others get 417."""
+        env = make_env('PUT', headers={'Expect': '100-Continue',
+                                       'Content-Length': '5'})
+        self.assertEqual((True, 5), routing.check_request(env))
+        env = make_env('PUT', headers={'Expect': 'teapot',
+                                       'Content-Length': '5'})
+        self.assertRefused(env, 417, "Expectation 'teapot' is not supported")
+
+    def test_dot_segments(self):
+        """'.' and '..' path segments (raw or %-encoded) get 400."""
+        for path in ('/v1/AUTH_a/c/../o', '/v1/AUTH_a/../c', '/v1/AUTH_a/./c',
+                     '/v1/AUTH_a/c/%2e%2E/o', '/v1/AUTH_a/c/o/..'):
+            env = make_env(path=path)
+            self.assertRefused(env, 400, "'.' and '..' segments")
+        for path in ('/v1/AUTH_a/c/...', '/v1/AUTH_a/c/a..b', '/v1/AUTH_a/c/.o'):
+            self.assertEqual((False, None),
+                             routing.check_request(make_env(path=path)))
 
     def test_other_transfer_encoding(self):
         """Transfer codings other than chunked: 501."""
