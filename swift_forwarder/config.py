@@ -82,6 +82,18 @@ def positive_float(value):
     return result
 
 
+def choice(*choices):
+    """One of ``choices`` (a converter factory)."""
+    def convert(value):
+        value = str(value).strip().lower()
+        if value not in choices:
+            raise ValueError('expected one of %s, got %r'
+                             % (', '.join(choices), value))
+        return value
+    convert.__doc__ = 'One of %s.' % ', '.join(choices)
+    return convert
+
+
 def optional_file(value):
     """A path to an existing, readable file, or empty."""
     value = str(value).strip()
@@ -146,6 +158,11 @@ OPTIONS = (
     ('forwarder_id', forwarder_id, socket.gethostname() or 'forwarder'),
     ('max_hops', positive_int, '3'),
     ('healthcheck_path', http_path, ''),
+    ('etag_mismatch_policy', choice('raise', 'log', 'raise_and_delete'),
+     'raise'),
+    ('error_limit', positive_int, '10'),
+    ('error_window', positive_float, '60'),
+    ('error_suppression_interval', positive_float, '60'),
 )
 
 _FIELDS = [name for name, _conv, _default in OPTIONS]

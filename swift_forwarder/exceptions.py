@@ -12,8 +12,8 @@ errors are translated into these at one boundary (``forward.py``,
 __all__ = [
     'ConfigError', 'ForwarderError', 'BadRequest', 'LoopDetected',
     'ClientDisconnect', 'ClientTimeout', 'UpstreamError',
-    'UpstreamConnectError', 'PoolExhaustedError', 'UpstreamTimeout',
-    'UpstreamBodyError',
+    'UpstreamConnectError', 'PoolExhaustedError', 'ErrorLimitedError',
+    'EtagMismatch', 'UpstreamTimeout', 'UpstreamBodyError',
 ]
 
 
@@ -63,12 +63,25 @@ class ClientTimeout(ForwarderError):
 # Upstream side: the target cluster's proxy.
 
 class UpstreamError(ForwarderError):
-    """The target misbehaved (reset, garbage, short body...)."""
+    """The target misbehaved (reset, garbage, short body...).
+
+    :param target: the target's name (its URL) or None, to be set later
+        with :meth:`set_target`.
+    """
     status_hint = 502
 
     def __init__(self, target, msg, status_hint=None):
-        super().__init__('%s: %s' % (target, msg), status_hint)
+        super().__init__(msg, status_hint)
+        self.reason = msg
         self.target = target
+
+    def set_target(self, target):
+        self.target = target
+
+    def __str__(self):
+        if self.target is None:
+            return self.reason
+        return '%s: %s' % (self.target, self.reason)
 
 
 class UpstreamConnectError(UpstreamError):
@@ -80,6 +93,16 @@ class PoolExhaustedError(UpstreamError):
     """No pooled connection to the target became free within pool_timeout."""
     status_hint = 503
     headers = (('Retry-After', '1'),)
+
+
+class ErrorLimitedError(UpstreamError):
+    """The target failed too often lately: fail fast for a while."""
+    status_hint = 503
+    headers = (('Retry-After', '1'),)
+
+
+class EtagMismatch(UpstreamError):
+    """The bytes sent and the target's ETag differ."""
 
 
 class UpstreamTimeout(UpstreamError):

@@ -9,18 +9,36 @@ become :mod:`swift_forwarder.exceptions` here and nowhere else.
 
 Retries (never once body bytes have been read from the client):
 
-* connect refused or timed out: up to ``retries`` more attempts;
+* connect refused or timed out: up to ``retries`` more attempts, after a
+  jittered, growing pause;
 * a reused keep-alive connection that turns out dead before the target
   answered anything: once more, on a fresh connection.
+
+:class:`Upstream` puts one target's pool, error limiter and counters
+together: after ``error_limit`` failures in ``error_window`` seconds the
+target is suppressed for ``error_suppression_interval`` seconds, and
+requests fail fast with 503 instead of piling up on timeouts (as Swift's
+proxy does for its nodes); then one request probes it.
 """
 
 import collections
+import random
+import time
 
-from swift_forwarder.exceptions import ForwarderError, UpstreamBodyError, \
-    UpstreamConnectError, UpstreamError, UpstreamTimeout
-from swift_forwarder.green import http_client
+from swift_forwarder.exceptions import ErrorLimitedError, ForwarderError, \
+    PoolExhaustedError, UpstreamBodyError, UpstreamConnectError, \
+    UpstreamError, UpstreamTimeout
+from swift_forwarder.green import http_client, sleep
 
-__all__ = ['UpstreamRequest', 'round_trip']
+__all__ = ['ErrorLimiter', 'Upstream', 'UpstreamRequest', 'round_trip']
+
+#: Connect retries pause ``uniform(0, min(cap, base * 2 ** n))`` seconds.
+BACKOFF_BASE = 0.05
+BACKOFF_CAP = 1.0
+
+#: Counters kept per target (healthcheck JSON; metrics).
+COUNTERS = ('retries', 'resumes', 'etag_mismatches', 'error_limited',
+            'suppressions')
 
 #: What to send.  ``body`` is a :class:`RequestBody` or None; ``chunked``
 #: says whether its length is unknown (Transfer-Encoding: chunked).
@@ -36,34 +54,149 @@ class _StaleConnection(Exception):
     """A reused connection died before the target said anything."""
 
 
-def round_trip(pool, request, retries):
+class ErrorLimiter(object):
+    """Fail fast on a target that keeps failing.
+
+    :param limit: failures within ``window`` seconds that suppress it...
+    :param interval: ...for this many seconds.  Then one request (the
+        probe) may try; its failure suppresses the target again at once,
+        its success clears the suppression.
+    """
+
+    def __init__(self, limit, window, interval, clock=time.monotonic):
+        self.limit, self.window, self.interval = limit, window, interval
+        self._clock = clock
+        self._failures = collections.deque()
+        self.suppressed_until = 0.0
+        self._probing = self._probe_in_flight = False
+
+    def allow(self):
+        """May a request go to the target now?
+
+        :returns: True if this request is the probe after a suppression.
+        :raises ErrorLimitedError: no, fail fast.
+        """
+        now = self._clock()
+        if now < self.suppressed_until or (
+                self._probing and self._probe_in_flight):
+            raise ErrorLimitedError(
+                None, 'error-limited after %d failures in %gs; retrying in '
+                '%.0fs' % (self.limit, self.window,
+                           max(self.suppressed_until - now, 1)))
+        if self._probing:
+            self._probe_in_flight = True
+        return self._probing
+
+    def failure(self):
+        """The target failed a request (connect, timeout, bad answer)."""
+        now = self._clock()
+        self._failures.append(now)
+        while self._failures and self._failures[0] <= now - self.window:
+            self._failures.popleft()
+        if len(self._failures) >= self.limit or self._probing:
+            self.suppressed_until = now + self.interval
+            self._probing = True
+            self._probe_in_flight = False
+            self._failures.clear()
+            return True
+        return False
+
+    def finish(self, probe, ok):
+        """After an allowed request: ``ok`` True (the target answered),
+        False (it failed: already counted with :meth:`failure`), or None
+        (we gave up for reasons of our own, e.g. the pool was exhausted)."""
+        if probe:
+            self._probe_in_flight = False
+            if ok:
+                self._probing = False
+
+
+class Upstream(object):
+    """One target: its pool, error limiter, retries and counters.
+
+    :param pool: the target's :class:`ConnectionPool`.
+    :param retries: connect retries per request.
+    :param limiter: its :class:`ErrorLimiter`.
+    """
+
+    def __init__(self, pool, retries, limiter):
+        self.pool, self.retries, self.limiter = pool, retries, limiter
+        self.name = pool.name
+        self.counters = dict.fromkeys(COUNTERS, 0)
+
+    def round_trip(self, request):
+        """:func:`round_trip` under the error limiter.
+
+        :raises ErrorLimitedError: the target is suppressed: fail fast.
+        """
+        try:
+            probe = self.limiter.allow()
+        except ErrorLimitedError as err:
+            self.counters['error_limited'] += 1
+            err.set_target(self.name)
+            raise
+        ok = None
+        try:
+            conn = round_trip(self.pool, request, self.retries,
+                              on_retry=self._on_retry)
+            ok = True
+            return conn
+        except PoolExhaustedError:
+            raise
+        except UpstreamError:
+            ok = False
+            self._failed()
+            raise
+        finally:
+            self.limiter.finish(probe, ok)
+
+    def _on_retry(self, err):
+        self.counters['retries'] += 1
+        self._failed()
+
+    def _failed(self):
+        if self.limiter.failure():
+            self.counters['suppressions'] += 1
+
+
+def _backoff(attempt):
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt))
+
+
+def round_trip(pool, request, retries, on_retry=None):
     """Send ``request`` to the pool's target; return the connection.
 
     The connection's ``response`` has its status and headers read; its body
     is for the caller to read (see :class:`ResponseBody`), and the caller
     owns the connection from then on.
 
+    :param on_retry: called with the error before each retry.
     :raises ForwarderError: with the status the client should get.
     """
     connect_failures = stale_retries = 0
     while True:
         try:
             conn = pool.get(fresh=stale_retries > 0)
-        except UpstreamConnectError:
+        except UpstreamConnectError as err:
             connect_failures += 1
             if connect_failures > retries or _body_started(request):
                 raise
+            if on_retry is not None:
+                on_retry(err)
+            sleep(_backoff(connect_failures - 1))
             continue
         clean_exit = False
         try:
             _exchange(conn, request, pool.name)
             clean_exit = True
             return conn
-        except _StaleConnection:
+        except _StaleConnection as err:
             if stale_retries or _body_started(request):
                 raise UpstreamBodyError(pool.name, 'connection closed by the '
                                         'target before it answered')
             stale_retries += 1
+            if on_retry is not None:
+                on_retry(err)
         except TimeoutError as err:
             raise UpstreamTimeout(pool.name, 'no response within %gs'
                                   % pool.node_timeout) from err

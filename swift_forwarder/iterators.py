@@ -9,8 +9,10 @@ upstream connection goes back to the pool (body read to the end) or is
 closed (anything else: client gone, timeout, error).
 """
 
+import hashlib
+
 from swift_forwarder.exceptions import ClientDisconnect, ClientTimeout, \
-    UpstreamBodyError, UpstreamTimeout
+    EtagMismatch, ForwarderError, UpstreamBodyError, UpstreamTimeout
 from swift_forwarder.green import ClientReadTimeout, http_client
 
 __all__ = ['RequestBody', 'ResponseBody']
@@ -23,15 +25,17 @@ class RequestBody(object):
     :param content_length: the declared length, or None for chunked.
     :param chunk_size: ``client_chunk_size``.
     :param client_timeout: bound of each read.
+    :param checksum: keep the MD5 of the bytes read in ``md5``.
     """
 
     def __init__(self, wsgi_input, content_length, chunk_size,
-                 client_timeout):
+                 client_timeout, checksum=False):
         self._read = wsgi_input.read
         self.content_length = content_length
         self.chunk_size = chunk_size
         self.client_timeout = client_timeout
         self.bytes_read = 0
+        self.md5 = _md5() if checksum else None
 
     def __iter__(self):
         while True:
@@ -58,6 +62,8 @@ class RequestBody(object):
             raise ClientDisconnect('Client disconnected after %d bytes: %s'
                                    % (self.bytes_read, err))
         self.bytes_read += len(chunk)
+        if self.md5 is not None:
+            self.md5.update(chunk)
         if not chunk and self.content_length is not None:
             raise ClientDisconnect(
                 'Client disconnected after %d of %d bytes'
@@ -71,22 +77,35 @@ class ResponseBody(object):
     The connection is given back to the pool as soon as the last byte has
     been read (so the next request can reuse it before the WSGI server gets
     round to ``close()``), and closed on ``close()`` before that.  A read
-    error or timeout closes the connection and raises, so the WSGI server
-    aborts the client's stream instead of ending it cleanly short.
+    error or timeout closes the connection and, unless the body can be
+    resumed, raises, so the WSGI server aborts the client's stream instead
+    of ending it cleanly short.
 
     :param pool: the :class:`ConnectionPool` the connection came from.
     :param conn: the connection; the response is ``conn.response``.
     :param chunk_size: the largest chunk to read at once.
     :param on_close: called once with this object when it closes; its
-        ``complete``, ``error`` and ``bytes_sent`` tell how it went.
+        ``complete``, ``error``, ``resumes`` and ``bytes_sent`` tell how it
+        went.
+    :param etag: the MD5 (hex) the whole body must have, or None.  On a
+        mismatch the last chunk is withheld and the stream aborted.
+    :param resume: None, or ``resume(offset)`` returning a fresh connection
+        whose response carries the body from ``offset`` on; tried up to
+        ``max_resumes`` times when the body breaks off.
     """
 
-    def __init__(self, pool, conn, chunk_size, on_close=None):
+    def __init__(self, pool, conn, chunk_size, on_close=None, etag=None,
+                 resume=None, max_resumes=0):
         self._pool = pool
         self._conn = conn
         self._resp = conn.response
         self._chunk_size = chunk_size
         self._on_close = on_close
+        self._etag = etag
+        self._md5 = _md5() if etag else None
+        self._resume = resume
+        self._max_resumes = max_resumes if resume else 0
+        self.resumes = 0
         self.bytes_sent = 0
         self.complete = False
         self.closed = False
@@ -98,30 +117,63 @@ class ResponseBody(object):
     def __next__(self):
         if self._conn is not None and self._resp.complete():
             self._release()  # no body at all (HEAD, 204, 304): read nothing
-        if self._conn is None:
-            self.close()
-            raise StopIteration
+        while self._conn is not None:
+            try:
+                chunk = self._read()
+            except ForwarderError as err:
+                err = self._resume_after(err)
+                if err is not None:
+                    raise self._fail(err)
+                continue
+            if self._md5 is not None:
+                self._md5.update(chunk)
+            if self._resp.complete():
+                self._check_etag()
+                self._release()
+            if chunk:
+                self.bytes_sent += len(chunk)
+                return chunk
+        self.close()
+        raise StopIteration
+
+    def _read(self):
+        """One chunk; a broken or stalled body raises a ForwarderError."""
         try:
             chunk = self._resp.read1(self._chunk_size)
         except TimeoutError:
-            raise self._fail(UpstreamTimeout(
-                self._pool.name, 'no data for %gs after %d bytes of the '
-                'response body' % (self._pool.node_timeout, self.bytes_sent)))
+            raise UpstreamTimeout(self._pool.name, 'no data for %gs after '
+                                  '%d bytes of the response body' % (
+                                      self._pool.node_timeout,
+                                      self.bytes_sent))
         except (OSError, ValueError, http_client.HTTPException) as err:
-            raise self._fail(UpstreamBodyError(
-                self._pool.name, 'response body broke off after %d bytes: '
-                '%r' % (self.bytes_sent, err)))
+            raise UpstreamBodyError(self._pool.name, 'response body broke off '
+                                    'after %d bytes: %r' % (
+                                        self.bytes_sent, err))
         if not chunk and not self._resp.complete():
-            raise self._fail(UpstreamBodyError(
-                self._pool.name, 'response body ended early after %d bytes'
-                % self.bytes_sent))
-        self.bytes_sent += len(chunk)
-        if self._resp.complete():
-            self._release()
-        if not chunk:
-            self.close()
-            raise StopIteration
+            raise UpstreamBodyError(self._pool.name, 'response body ended '
+                                    'early after %d bytes' % self.bytes_sent)
         return chunk
+
+    def _check_etag(self):
+        if self._md5 is not None and self._md5.hexdigest() != self._etag:
+            raise self._fail(EtagMismatch(
+                self._pool.name, 'ETag mismatch: body MD5 %s, ETag %s; '
+                'stream aborted' % (self._md5.hexdigest(), self._etag)))
+
+    def _resume_after(self, err):
+        """Go on from where ``err`` broke the body off, on a fresh
+        connection; returns None, or the last error once resumes run out."""
+        while self.resumes < self._max_resumes:
+            self.resumes += 1
+            self._abort()
+            try:
+                self._conn = self._resume(self.bytes_sent)
+            except ForwarderError as resume_err:
+                err = resume_err
+                continue
+            self._resp = self._conn.response
+            return None
+        return err
 
     def _release(self):
         """Read to the end: the connection may serve the next request."""
@@ -152,3 +204,10 @@ class ResponseBody(object):
         self._abort()
         if self._on_close is not None:
             self._on_close(self)
+
+
+def _md5():
+    try:
+        return hashlib.md5(usedforsecurity=False)
+    except TypeError:  # Python < 3.9
+        return hashlib.md5()

@@ -116,8 +116,9 @@ import os
 
 from swift_forwarder import __version__, routing
 from swift_forwarder.config import parse_conf
-from swift_forwarder.exceptions import ForwarderError
-from swift_forwarder.forward import UpstreamRequest, round_trip
+from swift_forwarder.exceptions import EtagMismatch, ForwarderError, \
+    UpstreamBodyError
+from swift_forwarder.forward import ErrorLimiter, Upstream, UpstreamRequest
 from swift_forwarder.green import local
 from swift_forwarder.iterators import RequestBody, ResponseBody
 from swift_forwarder.pool import ConnectionPool
@@ -158,6 +159,9 @@ class ForwarderMiddleware(object):
             target, self.conf.pool_size, self.conf.pool_timeout,
             self.conf.conn_timeout, self.conf.node_timeout,
             self.conf.max_idle_time)
+        self.upstream = Upstream(self.pool, self.conf.retries, ErrorLimiter(
+            self.conf.error_limit, self.conf.error_window,
+            self.conf.error_suppression_interval))
 
     def __call__(self, env, start_response):
         path = env.get('PATH_INFO', '')
@@ -176,36 +180,119 @@ class ForwarderMiddleware(object):
         conf = self.conf
         hops = routing.check_loop(env, conf.forwarder_id, conf.max_hops)
         has_body, length = routing.check_request(env)
+        check_put = has_body and routing.put_etag_checkable(env)
         body = RequestBody(env['wsgi.input'], length, conf.client_chunk_size,
-                           conf.client_timeout) if has_body else None
+                           conf.client_timeout, checksum=check_put) \
+            if has_body else None
         request = UpstreamRequest(
             env['REQUEST_METHOD'], routing.upstream_path(env),
             routing.upstream_headers(env, self.netloc, hops,
                                      env.get('swift.trans_id'), self.via),
             body, length)
-        conn = round_trip(self.pool, request, conf.retries)
+        conn = self.upstream.round_trip(request)
         resp = conn.response
-        app_iter = self._response_body(conn)
+        if check_put and 200 <= resp.status < 300:
+            self._check_put(env, request, conn, body.md5.hexdigest())
+        app_iter = self._response_body(request, conn)
         start_response('%d %s' % (resp.status, resp.reason),
                        routing.response_headers(resp.getheaders()))
         return app_iter
 
-    def _response_body(self, conn):
+    def _response_body(self, request, conn):
         """A short body is read at once and the connection released before
-        the client sees anything; anything longer streams."""
+        the client sees anything; anything longer streams, verified against
+        its ETag and resumed if the target breaks off."""
         resp = conn.response
+        etag = routing.body_etag(request.method, request.target, resp)
         if resp.length is not None and resp.length <= \
                 self.conf.client_chunk_size:
-            body = ResponseBody(self.pool, conn, max(resp.length, 1))
+            body = ResponseBody(self.pool, conn, max(resp.length, 1),
+                                etag=etag)
             try:
                 return [b''.join(body)]
+            except EtagMismatch:  # a 502 for the client, logged there
+                self.upstream.counters['etag_mismatches'] += 1
+                raise
             finally:
                 body.close()
         return ResponseBody(self.pool, conn, self.conf.client_chunk_size,
-                            on_close=self._on_close)
+                            on_close=self._on_close, etag=etag,
+                            resume=self._resumer(request, resp),
+                            max_resumes=self.conf.retries)
+
+    def _resumer(self, request, resp):
+        """None, or a function that asks the target for the rest of this
+        GET response from a given offset, pinned to the same ETag."""
+        span = routing.resumable_span(request.method, resp)
+        if span is None:
+            return None
+        first, last, etag = span
+        headers = [(name, value) for name, value in request.headers
+                   if name.lower() not in routing.RESUME_DROPPED]
+        upstream = self.upstream
+
+        def resume(offset):
+            start = first + offset
+            upstream.counters['resumes'] += 1
+            self.logger.warning('Resuming GET %s at byte %d', request.target,
+                                start)
+            conn = upstream.round_trip(UpstreamRequest(
+                'GET', request.target, headers + [
+                    ('Range', 'bytes=%d-%s' % (start, '' if last is None
+                                               else last)),
+                    ('If-Match', etag)], None, None))
+            if routing.content_range_start(conn.response) != start:
+                status = conn.response.status
+                upstream.pool.discard(conn)
+                raise UpstreamBodyError(upstream.name, 'resume at byte %d '
+                                        'got %d' % (start, status))
+            return conn
+        return resume
+
+    def _check_put(self, env, request, conn, sent):
+        """Compare the MD5 of the bytes sent with the target's ETag."""
+        etag = (conn.response.getheader('Etag') or '').strip('"')
+        if etag == sent or not etag:  # Swift always sends one; else no check
+            return
+        self.upstream.counters['etag_mismatches'] += 1
+        msg = 'ETag mismatch on PUT: sent MD5 %s, target ETag %s' % (
+            sent, etag)
+        policy = self.conf.etag_mismatch_policy
+        if policy == 'log':
+            self.logger.error('%s %s: %s', request.method,
+                              _loggable_path(env), msg)
+            return
+        self._discard_body(conn)
+        if policy == 'raise_and_delete':
+            status = self._delete(request)
+            msg += '; object deleted' if status // 100 == 2 or \
+                status == 404 else '; DELETE got %d' % status
+        else:
+            msg += '; object kept'
+        raise EtagMismatch(self.upstream.name, msg)
+
+    def _discard_body(self, conn):
+        body = ResponseBody(self.pool, conn, self.conf.client_chunk_size)
+        try:
+            for _chunk in body:
+                pass
+        finally:
+            body.close()
+
+    def _delete(self, request):
+        """DELETE what ``request`` wrote; returns the target's status."""
+        headers = [(name, value) for name, value in request.headers
+                   if name.lower() not in routing.DELETE_DROPPED]
+        conn = self.upstream.round_trip(UpstreamRequest(
+            'DELETE', request.target.split('?')[0], headers, None, None))
+        status = conn.response.status
+        self._discard_body(conn)
+        return status
 
     def _on_close(self, body):
         if body.error is not None:
+            if isinstance(body.error, EtagMismatch):
+                self.upstream.counters['etag_mismatches'] += 1
             self.logger.error('Response body aborted: %s', body.error)
         elif not body.complete:
             self.logger.info('Client closed the response after %d bytes: '
@@ -215,8 +302,8 @@ class ForwarderMiddleware(object):
         """Answer (and log, once) a :class:`ForwarderError`."""
         status = err.status_hint
         log = self.logger.error if status >= 500 else self.logger.info
-        log('%s %s: %d %s', env['REQUEST_METHOD'],
-            env.get('RAW_PATH_INFO') or env.get('PATH_INFO'), status, err)
+        log('%s %s: %d %s', env['REQUEST_METHOD'], _loggable_path(env),
+            status, err)
         body = ('%s\n' % err).encode('utf-8')
         headers = [('Content-Type', 'text/plain; charset=UTF-8'),
                    ('Content-Length', str(len(body)))]
@@ -231,11 +318,18 @@ class ForwarderMiddleware(object):
         body = json.dumps({
             'pid': os.getpid(),
             'targets': {self.conf.target.name: {
-                'url': self.pool.name, 'pool': self.pool.stats()}},
+                'url': self.pool.name, 'pool': self.pool.stats(),
+                'counters': self.upstream.counters}},
         }, sort_keys=True).encode('ascii')
         start_response('200 OK', [('Content-Type', 'application/json'),
                                   ('Content-Length', str(len(body)))])
         return [body]
+
+
+def _loggable_path(env):
+    """The path as received, quoted; never the query string, which may
+    carry tempurl signatures."""
+    return env.get('RAW_PATH_INFO') or env.get('PATH_INFO')
 
 
 def _reason(status):

@@ -16,7 +16,8 @@ from swift_forwarder.exceptions import BadRequest, ForwarderError, \
 __all__ = [
     'ALLOWED_METHODS', 'HOP_HEADER', 'Rule', 'parse_forward', 'should_forward',
     'check_request', 'check_loop', 'upstream_path', 'upstream_headers',
-    'response_headers',
+    'response_headers', 'put_etag_checkable', 'body_etag', 'resumable_span',
+    'content_range_start',
 ]
 
 #: Methods forwarded to the target; anything else gets 405, as from Swift.
@@ -273,3 +274,91 @@ def response_headers(headers):
             continue
         result.append((_RESPONSE_RENAMED.get(lowered, name), value))
     return result
+
+
+# Integrity: which bodies can be checked against their ETag, and resumed.
+
+#: Headers of the original request left out of a resume request (it sets
+#: its own Range and If-Match) and of a raise_and_delete DELETE.
+RESUME_DROPPED = frozenset((
+    'range', 'if-match', 'if-none-match', 'if-modified-since',
+    'if-unmodified-since', 'if-range'))
+DELETE_DROPPED = frozenset((
+    'content-type', 'content-length', 'transfer-encoding', 'expect', 'etag',
+    'x-delete-at', 'x-delete-after')) | RESUME_DROPPED
+
+_MD5_HEX = frozenset('0123456789abcdef')
+
+
+def _object_path(path):
+    """Does this path (quoted or not) name an object?"""
+    parts = path.split('?', 1)[0].split('/', 4)  # '', v1, a, c, o
+    return len(parts) == 5 and parts[1] == 'v1' and all(parts[2:])
+
+
+def put_etag_checkable(env):
+    """Is the target's ETag for this PUT the MD5 of the bytes we send?
+
+    Not for: an SLO manifest (``?multipart-manifest=put``: the ETag is the
+    segments'), COPY or ``X-Copy-From`` (the body is not what is stored),
+    symlinks, or a client-supplied ETag (the target already checks that
+    one against the body, and answers 422 itself).
+    """
+    if env['REQUEST_METHOD'] != 'PUT' or not _object_path(env['PATH_INFO']):
+        return False
+    query = urllib.parse.parse_qs(env.get('QUERY_STRING', ''))
+    return not (query.get('multipart-manifest') or
+                env.get('HTTP_X_COPY_FROM') or
+                env.get('HTTP_X_SYMLINK_TARGET') or env.get('HTTP_ETAG'))
+
+
+def _md5_etag(resp):
+    etag = (resp.getheader('Etag') or '').strip('"')
+    return etag if len(etag) == 32 and _MD5_HEX.issuperset(etag) else None
+
+
+def body_etag(method, target, resp):
+    """The MD5 a GET response body must have, or None if it can't be
+    checked: only whole (200), plain objects (not SLO/DLO manifests, whose
+    ETag is not the body's MD5) with an MD5-shaped ETag."""
+    if method != 'GET' or resp.status != 200 or not _object_path(target):
+        return None
+    if resp.getheader('X-Static-Large-Object') or \
+            resp.getheader('X-Object-Manifest'):
+        return None
+    return _md5_etag(resp)
+
+
+def _content_range(resp):
+    """(first, last) from a single-range 206's Content-Range, or None."""
+    value = resp.getheader('Content-Range') or ''
+    unit, _sep, rest = value.partition(' ')
+    span = rest.split('/', 1)[0].split('-')
+    if unit != 'bytes' or len(span) != 2 or not all(
+            part.isdigit() for part in span):
+        return None
+    return int(span[0]), int(span[1])
+
+
+def content_range_start(resp):
+    """First byte of a single-range 206 response, else None."""
+    span = _content_range(resp) if resp.status == 206 else None
+    return span[0] if span else None
+
+
+def resumable_span(method, resp):
+    """``(first, last, etag)`` of the bytes a GET response carries, to ask
+    for the rest with ``Range`` and ``If-Match`` if it breaks off, or None
+    (not a GET, no ETag to pin, multipart ranges...).  ``last`` may be
+    None: up to the end."""
+    etag = resp.getheader('Etag')
+    if method != 'GET' or not etag:
+        return None
+    if resp.status == 200:
+        length = resp.getheader('Content-Length')
+        last = int(length) - 1 if length and length.isdigit() else None
+        return 0, last, etag
+    if resp.status == 206:
+        span = _content_range(resp)
+        return span + (etag,) if span else None
+    return None

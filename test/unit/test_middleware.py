@@ -515,7 +515,9 @@ class TestHealthcheck(MiddlewareTestCase):
         self.assertEqual({'pid': os.getpid(), 'targets': {'default': {
             'url': 'http://127.0.0.1:%d' % self.server.port,
             'pool': {'in_use': 0, 'idle': 1, 'created': 1, 'reused': 0,
-                     'discarded': 0, 'exhausted': 0, 'maxsize': 20}}}},
+                     'discarded': 0, 'exhausted': 0, 'maxsize': 20},
+            'counters': {'retries': 0, 'resumes': 0, 'etag_mismatches': 0,
+                         'error_limited': 0, 'suppressions': 0}}}},
             json.loads(body))
         self.assertEqual([], self.app.calls)
         self.assertEqual(1, len(self.server.requests))
