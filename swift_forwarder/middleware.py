@@ -39,6 +39,35 @@ so one request can be followed across both clusters' logs.  The target's
 Uploads use ``Expect: 100-continue``: if the target refuses a request
 (401, 403, 413, 507...) the client's body is never read.
 
+Integrity
+---------
+Nothing is lost or corrupted on the way:
+
+* **PUT**: the MD5 of the bytes sent is compared with the ETag the target
+  answers.  On a mismatch, ``etag_mismatch_policy`` applies: ``raise`` (502
+  naming both values; the object stays on the target for inspection),
+  ``raise_and_delete`` (the object is deleted on the target, then 502) or
+  ``log`` (the target's answer is relayed; the mismatch is logged).  Not
+  checked where the target's ETag is not the body's MD5: SLO manifest PUTs
+  (``?multipart-manifest=put``), COPY and ``X-Copy-From``, symlinks
+  (``X-Symlink-Target``), and PUTs that carry their own ``ETag`` (the
+  target checks that one itself and answers 422).
+* **GET**: a whole (200) plain object is checked against its ETag as it
+  streams (not SLO/DLO manifests, not ranges).  On a mismatch the last
+  chunk is withheld and the client's stream aborted, so a corrupt object
+  never arrives looking complete.
+* **Resume**: if the target's connection breaks or stalls mid-body, the
+  rest is asked for on a fresh connection with ``Range`` from the next
+  byte and ``If-Match`` on the ETag (so two versions are never spliced),
+  up to ``retries`` times; also for a client's single-range request.
+* **Uploads cut short** (client gone, or stalled past ``client_timeout``)
+  are aborted toward the target, which then stores nothing.
+
+A target that keeps failing (refused or timed-out connects, no response
+head, broken answers) is error-limited: after ``error_limit`` failures in
+``error_window`` seconds, requests to it fail fast with 503 for
+``error_suppression_interval`` seconds; then one request probes it.
+
 Errors
 ------
 Errors are answered with a short plain-text body that says what happened,
@@ -47,19 +76,30 @@ and logged with the transaction id:
 =====================================================  ======================
 situation                                              client gets
 =====================================================  ======================
-bad input: method, header syntax, Content-Length,      400/405/411/412/501,
-Transfer-Encoding, NUL or invalid UTF-8 in the path    nothing sent upstream
+bad input: method, header syntax, Content-Length,      400/405/412/417/501,
+both Content-Length and Transfer-Encoding, Expect,     nothing sent upstream
+``.``/``..`` path segments, NUL or invalid UTF-8
 the request already passed this forwarder (loop)       508
 target refuses the connection / connect times out      503, after ``retries``
+target error-limited                                   503 + Retry-After, fast
 no pooled connection free within ``pool_timeout``      503 + Retry-After
 target sends no response head within ``node_timeout``  504
-target dies or stalls mid-response                     the stream is aborted,
-                                                       never cleanly short
+ETag mismatch on PUT                                   per policy: 502
+target dies or stalls mid-response, resumes used up,   the stream is aborted,
+or a GET body does not match its ETag                  never cleanly short
 client disconnects or stalls mid-upload                499/408; the upload is
                                                        aborted upstream, so
                                                        the target stores
                                                        nothing
 =====================================================  ======================
+
+Where Swift itself refuses a request the same way (NUL or invalid UTF-8 in
+a name: 412), the answer is Swift's.  Three refusals are the forwarder's
+own, because a proxy in front of another cluster adds risks Swift alone
+does not have: both ``Content-Length`` and ``Transfer-Encoding`` (request
+smuggling), an ``Expect`` other than ``100-continue``, and ``.``/``..``
+path segments (anything that normalises paths between here and the target
+would read them as "up").
 
 Any other status comes from the target unchanged.
 
@@ -91,7 +131,8 @@ middleware.
     Idle pooled connections older than this are closed, not reused.
 ``retries = 2``
     Extra connect attempts when the target refuses or the connect times
-    out (never once the client's body has been read).
+    out, after a short jittered pause (never once the client's body has
+    been read); also the number of resumes of a broken response body.
 ``client_chunk_size = 65536``
     Bytes read or written at a time, both directions.
 ``ca_certs =``
@@ -104,9 +145,18 @@ middleware.
     This forwarder's name in the ``X-Forwarder-Hops`` loop guard.
 ``max_hops = 3``
     A request that already passed this many forwarders gets 508.
+``etag_mismatch_policy = raise``
+    ``raise``, ``raise_and_delete`` or ``log``: what a PUT whose target
+    ETag differs from the MD5 of the bytes sent gets (see Integrity).
+``error_limit = 10``, ``error_window = 60``
+    This many target failures within this many seconds...
+``error_suppression_interval = 60``
+    ...make requests to it fail fast for this many seconds.
 ``healthcheck_path =``
     Off by default.  When set (e.g. ``/forwarder/healthcheck``), a GET of
-    that path returns this worker's pool counters as JSON.
+    that path returns this worker's pool state and counters (retries,
+    resumes, ETag mismatches, error-limited requests, suppressions) as
+    JSON.  Put it behind your own access control.
 """
 
 import http
