@@ -143,6 +143,7 @@ def forwarder_id(value):
 OPTIONS = (
     ('target_url', target_url, None),
     ('forward', routing.parse_forward, '*'),
+    ('forward_auth', boolean, 'false'),
     ('pool_size', positive_int, '20'),
     ('pool_timeout', positive_float, '30'),
     ('conn_timeout', positive_float, '0.5'),

@@ -8,8 +8,9 @@ another Swift cluster (the *target*).  Requests that don't go on down the
 local pipeline unchanged.  Requests that do are sent to the target's proxy
 over pooled keep-alive HTTP/1.1 connections (TLS optional); request and
 response bodies stream through in ``client_chunk_size`` pieces and are never
-held whole in memory.  Only the Swift API (``/v1/...``) is forwarded:
-``/info``, ``/auth/...`` and ``/healthcheck`` stay local.
+held whole in memory.  Only the Swift API (``/v1/...``) is forwarded
+(plus, with ``forward_auth``, auth requests and ``/info``); ``/healthcheck``
+and anything else stay local.
 
 Gateway placement
 -----------------
@@ -24,8 +25,18 @@ travels to the target, which authenticates it::
     use = egg:swift_forwarder#forwarder
     target_url = https://swift.example.com
 
+Keep the forwarder right after ``cache``: middlewares before it act on
+forwarded requests *locally* (``tempurl`` would check signatures against the
+local account's keys, ``ratelimit`` and ``listing_formats`` would look up
+or rewrite local state).
+
 Clients get their token (and storage URL) from the target's auth, and use
-this proxy's host in the storage URL.
+this proxy's host in the storage URL.  With ``forward_auth = true`` they
+authenticate through this proxy too: auth requests (``/auth/v1.0``,
+``/auth/v2.0``, ``/v1.0``...) go to the target, and the ``X-Storage-Url``
+in their answers is rewritten to this proxy (the scheme and host the client
+used, the target's path), so clients never bypass it.  ``/info`` is then
+forwarded as well, so clients see the target's capabilities.
 
 What the target sees
 --------------------
@@ -117,6 +128,9 @@ middleware.
     ``AUTH_a`` (an account), ``AUTH_a/cont`` (a container),
     ``AUTH_a/prefix*`` (containers starting with ``prefix``),
     ``AUTH_pre*`` (accounts starting with ``AUTH_pre``).
+``forward_auth = false``
+    Gateway placement: also forward auth requests and ``/info``, and point
+    the ``X-Storage-Url`` of auth answers at this proxy.
 ``pool_size = 20``
     Connections to the target per proxy worker, in use plus idle.
 ``pool_timeout = 30``
@@ -217,7 +231,9 @@ class ForwarderMiddleware(object):
         path = env.get('PATH_INFO', '')
         if path == self.conf.healthcheck_path and path:
             return self.handle_healthcheck(env, start_response)
-        if not routing.should_forward(path, self.conf.forward):
+        if not (routing.should_forward(path, self.conf.forward) or (
+                self.conf.forward_auth and (
+                    path == '/info' or routing.is_auth_path(path)))):
             return self.app(env, start_response)
         self.logger.txn_id = env.get('swift.trans_id')
         try:
@@ -244,8 +260,11 @@ class ForwarderMiddleware(object):
         if check_put and 200 <= resp.status < 300:
             self._check_put(env, request, conn, body.md5.hexdigest())
         app_iter = self._response_body(request, conn)
-        start_response('%d %s' % (resp.status, resp.reason),
-                       routing.response_headers(resp.getheaders()))
+        headers = routing.response_headers(resp.getheaders())
+        if routing.is_auth_path(env['PATH_INFO']):
+            headers = routing.rewrite_storage_url(
+                headers, routing.client_base_url(env))
+        start_response('%d %s' % (resp.status, resp.reason), headers)
         return app_iter
 
     def _response_body(self, request, conn):

@@ -16,7 +16,8 @@ from swift_forwarder.exceptions import BadRequest, ForwarderError, \
 __all__ = [
     'ALLOWED_METHODS', 'HOP_HEADER', 'Rule', 'parse_forward', 'should_forward',
     'check_request', 'check_loop', 'upstream_path', 'upstream_headers',
-    'response_headers', 'put_etag_checkable', 'body_etag', 'resumable_span',
+    'response_headers', 'is_auth_path', 'client_base_url',
+    'rewrite_storage_url', 'put_etag_checkable', 'body_etag', 'resumable_span',
     'content_range_start',
 ]
 
@@ -119,6 +120,38 @@ def should_forward(path_info, rules):
     account, container = (_wsgi_to_str(part) if part else part
                           for part in split)
     return any(_rule_matches(rule, account, container) for rule in rules)
+
+
+def is_auth_path(path_info):
+    """An auth request (tempauth's ``/auth/v1.0``, ``/auth/v2.0``..., the
+    old ``/v1.0``), forwarded in the gateway placement with forward_auth."""
+    return path_info.startswith('/auth/') or path_info in ('/auth', '/v1.0') \
+        or path_info.startswith('/v1.0/')
+
+
+def client_base_url(env):
+    """``scheme://host[:port]`` as the client addressed this proxy."""
+    host = env.get('HTTP_HOST')
+    if not host:
+        host = env.get('SERVER_NAME', 'localhost')
+        port = env.get('SERVER_PORT')
+        default = '443' if env.get('wsgi.url_scheme') == 'https' else '80'
+        if port and port != default:
+            host = '%s:%s' % (host, port)
+    return '%s://%s' % (env.get('wsgi.url_scheme', 'http'), host)
+
+
+def rewrite_storage_url(headers, base_url):
+    """Point ``X-Storage-Url`` in an auth response at this proxy: same
+    path, the scheme and host the client used."""
+    result = []
+    for name, value in headers:
+        if name.lower() == 'x-storage-url':
+            parsed = urllib.parse.urlsplit(value)
+            value = base_url + urllib.parse.urlunsplit(
+                ('', '', parsed.path, parsed.query, ''))
+        result.append((name, value))
+    return result
 
 
 def _wsgi_to_str(value):

@@ -358,6 +358,9 @@ class SwiftCluster(object):
         self.pipeline_before = pipeline_before
         self.proxy_conf = dict(proxy_conf or {})
         self.default_conf = dict(default_conf or {})
+        #: extra tempauth ``user_<account>_<user>`` options of this cluster
+        #: only (applied at the next start or restart_proxy())
+        self.extra_users = collections.OrderedDict()
         self.dir = os.path.abspath(os.path.join(workdir, name))
         self.etc_dir = os.path.join(self.dir, 'etc')
         self.log_dir = os.path.join(self.dir, 'log')
@@ -580,6 +583,7 @@ class SwiftCluster(object):
             sections['filter:%s' % name] = {'use': 'egg:swift#%s' % _entry_point(name)}
         sections['filter:cache']['memcache_servers'] = '127.0.0.1:%d' % self.ports['memcached']
         sections['filter:tempauth'].update(TEMPAUTH_USERS)
+        sections['filter:tempauth'].update(self.extra_users)
         sections['filter:versioned_writes'].update(
             allow_versioned_writes='true', allow_object_versioning='true')
         return sections
@@ -663,7 +667,7 @@ def missing_requirement():
 
 
 def start_pair(workdir, forwarder_conf, local_base=None, target_base=None, timeout=30):
-    """Start a *target* cluster and a *local* cluster with the forwarder before tempauth.
+    """Start a *target* cluster and a *local* cluster with the forwarder right after cache.
 
     Both start at once (the forwarder must not need the target while it loads); the local
     proxy's forwarder gets ``target_url`` = the target's proxy URL.
@@ -681,7 +685,10 @@ def start_pair(workdir, forwarder_conf, local_base=None, target_base=None, timeo
         local_base = find_free_base(avoid=[target_base])
     target = SwiftCluster('target', workdir, target_base)
     conf = dict(forwarder_conf, target_url=target.proxy_url)
-    local = SwiftCluster('local', workdir, local_base, filters={'forwarder': conf})
+    # gateway placement: right after cache, before anything that acts on the
+    # request for the local cluster (listing_formats, tempurl, ratelimit, tempauth...)
+    local = SwiftCluster('local', workdir, local_base, filters={'forwarder': conf},
+                         pipeline_before='listing_formats')
     deadline = time.monotonic() + timeout
     try:
         target._launch()

@@ -57,11 +57,13 @@ def test_both_clusters_up(clusters, target_auth):
     assert _wait_for_line(target.log_path('proxy'), headers['x-trans-id'])
 
 
-def test_local_pipeline_has_forwarder_before_tempauth(clusters):
+def test_local_pipeline_has_forwarder_in_gateway_placement(clusters):
+    """The forwarder sits right after cache: before tempurl, ratelimit and
+    tempauth, which would otherwise act on forwarded requests locally."""
     local, target = clusters
     with open(os.path.join(local.etc_dir, 'proxy-server.conf')) as f:
         conf = f.read()
-    assert ' forwarder tempauth ' in conf
+    assert ' cache forwarder listing_formats ' in conf
     assert 'use = egg:swift_forwarder#forwarder' in conf
     with open(os.path.join(target.etc_dir, 'proxy-server.conf')) as f:
         assert 'forwarder' not in f.read()

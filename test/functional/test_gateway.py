@@ -1,0 +1,112 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""Gateway placement with forward_auth: a client that only knows the local
+proxy authenticates through it, against a user that exists only on the
+target, and then never leaves the local proxy."""
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.parse
+import uuid
+
+import pytest
+import swiftclient
+
+from test.functional.util import request
+
+USER, KEY = 'gw:gateway', 'gw-secret'
+
+
+@pytest.fixture(scope='module')
+def gateway(clusters):
+    """The local forwarder with forward_auth on; a tempauth user on the
+    target only.  Both restored afterwards."""
+    local, target = clusters
+    normal = dict(local.filters['forwarder'])
+    target.extra_users['user_gw_gateway'] = '%s .admin' % KEY
+    target.restart_proxy()
+    local.set_filter_conf('forwarder', dict(normal, forward_auth='true'))
+    yield local, target
+    local.set_filter_conf('forwarder', normal)
+    del target.extra_users['user_gw_gateway']
+    target.restart_proxy()
+
+
+def test_auth_through_gateway_points_at_gateway(gateway):
+    """The storage URL handed out through the gateway is the gateway's; the
+    user is unknown to the local cluster's own auth."""
+    local, target = gateway
+    status, headers, _ = request(local.proxy_url, 'GET', '/auth/v1.0',
+                                 {'X-Auth-User': USER, 'X-Auth-Key': KEY})
+    assert status == 200
+    assert headers['x-storage-url'] == local.proxy_url + '/v1/AUTH_gw'
+    assert headers['x-auth-token'].startswith('AUTH_tk')
+    assert 'x-forwarder-trans-id' in headers
+    # the host as the client used it (here: by name), path kept
+    host_named = local.proxy_url.replace('127.0.0.1', 'localhost')
+    status, headers, _ = request(host_named, 'GET', '/auth/v1.0',
+                                 {'X-Auth-User': USER, 'X-Auth-Key': KEY})
+    assert headers['x-storage-url'] == host_named + '/v1/AUTH_gw'
+    # the old-style /v1.0 path is forwarded too: the target's answer
+    via = request(local.proxy_url, 'GET', '/v1.0', {
+        'X-Storage-User': USER, 'X-Storage-Pass': KEY})
+    direct = request(target.proxy_url, 'GET', '/v1.0', {
+        'X-Storage-User': USER, 'X-Storage-Pass': KEY})
+    assert via[0] == direct[0]
+    assert 'x-forwarder-trans-id' in via[1]
+    # wrong key: the target's 401
+    assert request(local.proxy_url, 'GET', '/auth/v1.0', {
+        'X-Auth-User': USER, 'X-Auth-Key': 'nope'})[0] == 401
+
+
+def test_info_is_the_targets(gateway):
+    """/info comes from the target."""
+    local, target = gateway
+    status, headers, body = request(local.proxy_url, 'GET', '/info')
+    assert status == 200
+    assert 'x-forwarder-trans-id' in headers
+    assert json.loads(body) == json.loads(
+        request(target.proxy_url, 'GET', '/info')[2])
+
+
+def test_swiftclient_session_through_gateway(gateway):
+    """PUT/GET/list/ACL/tempurl/DELETE with python-swiftclient, which only
+    ever talks to the local proxy."""
+    local, target = gateway
+    conn = swiftclient.Connection(authurl=local.auth_url, user=USER, key=KEY,
+                                  retries=0)
+    storage_url, token = conn.get_auth()
+    assert storage_url.startswith(local.proxy_url + '/')
+    container = 'gw-%s' % uuid.uuid4().hex[:8]
+    conn.put_container(container)
+    data = b'through the gateway\n' * 100
+    etag = conn.put_object(container, 'obj', data)
+    assert etag == hashlib.md5(data).hexdigest()
+    assert [o['name'] for o in conn.get_container(container)[1]] == ['obj']
+    assert conn.get_object(container, 'obj')[1] == data
+
+    # ACL change, then an anonymous read through the gateway
+    conn.post_container(container, {'X-Container-Read': '.r:*'})
+    path = urllib.parse.urlsplit(storage_url).path + '/%s/obj' % container
+    assert request(local.proxy_url, 'GET', path)[2] == data
+
+    # tempurl through the gateway
+    conn.post_container(container, {'X-Container-Read': ''})
+    conn.post_account({'X-Account-Meta-Temp-URL-Key': 'gw-tempurl-key'})
+    expires = int(time.time() + 60)
+    sig = hmac.new(b'gw-tempurl-key', ('GET\n%d\n%s' % (expires, path))
+                   .encode(), hashlib.sha256).hexdigest()
+    query = '?temp_url_sig=%s&temp_url_expires=%d' % (sig, expires)
+    assert request(local.proxy_url, 'GET', path)[0] == 401
+    status, _h, body = request(local.proxy_url, 'GET', path + query)
+    assert (status, body) == (200, data)
+
+    # the object is on the target, under the target's account
+    target_conn = swiftclient.Connection(authurl=target.auth_url, user=USER,
+                                         key=KEY, retries=0)
+    assert target_conn.head_object(container, 'obj')['etag'] == etag
+    conn.delete_object(container, 'obj')
+    conn.delete_container(container)
+    assert target_conn.get_account()[1] == []
