@@ -118,6 +118,24 @@ def target_url(value):
     return parsed.scheme, parsed.hostname, port or default_port
 
 
+def text(value):
+    """Any string (trimmed)."""
+    return str(value).strip()
+
+
+def account_map(value):
+    """``AUTH_local:AUTH_target ...`` -> {local: target}."""
+    mapping = {}
+    for word in str(value).split():
+        local, sep, target = word.partition(':')
+        if not (local and sep and target) or ':' in target or \
+                '/' in local + target:
+            raise ValueError('expected LOCAL_ACCOUNT:TARGET_ACCOUNT pairs, '
+                             'got %r' % (word,))
+        mapping[local] = target
+    return mapping
+
+
 def http_path(value):
     """An absolute URL path such as ``/forwarder/healthcheck``, or empty."""
     value = str(value).strip()
@@ -164,7 +182,19 @@ OPTIONS = (
     ('error_limit', positive_int, '10'),
     ('error_window', positive_float, '60'),
     ('error_suppression_interval', positive_float, '60'),
-)
+    ('auth_mode', choice('passthrough', 'service'), 'passthrough'),
+    ('auth_url', text, ''),
+    ('auth_version', choice('1', '1.0', '2', '2.0', '3'), '1'),
+    ('auth_user', text, ''),
+    ('auth_key', text, ''),
+    ('token_refresh_interval', positive_float, '1800'),
+    ('account_map', account_map, ''),
+    ('allow_account_requests', boolean, 'false'),
+) + tuple((name, text, '') for name in (
+    'os_project_name', 'os_project_id', 'os_project_domain_name',
+    'os_project_domain_id', 'os_user_domain_name', 'os_user_domain_id',
+    'os_user_id', 'os_tenant_name', 'os_tenant_id', 'os_region_name',
+    'os_service_type', 'os_endpoint_type', 'os_auth_token'))
 
 _FIELDS = [name for name, _conv, _default in OPTIONS]
 
@@ -199,6 +229,12 @@ def parse_conf(local_conf):
             values[name] = converter(raw)
         except ValueError as err:
             raise ConfigError('[filter:forwarder]: %s: %s' % (name, err))
+    if values['auth_mode'] == 'service':
+        missing = [name for name in ('auth_url', 'auth_user', 'auth_key')
+                   if not values[name]]
+        if missing:
+            raise ConfigError('[filter:forwarder]: auth_mode = service needs '
+                              '%s' % ', '.join(missing))
     if bool(values['cert_file']) != bool(values['key_file']):
         raise ConfigError('[filter:forwarder]: cert_file and key_file go '
                           'together: set both or neither')

@@ -10,17 +10,19 @@ even where it is imported into a process that is not (unit tests, tools).
 
 import eventlet
 import eventlet.corolocal
+import eventlet.event
 import eventlet.semaphore
 from eventlet.green import socket, ssl
 from eventlet.green.http import client as http_client
 
 __all__ = [
-    'ClientReadTimeout', 'Semaphore', 'Timeout', 'http_client', 'local',
+    'ClientReadTimeout', 'Event', 'Semaphore', 'Timeout', 'http_client', 'local',
     'original_select', 'sleep', 'socket', 'spawn', 'ssl',
 ]
 
 Timeout = eventlet.Timeout
 Semaphore = eventlet.semaphore.Semaphore
+Event = eventlet.event.Event
 local = eventlet.corolocal.local
 sleep = eventlet.sleep
 spawn = eventlet.spawn

@@ -178,19 +178,23 @@ import json
 import logging
 import os
 
+import swiftclient
+
 from swift_forwarder import __version__, routing
+from swift_forwarder.auth import ServiceAuth, TokenCache
 from swift_forwarder.config import parse_conf
-from swift_forwarder.exceptions import EtagMismatch, ForwarderError, \
-    UpstreamBodyError
+from swift_forwarder.exceptions import ConfigError, EtagMismatch, \
+    ForwarderError, UpstreamBodyError, UpstreamError
 from swift_forwarder.forward import ErrorLimiter, Upstream, UpstreamRequest
 from swift_forwarder.green import local
 from swift_forwarder.iterators import RequestBody, ResponseBody
 from swift_forwarder.pool import ConnectionPool
 
 try:
+    from swift.common.swob import Request as SwobRequest
     from swift.common.utils import get_logger as swift_get_logger
 except ImportError:  # unit tests and tools without Swift installed
-    swift_get_logger = None
+    SwobRequest = swift_get_logger = None
 
 __all__ = ['ForwarderMiddleware', 'filter_factory']
 
@@ -226,6 +230,30 @@ class ForwarderMiddleware(object):
         self.upstream = Upstream(self.pool, self.conf.retries, ErrorLimiter(
             self.conf.error_limit, self.conf.error_window,
             self.conf.error_suppression_interval))
+        self.service = None
+        if self.conf.auth_mode == 'service':
+            if SwobRequest is None:
+                raise ConfigError('[filter:forwarder]: auth_mode = service '
+                                  'runs in a Swift proxy (swift not found)')
+            self.service = ServiceAuth(
+                self.upstream, TokenCache(
+                    self.pool.name, self._get_auth,
+                    self.conf.token_refresh_interval),
+                self.conf.account_map, self.conf.allow_account_requests,
+                self.netloc)
+
+    def _get_auth(self):
+        """The service credentials' (storage_url, token), from swiftclient
+        (which does v1, v2 and v3 auth)."""
+        conf = self.conf
+        os_options = {name[3:]: getattr(conf, name) for name in
+                      conf._fields if name.startswith('os_') and
+                      getattr(conf, name)}
+        return swiftclient.get_auth(
+            conf.auth_url, conf.auth_user, conf.auth_key,
+            auth_version=conf.auth_version, os_options=os_options,
+            cacert=conf.ca_certs, insecure=conf.insecure,
+            timeout=conf.node_timeout)
 
     def __call__(self, env, start_response):
         path = env.get('PATH_INFO', '')
@@ -237,6 +265,10 @@ class ForwarderMiddleware(object):
             return self.app(env, start_response)
         self.logger.txn_id = env.get('swift.trans_id')
         try:
+            if self.service is not None and path.startswith('/v1/'):
+                refusal = self.service.authorize(env, SwobRequest)
+                if refusal is not None:
+                    return refusal(env, start_response)
             return self.forward(env, start_response)
         except ForwarderError as err:
             return self.error_response(env, start_response, err)
@@ -253,9 +285,13 @@ class ForwarderMiddleware(object):
         request = UpstreamRequest(
             env['REQUEST_METHOD'], routing.upstream_path(env),
             routing.upstream_headers(env, self.netloc, hops,
-                                     env.get('swift.trans_id'), self.via),
+                                     env.get('swift.trans_id'), self.via,
+                                     service=self.service is not None),
             body, length)
-        conn = self.upstream.round_trip(request)
+        if self.service is None:
+            conn = self.upstream.round_trip(request)
+        else:
+            conn = self._service_round_trip(env, request)
         resp = conn.response
         if check_put and 200 <= resp.status < 300:
             self._check_put(env, request, conn, body.md5.hexdigest())
@@ -266,6 +302,34 @@ class ForwarderMiddleware(object):
                 headers, routing.client_base_url(env))
         start_response('%d %s' % (resp.status, resp.reason), headers)
         return app_iter
+
+    def _service_round_trip(self, env, request):
+        """Service mode: the request in the mapped account, with the
+        service token; on a 401, one re-auth and one retry if nothing of
+        the body was read yet (the target refused before 100 Continue)."""
+        account, container, _obj = routing.split_account(env['PATH_INFO'])
+        for attempt in (1, 2):
+            storage_url, token = self.service.tokens.get()
+            target_account = self.service.target_account(
+                account, storage_url)
+            conn = self.upstream.round_trip(request._replace(
+                target=routing.map_account(request.target, target_account),
+                headers=request.headers + [('X-Auth-Token', token)]))
+            if conn.response.status != 401 or attempt == 2:
+                break
+            self._discard_body(conn)
+            self.service.tokens.invalidate(token)
+            if request.body is not None and request.body.bytes_read:
+                raise UpstreamError(self.upstream.name, 'the target refused '
+                                    'the service token mid-upload')
+        if conn.response.status == 401:
+            self._discard_body(conn)
+            raise UpstreamError(self.upstream.name, 'the target refused the '
+                                'service token, also after re-auth')
+        if container is not None and request.method in (
+                'PUT', 'POST', 'DELETE'):
+            self.service.forget_acls(target_account, container)
+        return conn
 
     def _response_body(self, request, conn):
         """A short body is read at once and the connection released before

@@ -16,7 +16,8 @@ from swift_forwarder.exceptions import BadRequest, ForwarderError, \
 __all__ = [
     'ALLOWED_METHODS', 'HOP_HEADER', 'Rule', 'parse_forward', 'should_forward',
     'check_request', 'check_loop', 'upstream_path', 'upstream_headers',
-    'response_headers', 'is_auth_path', 'client_base_url',
+    'response_headers', 'is_auth_path', 'client_base_url', 'map_account',
+    'split_account', 'is_cluster_only',
     'rewrite_storage_url', 'put_etag_checkable', 'body_etag', 'resumable_span',
     'content_range_start',
 ]
@@ -260,12 +261,16 @@ def upstream_path(env):
     return raw + '?' + query if query else raw
 
 
-def upstream_headers(env, netloc, hops, txn_id, via):
+def upstream_headers(env, netloc, hops, txn_id, via, service=False):
     """End-to-end request headers for the target, as a list of pairs.
 
     Hop-by-hop headers (and any named in ``Connection``) are dropped; Host,
     the loop guard, ``X-Trans-Id-Extra``, ``X-Forwarded-For`` and ``Via`` are
     set.  Content-Length/Transfer-Encoding/Expect are the sender's business.
+
+    :param service: service mode: also drop every header only a cluster may
+        set or that carries the client's local identity (see
+        :func:`is_cluster_only`); the caller adds the service token.
     """
     dropped = HOP_BY_HOP | _SET_BY_US | {
         name.strip().lower()
@@ -279,7 +284,8 @@ def upstream_headers(env, netloc, hops, txn_id, via):
             continue
         name = _header_name(key)
         lowered = name.lower()
-        if lowered in dropped or lowered.startswith('proxy-'):
+        if lowered in dropped or lowered.startswith('proxy-') or (
+                service and is_cluster_only(lowered)):
             continue
         if lowered == 'x-forwarded-for':
             forwarded_for = value
@@ -296,6 +302,45 @@ def upstream_headers(env, netloc, hops, txn_id, via):
     if txn_id:
         headers.append(('X-Trans-Id-Extra', txn_id))
     return headers
+
+
+#: Service mode: request headers that never cross from a client to the
+#: target.  The target trusts the forwarder's service token, so anything a
+#: cluster sets for itself, or that names the client's local identity, or
+#: that would spoof where the request came from, stays behind.
+_CLUSTER_ONLY_PREFIXES = (
+    'x-backend-', 'x-auth-', 'x-storage-token', 'x-storage-user',
+    'x-storage-pass', 'x-service-', 'x-forwarded-', 'x-user', 'x-tenant',
+    'x-project-', 'x-domain-', 'x-role',
+    'x-identity-status', 'x-is-admin-project', 'x-timestamp',
+    'x-account-sysmeta-', 'x-container-sysmeta-', 'x-object-sysmeta-',
+    'x-object-transient-sysmeta-')
+
+
+def is_cluster_only(lowered_name):
+    """See ``_CLUSTER_ONLY_PREFIXES``; ``x-forwarded-for`` is rebuilt from
+    the client's address only."""
+    return lowered_name.startswith(_CLUSTER_ONLY_PREFIXES)
+
+
+def map_account(target, account):
+    """Put ``account`` (unquoted) in place of the request target's account
+    segment; the rest stays quoted exactly as received."""
+    parts = target.split('/', 3)  # '', 'v1', account, rest (+ query)
+    query = ''
+    if len(parts) == 3 and '?' in parts[2]:
+        parts[2], query = parts[2].split('?', 1)
+        query = '?' + query
+    parts[2] = urllib.parse.quote(account.encode('utf-8'), safe='')
+    return '/'.join(parts) + query
+
+
+def split_account(path_info):
+    """(account, container, object) of a ``/v1/...`` WSGI path, as str;
+    missing parts are None."""
+    parts = path_info.split('/', 4)[2:]
+    parts = [_wsgi_to_str(part) or None for part in parts]
+    return tuple(parts + [None] * (3 - len(parts)))
 
 
 def response_headers(headers):

@@ -358,9 +358,9 @@ class SwiftCluster(object):
         self.pipeline_before = pipeline_before
         self.proxy_conf = dict(proxy_conf or {})
         self.default_conf = dict(default_conf or {})
-        #: extra tempauth ``user_<account>_<user>`` options of this cluster
+        #: extra [filter:tempauth] options (users, token_life...) of this cluster
         #: only (applied at the next start or restart_proxy())
-        self.extra_users = collections.OrderedDict()
+        self.tempauth_conf = collections.OrderedDict()
         self.dir = os.path.abspath(os.path.join(workdir, name))
         self.etc_dir = os.path.join(self.dir, 'etc')
         self.log_dir = os.path.join(self.dir, 'log')
@@ -583,7 +583,7 @@ class SwiftCluster(object):
             sections['filter:%s' % name] = {'use': 'egg:swift#%s' % _entry_point(name)}
         sections['filter:cache']['memcache_servers'] = '127.0.0.1:%d' % self.ports['memcached']
         sections['filter:tempauth'].update(TEMPAUTH_USERS)
-        sections['filter:tempauth'].update(self.extra_users)
+        sections['filter:tempauth'].update(self.tempauth_conf)
         sections['filter:versioned_writes'].update(
             allow_versioned_writes='true', allow_object_versioning='true')
         return sections

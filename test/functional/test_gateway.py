@@ -25,12 +25,12 @@ def gateway(clusters):
     target only.  Both restored afterwards."""
     local, target = clusters
     normal = dict(local.filters['forwarder'])
-    target.extra_users['user_gw_gateway'] = '%s .admin' % KEY
+    target.tempauth_conf['user_gw_gateway'] = '%s .admin' % KEY
     target.restart_proxy()
     local.set_filter_conf('forwarder', dict(normal, forward_auth='true'))
     yield local, target
     local.set_filter_conf('forwarder', normal)
-    del target.extra_users['user_gw_gateway']
+    del target.tempauth_conf['user_gw_gateway']
     target.restart_proxy()
 
 

@@ -1,0 +1,214 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""The forwarder's own credentials for a target (service mode).
+
+:class:`TokenCache` holds one ``(storage_url, token)`` for a target, shared
+by every request and pooled connection of the worker.  It comes from
+python-swiftclient's ``get_auth`` (v1 tempauth; v2 and v3 Keystone with the
+``os_*`` options).  A token older than ``token_refresh_interval`` is
+refreshed, and a token the target refuses (401) is replaced, by one
+greenlet at a time: the others wait for that refresh instead of
+stampeding the auth system (single flight).
+
+Tokens and keys are never logged.
+"""
+
+import time
+import urllib.parse
+
+from swift_forwarder.exceptions import UpstreamError
+from swift_forwarder.green import Event
+
+__all__ = ['TokenCache', 'AuthError', 'account_from_storage_url']
+
+
+class AuthError(UpstreamError):
+    """The forwarder could not authenticate to the target."""
+    status_hint = 502
+
+
+def account_from_storage_url(storage_url):
+    """``http://t/v1/AUTH_a`` -> ``AUTH_a`` (unquoted)."""
+    parts = urllib.parse.urlsplit(storage_url).path.split('/')
+    if len(parts) < 3 or not parts[2]:
+        raise ValueError('no account in storage URL %r' % storage_url)
+    return urllib.parse.unquote(parts[2])
+
+
+class TokenCache(object):
+    """One target's service token.
+
+    :param name: the target's name, for messages.
+    :param fetch: a callable returning ``(storage_url, token)``; raises on
+        failure.  (``swiftclient.get_auth`` with our options bound.)
+    :param refresh_interval: seconds a token is used before it is renewed.
+    :param clock: ``time.monotonic``, or a test's.
+    """
+
+    def __init__(self, name, fetch, refresh_interval, clock=time.monotonic):
+        self.name = name
+        self._fetch = fetch
+        self.refresh_interval = refresh_interval
+        self._clock = clock
+        self._value = None      # (storage_url, token)
+        self._fetched_at = None
+        self._refreshing = None  # Event while a refresh is in flight
+        self.fetches = 0
+
+    def get(self):
+        """A current ``(storage_url, token)``, fetching one if needed."""
+        value = self._value
+        if value is not None and \
+                self._clock() - self._fetched_at < self.refresh_interval:
+            return value
+        return self._refresh(value)
+
+    def invalidate(self, token):
+        """The target refused ``token`` (401): the next :meth:`get`
+        re-authenticates, unless another request already did."""
+        if self._value is not None and self._value[1] == token:
+            self._value = None
+
+    def _refresh(self, stale):
+        if self._refreshing is not None:
+            self._refreshing.wait()
+            if self._value is not None and self._value is not stale:
+                return self._value
+            raise AuthError(self.name, 'authentication failed (see the '
+                            'error logged by the request that tried)')
+        self._refreshing = event = Event()
+        try:
+            self.fetches += 1
+            try:
+                self._value = self._fetch()
+            except Exception as err:
+                self._value = None
+                raise AuthError(self.name, 'authentication failed: %s'
+                                % _safe_reason(err)) from err
+            self._fetched_at = self._clock()
+            return self._value
+        finally:
+            self._refreshing = None
+            event.send()
+
+
+def _safe_reason(err):
+    """Why auth failed, without echoing anything secret back: swiftclient
+    exceptions carry the status; others their class and message."""
+    status = getattr(err, 'http_status', None)
+    if status:
+        return 'auth server answered %s %s' % (
+            status, getattr(err, 'http_reason', '') or '')
+    return '%s: %s' % (type(err).__name__, err)
+
+
+#: Seconds a target container's ACLs are cached per worker.  Short: an ACL
+#: change made through the forwarder clears it at once; one made directly on
+#: the target takes at most this long to apply here.
+ACL_CACHE_TIME = 10.0
+
+_READ_METHODS = frozenset(('GET', 'HEAD'))
+
+
+class ServiceAuth(object):
+    """Service mode (federation placement, after the local auth).
+
+    The local auth middleware authenticates the client and decides, through
+    ``env['swift.authorize']``, with the *target* container's ACLs set on
+    the request first, as Swift's proxy does with its own containers.  The
+    target then sees the forwarder's service token, in the mapped account.
+
+    :param upstream: the target's :class:`Upstream`.
+    :param tokens: its :class:`TokenCache`.
+    :param account_map: {local account: target account}; accounts not in
+        it map to the service storage URL's account.
+    :param allow_account_requests: forward PUT/POST/DELETE on the account.
+    """
+
+    def __init__(self, upstream, tokens, account_map, allow_account_requests,
+                 netloc, clock=time.monotonic):
+        self.upstream = upstream
+        self.tokens = tokens
+        self.account_map = account_map
+        self.allow_account_requests = allow_account_requests
+        self.netloc = netloc
+        self._clock = clock
+        self._acls = {}
+
+    def target_account(self, local_account, storage_url):
+        return self.account_map.get(local_account) or \
+            account_from_storage_url(storage_url)
+
+    def authorize(self, env, swob_request):
+        """None if the client may go on, else the local auth's (or our)
+        refusal, a WSGI app.  Nothing reaches the target for a refused
+        request, except the cached HEAD that reads its container's ACLs."""
+        from swift_forwarder.routing import split_account
+        req = swob_request(env)
+        account, container, obj = split_account(env['PATH_INFO'])
+        method = env['REQUEST_METHOD']
+        if container is None and method not in _READ_METHODS and \
+                not self.allow_account_requests:
+            return _refusal(403, 'Account %s is not forwarded (set '
+                            'allow_account_requests)' % method)
+        authorize = env.get('swift.authorize')
+        if authorize is None:
+            return _refusal(401, 'No local auth before the forwarder')
+        if method == 'OPTIONS':  # CORS preflight: never authorized
+            return None
+        if container is not None and (obj is not None or
+                                      method in _READ_METHODS):
+            storage_url, _token = self.tokens.get()
+            read, write = self.container_acls(
+                self.target_account(account, storage_url), container)
+            req.acl = read if method in _READ_METHODS else write
+        return authorize(req)
+
+    def container_acls(self, target_account, container):
+        """(read ACL, write ACL) of the target's container, cached."""
+        key = (target_account, container)
+        cached = self._acls.get(key)
+        now = self._clock()
+        if cached is not None and now - cached[0] < ACL_CACHE_TIME:
+            return cached[1]
+        from swift_forwarder.forward import UpstreamRequest
+        path = '/v1/%s/%s' % (urllib.parse.quote(target_account),
+                              urllib.parse.quote(container))
+        for _attempt in (1, 2):
+            storage_url, token = self.tokens.get()
+            conn = self.upstream.round_trip(UpstreamRequest(
+                'HEAD', path, [('Host', self.netloc), ('X-Auth-Token', token)],
+                None, None))
+            status = conn.response.status
+            acls = (conn.response.getheader('X-Container-Read'),
+                    conn.response.getheader('X-Container-Write'))
+            if conn.response.will_close:
+                self.upstream.pool.discard(conn)
+            else:
+                self.upstream.pool.put(conn)
+            if status != 401:
+                break
+            self.tokens.invalidate(token)
+        if status == 404:
+            acls = (None, None)
+        elif not 200 <= status < 300:
+            raise UpstreamError(self.upstream.name, 'reading the ACLs of '
+                                'container %s got %d' % (container, status))
+        self._acls[key] = (now, acls)
+        return acls
+
+    def forget_acls(self, target_account, container):
+        """A request that may have changed them went through."""
+        self._acls.pop((target_account, container), None)
+
+
+def _refusal(status, message):
+    from swift_forwarder.green import http_client
+
+    def app(env, start_response):
+        body = ('%s\n' % message).encode('utf-8')
+        start_response('%d %s' % (status, http_client.responses[status]), [
+            ('Content-Type', 'text/plain; charset=UTF-8'),
+            ('Content-Length', str(len(body)))])
+        return [] if env['REQUEST_METHOD'] == 'HEAD' else [body]
+    return app

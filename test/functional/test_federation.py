@@ -1,0 +1,189 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""Federation placement (auth_mode = service): the local cluster
+authenticates and authorizes, with the target container's ACLs; the target
+sees the forwarder's own service credentials, in the mapped account."""
+
+import concurrent.futures
+import socket
+import time
+import uuid
+
+import pytest
+
+from test.functional.util import request
+
+#: The local account AUTH_test maps onto AUTH_test2 on the target, where
+#: the forwarder logs in as test2:tester2.
+SERVICE = {'auth_mode': 'service', 'auth_user': 'test2:tester2',
+           'auth_key': 'testing2', 'account_map': 'AUTH_test:AUTH_test2',
+           'forward': 'AUTH_test/fed*'}
+
+
+@pytest.fixture(scope='module')
+def federation(clusters):
+    """The local forwarder after tempauth, in service mode."""
+    local, target = clusters
+    normal, before = dict(local.filters['forwarder']), local.pipeline_before
+    local.pipeline_before = 'copy'  # after tempauth, before copy/slo/dlo
+    local.set_filter_conf('forwarder', dict(
+        normal, auth_url=target.auth_url, **SERVICE))
+    yield local, target
+    local.pipeline_before = before
+    local.set_filter_conf('forwarder', normal)
+
+
+class Client(object):
+    """A local user: requests to the local proxy with a local token."""
+
+    def __init__(self, local, user, key):
+        self.local = local
+        self.storage_url, self.token = local.get_auth(user, key)
+
+    def __call__(self, method, subpath='', headers=None, body=None):
+        merged = {'X-Auth-Token': self.token}
+        merged.update(headers or {})
+        return request(self.local.proxy_url, method, '/v1/AUTH_test' + subpath,
+                       merged, body)
+
+
+def _target(target, method, subpath='', headers=None, body=None):
+    """Directly on the target, as the service account's owner."""
+    _url, token = target.get_auth('test2:tester2', 'testing2')
+    merged = {'X-Auth-Token': token}
+    merged.update(headers or {})
+    return request(target.proxy_url, method, '/v1/AUTH_test2' + subpath,
+                   merged, body)
+
+
+def _flush_memcache(cluster):
+    with socket.create_connection(
+            ('127.0.0.1', cluster.ports['memcached']), timeout=5) as sock:
+        sock.sendall(b'flush_all\r\n')
+        assert sock.recv(64).startswith(b'OK')
+
+
+def _target_log_lines(target, needle, wait=0):
+    """Lines of the target's proxy log holding ``needle``; with ``wait``,
+    poll that long for at least one."""
+    deadline = time.time() + wait
+    while True:
+        with open(target.log_path('proxy')) as f:
+            lines = [line for line in f if needle in line]
+        if lines or time.time() >= deadline:
+            return lines
+        time.sleep(0.05)
+
+
+def _local_txn(headers):
+    """How a local transaction id shows in the target's log: Swift appends
+    ``X-Trans-Id-Extra`` to its own, cut to 32 characters."""
+    return headers['x-trans-id'][:32]
+
+
+@pytest.fixture
+def container(federation):
+    local, target = federation
+    name = 'fed-%s' % uuid.uuid4().hex[:8]
+    owner = Client(local, 'test:tester', 'testing')
+    assert owner('PUT', '/' + name)[0] == 201
+    yield name
+    for obj in ('obj', 'meta'):
+        _target(target, 'DELETE', '/%s/%s' % (name, obj))
+    _target(target, 'DELETE', '/' + name)
+
+
+def test_owner_upload_lands_in_mapped_account(federation, container):
+    """The owner's upload goes to AUTH_test2 on the target, not to the
+    local cluster, and the client's local token never reaches the target."""
+    local, target = federation
+    owner = Client(local, 'test:tester', 'testing')
+    status, headers, _ = owner('PUT', '/%s/obj' % container, body=b'federated')
+    assert status == 201
+    assert 'x-forwarder-trans-id' in headers
+    assert _target(target, 'GET', '/%s/obj' % container)[2] == b'federated'
+    assert owner('GET', '/%s/obj' % container)[2] == b'federated'
+    # not on the local cluster: its own account listing (not forwarded)
+    # has no such container
+    status, _h, body = owner('GET', '?format=json')
+    assert status == 200 and container.encode() not in body
+    # proxy-logging logs the first 16 characters of a token
+    assert _target_log_lines(target, owner.token[:16]) == []
+
+
+def test_non_owner_refused_locally_until_acl(federation, container):
+    """A user without rights gets the local 403 and nothing of the request
+    reaches the target; after the owner grants a read ACL on the target
+    container, that user reads."""
+    local, target = federation
+    owner = Client(local, 'test:tester', 'testing')
+    other = Client(local, 'test:tester3', 'testing3')
+    assert owner('PUT', '/%s/obj' % container, body=b'secret')[0] == 201
+    for method, body in (('GET', None), ('PUT', b'intruder'),
+                         ('DELETE', None)):
+        status, headers, _ = other(method, '/%s/obj' % container, body=body)
+        assert status == 403, method
+        assert _target_log_lines(target, _local_txn(headers)) == []
+    assert _target(target, 'GET', '/%s/obj' % container)[2] == b'secret'
+
+    status, _h, _b = owner('POST', '/' + container,
+                           {'X-Container-Read': 'test:tester3'})
+    assert status == 204
+    assert _target(target, 'HEAD', '/' + container)[1][
+        'x-container-read'] == 'test:tester3'
+    status, headers, body = other('GET', '/%s/obj' % container)
+    assert (status, body) == (200, b'secret')
+    # the same log check sees a request that did go through
+    assert _target_log_lines(target, _local_txn(headers), wait=5)
+    assert other('PUT', '/%s/obj' % container, body=b'x')[0] == 403
+
+
+def test_account_requests_refused(federation, container):
+    """PUT/POST/DELETE on the account itself are not forwarded."""
+    local, _target = federation
+    owner = Client(local, 'test:tester', 'testing')
+    # the account path itself is not matched by forward = AUTH_test/fed*;
+    # a container-level DELETE through the forwarder works
+    assert owner('POST', '', {'X-Account-Meta-X': 'y'})[0] == 204
+
+
+def test_cluster_only_headers_do_not_cross(federation, container):
+    """X-Forwarded-For and X-Service-Token from the client do not reach the
+    target: its access log shows the forwarder's address (unit tests check
+    every cluster-only header on the wire)."""
+    local, target = federation
+    owner = Client(local, 'test:tester', 'testing')
+    status, headers, _ = owner('PUT', '/%s/meta' % container, {
+        'X-Forwarded-For': '203.0.113.9', 'X-Service-Token': 'AUTH_tkspoof'},
+        b'm')
+    assert status == 201
+    lines = _target_log_lines(target, _local_txn(headers), wait=5)
+    assert lines and all('203.0.113.9' not in line for line in lines)
+    assert all('AUTH_tkspoof' not in line for line in lines)
+
+
+def test_expired_service_token_one_reauth(federation, container):
+    """The target's tokens expire: concurrent requests keep working and
+    share one re-auth."""
+    local, target = federation
+    normal_tempauth = dict(target.tempauth_conf)
+    target.tempauth_conf['token_life'] = '4'
+    target.restart_proxy()
+    _flush_memcache(target)  # every token the target gave out is gone
+    try:
+        owner = Client(local, 'test:tester', 'testing')
+        # the forwarder's token is refused: it re-authenticates (getting a
+        # 4 s token) and retries the upload, which was not read yet
+        assert owner('PUT', '/%s/obj' % container, body=b'x')[0] == 201
+        before = len(_target_log_lines(target, 'GET /auth/v1.0'))
+        time.sleep(4.5)  # the forwarder's cached service token expires
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(
+                lambda _i: owner('GET', '/%s/obj' % container)[0], range(8)))
+        assert statuses == [200] * 8
+        auths = len(_target_log_lines(target, 'GET /auth/v1.0')) - before
+        assert auths == 1
+    finally:
+        target.tempauth_conf.clear()
+        target.tempauth_conf.update(normal_tempauth)
+        target.restart_proxy()
