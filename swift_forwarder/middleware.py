@@ -38,6 +38,40 @@ in their answers is rewritten to this proxy (the scheme and host the client
 used, the target's path), so clients never bypass it.  ``/info`` is then
 forwarded as well, so clients see the target's capabilities.
 
+Federation placement
+--------------------
+Put the filter after the local auth middleware (and before copy, slo, dlo,
+versioned_writes, so the target's middlewares handle those) with
+``auth_mode = service``::
+
+    [pipeline:main]
+    pipeline = catch_errors gatekeeper healthcheck proxy-logging cache
+               tempauth forwarder copy slo dlo proxy-logging proxy-server
+
+    [filter:forwarder]
+    use = egg:swift_forwarder#forwarder
+    target_url = https://swift.example.com
+    forward = AUTH_alice/shared*
+    auth_mode = service
+    auth_url = https://swift.example.com/auth/v1.0
+    auth_user = federation:forwarder
+    auth_key = <secret>
+    account_map = AUTH_alice:AUTH_federation
+
+The local cluster authenticates and authorizes the client: the forwarder
+calls ``env['swift.authorize']`` as Swift's proxy would, with the *target*
+container's ACLs (``X-Container-Read``/``X-Container-Write``, read with a
+short-lived cached HEAD) set on the request first.  A refused request gets
+the local auth's 401/403 and nothing of it reaches the target.  The target
+then sees the forwarder's own service token, in the mapped account; the
+client's local token never crosses, and the target's token never comes
+back.  Headers only a cluster may set (``X-Backend-*``, ``X-*-Sysmeta-*``,
+``X-Timestamp``, ``X-Auth-*``, ``X-Service-Token``, identity headers,
+``X-Forwarded-*`` from the client) are dropped.  If the target refuses the
+service token (401), the forwarder re-authenticates once (one greenlet
+does; the others wait for it) and retries the request when none of its body
+was read yet.
+
 What the target sees
 --------------------
 The method, the path quoted exactly as the client sent it, the query string
@@ -159,6 +193,25 @@ middleware.
     This forwarder's name in the ``X-Forwarder-Hops`` loop guard.
 ``max_hops = 3``
     A request that already passed this many forwarders gets 508.
+``auth_mode = passthrough``
+    ``passthrough`` (gateway: the client's own credentials go to the
+    target) or ``service`` (federation: see above).
+``auth_url``, ``auth_version = 1``, ``auth_user``, ``auth_key``
+    Service mode: the forwarder's credentials on the target, for
+    python-swiftclient's ``get_auth`` (``auth_version`` 1 for tempauth, 2 or
+    3 for Keystone; v2/v3 need python-keystoneclient).  Not ``user`` and
+    ``key``: proxy-server.conf's ``[DEFAULT] user`` would shadow them.
+``os_project_name``, ``os_project_domain_name``, ``os_user_domain_name``,
+``os_region_name``, ... (every ``os_*`` option of swiftclient)
+    Service mode, Keystone: passed to ``get_auth`` as ``os_options``.
+``token_refresh_interval = 1800``
+    Service mode: seconds a service token is used before it is renewed
+    (keep it below the target's token lifetime); a 401 renews it at once.
+``account_map =``
+    Service mode: ``AUTH_local:AUTH_target`` pairs, space-separated.  Other
+    accounts map to the account of the service credentials' storage URL.
+``allow_account_requests = false``
+    Service mode: forward PUT/POST/DELETE on the account itself.
 ``etag_mismatch_policy = raise``
     ``raise``, ``raise_and_delete`` or ``log``: what a PUT whose target
     ETag differs from the MD5 of the bytes sent gets (see Integrity).
