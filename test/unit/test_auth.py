@@ -1,0 +1,290 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""Tests for swift_forwarder.auth and the service mode of the middleware."""
+
+import unittest
+
+import eventlet
+
+from swift_forwarder.auth import AuthError, ServiceAuth, TokenCache, \
+    account_from_storage_url
+from swift_forwarder.exceptions import UpstreamError
+from test.unit.helpers import make_env
+from test.unit.test_middleware import MiddlewareTestCase
+
+
+class FakeClock(object):
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+class TestTokenCache(unittest.TestCase):
+
+    def make(self, results, delay=0, interval=60):
+        self.calls = 0
+        self.clock = FakeClock()
+
+        def fetch():
+            self.calls += 1
+            eventlet.sleep(delay)
+            result = results.pop(0)
+            if isinstance(result, Exception):
+                raise result
+            return result
+        return TokenCache('t', fetch, interval, clock=self.clock)
+
+    def test_cached_until_refresh_interval(self):
+        """One fetch serves every request until the interval passes."""
+        cache = self.make([('u', 'tk1'), ('u', 'tk2')])
+        self.assertEqual(('u', 'tk1'), cache.get())
+        self.clock.now += 59
+        self.assertEqual(('u', 'tk1'), cache.get())
+        self.clock.now += 2
+        self.assertEqual(('u', 'tk2'), cache.get())
+        self.assertEqual(2, self.calls)
+
+    def test_single_flight(self):
+        """Concurrent greenlets share one fetch."""
+        cache = self.make([('u', 'tk1')], delay=0.05)
+        threads = [eventlet.spawn(cache.get) for _ in range(10)]
+        self.assertEqual([('u', 'tk1')] * 10, [t.wait() for t in threads])
+        self.assertEqual(1, self.calls)
+
+    def test_invalidate_only_the_refused_token(self):
+        """A 401 on an old token doesn't throw away a newer one."""
+        cache = self.make([('u', 'tk1'), ('u', 'tk2'), ('u', 'tk3')])
+        cache.get()
+        cache.invalidate('tk1')
+        self.assertEqual(('u', 'tk2'), cache.get())
+        cache.invalidate('tk1')  # a late 401 for the old token
+        self.assertEqual(('u', 'tk2'), cache.get())
+        self.assertEqual(2, self.calls)
+
+    def test_failure_reaches_every_waiter(self):
+        """A failed fetch is an AuthError (502) for each waiter, without
+        the key or the exception's internals beyond its message."""
+        cache = self.make([ValueError('refused'), ('u', 'tk2')], delay=0.05)
+        threads = [eventlet.spawn(cache.get) for _ in range(3)]
+        for thread in threads:
+            with self.assertRaises(AuthError) as caught:
+                thread.wait()
+            self.assertEqual(502, caught.exception.status_hint)
+        self.assertEqual(1, self.calls)
+        self.assertEqual(('u', 'tk2'), cache.get())
+
+    def test_account_from_storage_url(self):
+        self.assertEqual('AUTH_a', account_from_storage_url(
+            'http://t:8080/v1/AUTH_a'))
+        self.assertEqual('AUTH_\u00e9', account_from_storage_url(
+            'https://t/v1/AUTH_%C3%A9/'))
+        with self.assertRaises(ValueError):
+            account_from_storage_url('http://t/')
+
+
+class FakeSwobRequest(object):
+    """What tempauth's authorize reads: the environ and ``acl``."""
+
+    def __init__(self, env):
+        self.environ = env
+        self.acl = None
+
+
+class TestServiceMode(MiddlewareTestCase):
+    """The middleware with auth_mode = service, against a scripted target
+    that records what it receives."""
+
+    def setUp(self):
+        super().setUp()
+        self.authorized = []
+
+    def service_mw(self, handler, **options):
+        conf = dict(auth_mode='service', auth_url='http://auth/v1.0',
+                    auth_user='svc:user', auth_key='sekrit',
+                    account_map='AUTH_local:AUTH_remote')
+        conf.update(options)
+        mw = self.middleware(handler, **conf)
+        mw.service.tokens._fetch = lambda: (
+            'http://127.0.0.1/v1/AUTH_service', 'AUTH_tkSERVICE')
+        return mw
+
+    def env(self, method='GET', path='/v1/AUTH_local/c/o', allow=True,
+            **kwargs):
+        env = make_env(method, path, **kwargs)
+
+        def authorize(req):
+            self.authorized.append((req.environ['PATH_INFO'], req.acl))
+            if allow:
+                return None
+
+            def refuse(env, start_response):
+                start_response('403 Forbidden', [('Content-Length', '9')])
+                return [b'Forbidden']
+            return refuse
+        env['swift.authorize'] = authorize
+        return env
+
+    def acl_then(self, responses):
+        """A target answering the ACL HEAD, then ``responses`` in turn."""
+        requests = []
+
+        def handler(sock):
+            while True:
+                request = sock.read_head()
+                if request is None:
+                    return
+                requests.append(request)
+                if request.header('Expect'):
+                    sock.send_continue()
+                sock.read_body(request)
+                if request.method == 'HEAD' and request.path.count('/') == 3:
+                    sock.respond(204, b'', [
+                        ('X-Container-Read', 'local:reader'),
+                        ('X-Container-Write', 'local:writer')])
+                else:
+                    status, body = responses.pop(0)
+                    sock.respond(status, body)
+        return handler, requests
+
+    def test_headers_and_mapping(self):
+        """The target sees the mapped account and the service token; no
+        cluster-only header of the client crosses."""
+        import swift_forwarder.middleware as middleware
+        self.patch_swob(middleware)
+        handler, requests = self.acl_then([(200, b'data')])
+        mw = self.service_mw(handler)
+        env = self.env(headers={
+            'X-Auth-Token': 'AUTH_tkLOCAL', 'X-Service-Token': 'AUTH_tkX',
+            'X-Backend-Storage-Policy-Index': '1', 'X-Timestamp': '1',
+            'X-Object-Sysmeta-Foo': 'x', 'X-Container-Sysmeta-Foo': 'x',
+            'X-Account-Sysmeta-Foo': 'x', 'X-Forwarded-For': '6.6.6.6',
+            'X-Forwarded-Host': 'evil', 'X-Roles': 'admin',
+            'X-User-Id': 'u', 'X-Storage-Token': 'AUTH_tkS',
+            'X-Object-Meta-Keep': 'yes', 'X-Storage-Policy': 'gold'})
+        resp = self.call(mw, env)
+        self.assertEqual((200, b'data'), (resp.status_int, resp.read()))
+        acl_head, get = requests
+        self.assertEqual(('HEAD', '/v1/AUTH_remote/c'),
+                         (acl_head.method, acl_head.path))
+        self.assertEqual('/v1/AUTH_remote/c/o', get.path)
+        names = [name.lower() for name in get.header_names()]
+        for dropped in ('x-service-token', 'x-backend-storage-policy-index',
+                        'x-timestamp', 'x-object-sysmeta-foo',
+                        'x-container-sysmeta-foo', 'x-account-sysmeta-foo',
+                        'x-forwarded-host', 'x-roles', 'x-user-id',
+                        'x-storage-token'):
+            self.assertNotIn(dropped, names)
+        self.assertEqual('AUTH_tkSERVICE', get.header('X-Auth-Token'))
+        self.assertEqual(['AUTH_tkSERVICE'], [
+            v for k, v in get.headers if k.lower() == 'x-auth-token'])
+        self.assertEqual('127.0.0.2', get.header('X-Forwarded-For'))
+        self.assertEqual('yes', get.header('X-Object-Meta-Keep'))
+        self.assertEqual('gold', get.header('X-Storage-Policy'))
+        self.assertEqual([('/v1/AUTH_local/c/o', 'local:reader')],
+                         self.authorized)
+
+    def patch_swob(self, middleware):
+        original = middleware.SwobRequest
+        middleware.SwobRequest = FakeSwobRequest
+        self.addCleanup(setattr, middleware, 'SwobRequest', original)
+
+    def test_write_acl_for_writes_refusal_sends_nothing(self):
+        """A refused PUT: the local auth's 403, and only the ACL HEAD went
+        to the target; the client's body is never read."""
+        import swift_forwarder.middleware as middleware
+        self.patch_swob(middleware)
+        handler, requests = self.acl_then([])
+        mw = self.service_mw(handler)
+        env = self.env('PUT', allow=False, body=b'intruder')
+        resp = self.call(mw, env)
+        self.assertEqual((403, b'Forbidden'), (resp.status_int, resp.read()))
+        self.assertEqual(['HEAD'], [r.method for r in requests])
+        self.assertEqual([('/v1/AUTH_local/c/o', 'local:writer')],
+                         self.authorized)
+        self.assertEqual(0, env['wsgi.input'].tell())
+
+    def test_account_writes_refused(self):
+        """PUT/POST/DELETE on the account: 403 unless allowed."""
+        import swift_forwarder.middleware as middleware
+        self.patch_swob(middleware)
+        handler, requests = self.acl_then([(204, b'')])
+        mw = self.service_mw(handler)
+        resp = self.call(mw, self.env('POST', '/v1/AUTH_local'))
+        self.assertEqual(403, resp.status_int)
+        self.assertIn(b'allow_account_requests', resp.read())
+        self.assertEqual([], requests)
+        mw = self.service_mw(handler, allow_account_requests='true')
+        resp = self.call(mw, self.env('POST', '/v1/AUTH_local'))
+        self.assertEqual(204, resp.status_int)
+        resp.read()
+
+    def test_no_local_auth_refused(self):
+        """Service mode without a local auth before it: 401, nothing sent."""
+        import swift_forwarder.middleware as middleware
+        self.patch_swob(middleware)
+        handler, requests = self.acl_then([])
+        mw = self.service_mw(handler)
+        env = self.env()
+        del env['swift.authorize']
+        resp = self.call(mw, env)
+        self.assertEqual(401, resp.status_int)
+        resp.read()
+        self.assertEqual([], requests)
+
+    def test_401_reauth_and_retry(self):
+        """The target refuses the service token: one re-auth, one retry."""
+        import swift_forwarder.middleware as middleware
+        self.patch_swob(middleware)
+        handler, requests = self.acl_then([(401, b''), (200, b'ok')])
+        mw = self.service_mw(handler)
+        tokens = iter(['AUTH_tk1', 'AUTH_tk2'])
+        mw.service.tokens._fetch = lambda: ('http://t/v1/AUTH_s', next(tokens))
+        mw.service._acls[('AUTH_remote', 'c')] = (1e12, (None, None))
+        resp = self.call(mw, self.env())
+        self.assertEqual((200, b'ok'), (resp.status_int, resp.read()))
+        self.assertEqual(['AUTH_tk1', 'AUTH_tk2'],
+                         [r.header('X-Auth-Token') for r in requests])
+
+    def test_401_twice_is_502(self):
+        """Refused also after re-auth: 502, the target's 401 isn't relayed
+        (the client was authorized locally)."""
+        import swift_forwarder.middleware as middleware
+        self.patch_swob(middleware)
+        handler, requests = self.acl_then([(401, b''), (401, b'')])
+        mw = self.service_mw(handler)
+        mw.service._acls[('AUTH_remote', 'c')] = (1e12, (None, None))
+        resp = self.call(mw, self.env())
+        self.assertEqual(502, resp.status_int)
+        self.assertIn(b'refused the service token', resp.read())
+
+
+class TestServiceAuthAcls(unittest.TestCase):
+
+    def test_acl_errors(self):
+        """A target error while reading ACLs is a 5xx, not an allow."""
+
+        class Conn(object):
+            class response(object):
+                status = 500
+                will_close = True
+
+                @staticmethod
+                def getheader(name):
+                    return None
+
+        class Upstream(object):
+            name = 'http://t'
+
+            class pool(object):
+                discard = staticmethod(lambda conn: None)
+
+            @staticmethod
+            def round_trip(request):
+                return Conn()
+
+        tokens = TokenCache('t', lambda: ('http://t/v1/AUTH_s', 'tk'), 60)
+        auth = ServiceAuth(Upstream(), tokens, {}, False, 't')
+        with self.assertRaises(UpstreamError):
+            auth.container_acls('AUTH_s', 'c')
