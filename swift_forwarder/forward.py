@@ -88,17 +88,22 @@ class ErrorLimiter(object):
         return self._probing
 
     def failure(self):
-        """The target failed a request (connect, timeout, bad answer)."""
+        """The target failed a request (connect, timeout, bad answer).
+
+        :returns: True if this failure suppressed the target (one that was
+            already suppressed only stays so for longer).
+        """
         now = self._clock()
         self._failures.append(now)
         while self._failures and self._failures[0] <= now - self.window:
             self._failures.popleft()
         if len(self._failures) >= self.limit or self._probing:
+            newly = now >= self.suppressed_until
             self.suppressed_until = now + self.interval
             self._probing = True
             self._probe_in_flight = False
             self._failures.clear()
-            return True
+            return newly
         return False
 
     def finish(self, probe, ok):
@@ -107,8 +112,9 @@ class ErrorLimiter(object):
         (we gave up for reasons of our own, e.g. the pool was exhausted)."""
         if probe:
             self._probe_in_flight = False
-            if ok:
+            if ok:  # even if a retry of the probe failed first
                 self._probing = False
+                self.suppressed_until = 0.0
 
 
 class Upstream(object):

@@ -46,6 +46,11 @@ _RESPONSE_DROPPED = HOP_BY_HOP | {'x-openstack-request-id'}
 
 _BAD_URL_CHARS = frozenset('\r\n\0 \t')
 _DOT_SEGMENTS = frozenset(('.', '..'))
+#: A header name's environ key: HTTP_ + token characters as the WSGI server
+#: upper-cases them ('-' becomes '_'); anything else (a space before the
+#: colon, a name that isn't a token) is refused.
+_HEADER_KEY_CHARS = frozenset(
+    'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_!#$%&\'*+.^`|~')
 _BAD_HEADER_CHARS = frozenset('\r\n\0')
 
 #: ``forward`` rule: an account, optionally a container, and whether the
@@ -183,7 +188,7 @@ def check_request(env):
 
     :returns: ``(has_body, content_length)``; ``content_length`` is None for
         a chunked upload.
-    :raises ForwarderError: 400/405/412/417/501 with the reason.
+    :raises ForwarderError: 400/405/412/417 with the reason.
     """
     method = env['REQUEST_METHOD']
     if method not in ALLOWED_METHODS:
@@ -208,7 +213,11 @@ def check_request(env):
     if _BAD_URL_CHARS.intersection(raw):
         raise BadRequest('Invalid character in the request URL')
     for key, value in env.items():
-        if key.startswith('HTTP_') and _BAD_HEADER_CHARS.intersection(value):
+        if not key.startswith('HTTP_'):
+            continue
+        if not _HEADER_KEY_CHARS.issuperset(key):
+            raise BadRequest('Invalid header name %r' % _header_name(key))
+        if _BAD_HEADER_CHARS.intersection(value):
             raise BadRequest('Invalid character in header %s'
                              % _header_name(key))
     expect = env.get('HTTP_EXPECT')
@@ -221,9 +230,8 @@ def _check_body(env):
     te = env.get('HTTP_TRANSFER_ENCODING', '').strip().lower()
     length = env.get('CONTENT_LENGTH', '').strip()
     if te:
-        if te != 'chunked':
-            raise ForwarderError('Transfer-Encoding %s is not supported'
-                                 % te, 501)
+        if te != 'chunked':  # Swift's answer too
+            raise BadRequest('Transfer-Encoding %s is not supported' % te)
         if length:
             # RFC 9112 6.1 allows a recipient to refuse this, the classic
             # request-smuggling shape.  (Swift would take the body as

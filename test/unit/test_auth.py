@@ -106,7 +106,7 @@ class TestServiceMode(MiddlewareTestCase):
                     account_map='AUTH_local:AUTH_remote')
         conf.update(options)
         mw = self.middleware(handler, **conf)
-        mw.service.tokens._fetch = lambda: (
+        mw.targets['default'].service.tokens._fetch = lambda: (
             'http://127.0.0.1/v1/AUTH_service', 'AUTH_tkSERVICE')
         return mw
 
@@ -240,8 +240,8 @@ class TestServiceMode(MiddlewareTestCase):
         handler, requests = self.acl_then([(401, b''), (200, b'ok')])
         mw = self.service_mw(handler)
         tokens = iter(['AUTH_tk1', 'AUTH_tk2'])
-        mw.service.tokens._fetch = lambda: ('http://t/v1/AUTH_s', next(tokens))
-        mw.service._acls[('AUTH_remote', 'c')] = (1e12, (None, None))
+        mw.targets['default'].service.tokens._fetch = lambda: ('http://t/v1/AUTH_s', next(tokens))
+        mw.targets['default'].service._acls[('AUTH_remote', 'c')] = (1e12, (None, None))
         resp = self.call(mw, self.env())
         self.assertEqual((200, b'ok'), (resp.status_int, resp.read()))
         self.assertEqual(['AUTH_tk1', 'AUTH_tk2'],
@@ -254,7 +254,7 @@ class TestServiceMode(MiddlewareTestCase):
         self.patch_swob(middleware)
         handler, requests = self.acl_then([(401, b''), (401, b'')])
         mw = self.service_mw(handler)
-        mw.service._acls[('AUTH_remote', 'c')] = (1e12, (None, None))
+        mw.targets['default'].service._acls[('AUTH_remote', 'c')] = (1e12, (None, None))
         resp = self.call(mw, self.env())
         self.assertEqual(502, resp.status_int)
         self.assertIn(b'refused the service token', resp.read())

@@ -96,6 +96,22 @@ class TestConverters(unittest.TestCase):
         self.assertRefused(config.forwarder_id,
                            ('', 'a b', 'a,b', 'a;b', 'a\tb', 'a\nb'))
 
+    def test_choice(self):
+        """One of the given words, any case, padded; nothing else, and
+        the error lists the choices."""
+        convert = config.choice('raise', 'log', 'raise_and_delete')
+        self.assertEqual('raise', convert('raise'))
+        self.assertEqual('log', convert(' LOG '))
+        self.assertEqual('raise_and_delete', convert('Raise_And_Delete'))
+        self.assertRefused(convert, ('', 'delete', 'raise and delete',
+                                     'raise,log', 'logs'))
+        with self.assertRaises(ValueError) as caught:
+            convert('delete')
+        self.assertIn('expected one of raise, log, raise_and_delete',
+                      str(caught.exception))
+        self.assertEqual('One of raise, log, raise_and_delete.',
+                         convert.__doc__)
+
 
 class TestParseConf(unittest.TestCase):
     """parse_conf: the whole [filter:forwarder] section."""
@@ -117,7 +133,7 @@ class TestParseConf(unittest.TestCase):
                          conf.forwarder_id)
         self.assertEqual('', conf.healthcheck_path)
         self.assertEqual(config.Target('default', 'http', '127.0.0.1', 8080,
-                                       None, False, None, None), conf.target)
+                                       None, False, None, None), conf.targets['default'].target)
 
     def test_values_converted(self):
         """Every option is converted by its converter."""
@@ -140,7 +156,48 @@ class TestParseConf(unittest.TestCase):
                          (conf.forwarder_id, conf.max_hops,
                           conf.healthcheck_path))
         self.assertIs(True, conf.insecure)
-        self.assertIs(True, conf.target.insecure)
+        self.assertIs(True, conf.targets['default'].target.insecure)
+
+    def test_integrity_defaults(self):
+        """ETag mismatches raise; 10 failures in 60s suppress the target
+        for 60s."""
+        conf = parse_conf({'target_url': 'http://t'})
+        self.assertEqual('raise', conf.etag_mismatch_policy)
+        self.assertEqual(10, conf.error_limit)
+        self.assertEqual(60.0, conf.error_window)
+        self.assertEqual(60.0, conf.error_suppression_interval)
+        self.assertIsInstance(conf.error_limit, int)
+        self.assertIsInstance(conf.error_window, float)
+
+    def test_integrity_values_converted(self):
+        """The integrity options take their documented forms."""
+        for policy in ('log', 'raise', 'raise_and_delete'):
+            conf = parse_conf({'target_url': 'http://t',
+                               'etag_mismatch_policy': policy.upper()})
+            self.assertEqual(policy, conf.etag_mismatch_policy)
+        conf = parse_conf({'target_url': 'http://t', 'error_limit': '3',
+                           'error_window': '2.5',
+                           'error_suppression_interval': '0.5'})
+        self.assertEqual((3, 2.5, 0.5), (conf.error_limit, conf.error_window,
+                                         conf.error_suppression_interval))
+
+    def test_integrity_bad_values(self):
+        """Bad integrity values stop startup, naming the option."""
+        for name, value, expected in (
+                ('etag_mismatch_policy', 'delete', 'expected one of raise, '
+                 'log, raise_and_delete'),
+                ('etag_mismatch_policy', '', 'expected one of'),
+                ('error_limit', '0', 'expected'),
+                ('error_limit', '2.5', 'expected'),
+                ('error_window', '0', 'expected'),
+                ('error_window', '-1', 'expected'),
+                ('error_suppression_interval', 'inf', 'expected'),
+                ('error_suppression_interval', 'never', 'expected')):
+            with self.assertRaises(ConfigError, msg=(name, value)) as caught:
+                parse_conf({'target_url': 'http://t', name: value})
+            message = str(caught.exception)
+            self.assertIn('[filter:forwarder]: %s: ' % name, message)
+            self.assertIn(expected, message)
 
     def test_frozen(self):
         """The parsed config cannot be changed after startup."""
@@ -151,10 +208,10 @@ class TestParseConf(unittest.TestCase):
             conf.extra = 1
 
     def test_missing_target_url(self):
-        """target_url is required, and the error says so."""
+        """A target is required (target_url or targets_conf), and the error says so."""
         with self.assertRaises(ConfigError) as caught:
             parse_conf({'pool_size': '3'})
-        self.assertIn('target_url is required', str(caught.exception))
+        self.assertIn('set target_url (or targets_conf)', str(caught.exception))
 
     def test_bad_target_url(self):
         """A bad target_url names the option and the expected form."""
@@ -191,7 +248,7 @@ class TestParseConf(unittest.TestCase):
         local_conf['use'] = 'egg:swift_forwarder#forwarder'
         self.assertIn('log_statsd_host', local_conf)
         conf = parse_conf(local_conf)
-        self.assertEqual('t', conf.target.host)
+        self.assertEqual('t', conf.targets['default'].target.host)
 
     def test_https_target(self):
         """https defaults to 443 and carries its TLS settings."""
@@ -200,7 +257,7 @@ class TestParseConf(unittest.TestCase):
                                'ca_certs': ca.name})
             self.assertEqual(config.Target(
                 'default', 'https', 'swift.example.com', 443, ca.name,
-                False, None, None), conf.target)
+                False, None, None), conf.targets['default'].target)
 
     def test_cert_file_without_key_file(self):
         """A client certificate needs its key, and the reverse."""
@@ -218,13 +275,13 @@ class TestParseConf(unittest.TestCase):
                               str(caught.exception))
             conf = parse_conf({'target_url': 'https://t', 'cert_file': cert,
                                'key_file': key})
-            self.assertEqual((cert, key), (conf.target.cert_file,
-                                           conf.target.key_file))
+            self.assertEqual((cert, key), (conf.targets['default'].target.cert_file,
+                                           conf.targets['default'].target.key_file))
 
     def test_options_table_matches_fields(self):
         """Every option in the table is a config field, in order."""
         names = [name for name, _conv, _default in config.OPTIONS]
-        self.assertEqual(names + ['target'],
+        self.assertEqual(names + ['targets'],
                          list(config.ForwarderConfig._fields))
         self.assertEqual(len(names), len(set(names)))
 

@@ -2,12 +2,15 @@
 # Licensed under the Apache License, Version 2.0
 """Tests for swift_forwarder.iterators, on real loopback sockets."""
 
+import hashlib
+import io
 import time
+import unittest
 
 import eventlet
 
 from swift_forwarder.exceptions import ClientDisconnect, ClientTimeout, \
-    UpstreamBodyError, UpstreamTimeout
+    EtagMismatch, UpstreamBodyError, UpstreamTimeout
 from swift_forwarder.iterators import RequestBody, ResponseBody
 
 from test.unit.helpers import GreenTestCase, keep_alive_handler, \
@@ -326,3 +329,282 @@ class TestResponseBody(GreenTestCase):
         with self.assertRaises(UpstreamBodyError):
             list(body)
         self.assertStats(pool, in_use=0, discarded=1)
+
+
+class TestRequestBodyChecksum(unittest.TestCase):
+    """RequestBody(checksum=True) keeps the MD5 of what it read."""
+
+    def test_md5(self):
+        """The MD5 covers every byte read, across chunks."""
+        data = bytes(range(256)) * 40
+        for length in (len(data), None):
+            body = RequestBody(io.BytesIO(data), length, 999, 1,
+                               checksum=True)
+            self.assertEqual(hashlib.md5(b'').hexdigest(),
+                             body.md5.hexdigest())
+            self.assertEqual(data, b''.join(body))
+            self.assertEqual(hashlib.md5(data).hexdigest(),
+                             body.md5.hexdigest())
+
+    def test_md5_of_what_was_read(self):
+        """A body cut short: the MD5 is of the bytes actually read."""
+        body = RequestBody(io.BytesIO(b'partial'), 100, 3, 1, checksum=True)
+        with self.assertRaises(ClientDisconnect):
+            list(body)
+        self.assertEqual(hashlib.md5(b'partial').hexdigest(),
+                         body.md5.hexdigest())
+
+    def test_off_by_default(self):
+        """No checksum asked: no MD5 kept."""
+        body = RequestBody(io.BytesIO(b'data'), 4, 10, 1)
+        self.assertEqual(b'data', b''.join(body))
+        self.assertIsNone(body.md5)
+
+
+DATA = b'abcdefghijklmnopqrst'
+DATA_MD5 = hashlib.md5(DATA).hexdigest()
+
+
+def head(status, headers):
+    """A response head as bytes."""
+    lines = ['HTTP/1.1 %s' % status] + ['%s: %s' % pair for pair in headers]
+    return ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
+
+
+def whole_then_cut(cut, etag=DATA_MD5):
+    """A 200 for DATA that breaks off after ``cut`` bytes."""
+    return head('200 OK', [('Content-Length', len(DATA)),
+                           ('Etag', etag)]) + DATA[:cut]
+
+
+def range_start(request):
+    """The first byte of a ``Range: bytes=N-[M]`` request header."""
+    return int(request.header('Range')[len('bytes='):].split('-')[0])
+
+
+class TestResponseBodyEtag(GreenTestCase):
+    """The MD5 of the whole body against the ETag, at EOF."""
+
+    def response(self, data, etag, chunk_size=4, on_close=None):
+        server = self.start_server(keep_alive_handler(data))
+        pool = self.make_pool(server.port)
+        conn = pool.get()
+        conn.send_head('GET', '/v1/AUTH_a/c/o', [('Host', 'target')])
+        conn.getresponse()
+        return pool, ResponseBody(pool, conn, chunk_size, on_close=on_close,
+                                  etag=etag)
+
+    def test_match(self):
+        """Matching MD5: every byte, complete, the connection pooled."""
+        closed = []
+        pool, body = self.response(DATA, DATA_MD5, on_close=closed.append)
+        self.assertEqual(DATA, b''.join(body))
+        self.assertTrue(body.complete)
+        self.assertIsNone(body.error)
+        self.assertEqual([body], closed)
+        self.assertStats(pool, in_use=0, idle=1, discarded=0)
+
+    def test_mismatch_withholds_last_chunk(self):
+        """A mismatch raises EtagMismatch instead of the last chunk: the
+        client gets fewer bytes than the body, and the socket is dropped."""
+        closed = []
+        wrong = hashlib.md5(b'something else').hexdigest()
+        pool, body = self.response(DATA, wrong, on_close=closed.append)
+        chunks = []
+        with self.assertRaises(EtagMismatch) as caught:
+            for chunk in body:
+                chunks.append(chunk)
+        self.assertEqual(DATA[:16], b''.join(chunks))
+        self.assertEqual(16, body.bytes_sent)
+        err = caught.exception
+        self.assertEqual(502, err.status_hint)
+        self.assertIn('body MD5 %s, ETag %s' % (DATA_MD5, wrong), str(err))
+        self.assertIs(err, body.error)
+        self.assertFalse(body.complete)
+        self.assertStats(pool, in_use=0, idle=0, discarded=1)
+        self.assertRaises(StopIteration, next, body)
+        self.assertEqual([body], closed)
+        body.close()
+        self.assertStats(pool, in_use=0, idle=0, discarded=1)
+
+    def test_mismatch_single_chunk(self):
+        """A body read in one chunk: the client gets nothing of it."""
+        pool, body = self.response(DATA, '0' * 32, chunk_size=64)
+        self.assertRaises(EtagMismatch, next, body)
+        self.assertEqual(0, body.bytes_sent)
+        body.close()
+        self.assertStats(pool, in_use=0, discarded=1)
+
+
+class TestResponseBodyResume(GreenTestCase):
+    """A body that breaks off goes on from the next byte, via resume()."""
+
+    def start(self, handler, node_timeout=1.0, maxsize=4):
+        self.server = self.start_server(handler)
+        self.pool = self.make_pool(self.server.port,
+                                   node_timeout=node_timeout,
+                                   maxsize=maxsize)
+        self.offsets = []
+        conn = self.pool.get()
+        conn.send_head('GET', '/v1/AUTH_a/c/o', [('Host', 'target')])
+        conn.getresponse()
+        return conn
+
+    def resume(self, offset):
+        """Ask for the rest from ``offset`` on a fresh connection (what the
+        middleware's resumer does, without If-Match)."""
+        self.offsets.append(offset)
+        conn = self.pool.get(fresh=True)
+        conn.send_head('GET', '/v1/AUTH_a/c/o', [
+            ('Host', 'target'), ('Range', 'bytes=%d-' % offset)])
+        conn.getresponse()
+        return conn
+
+    def partial_handler(self, cut=8, tail=None, stall=False):
+        """Connection 1 breaks off (or stalls) after ``cut`` bytes; later
+        connections answer a 206 for the rest (only ``tail`` bytes of it,
+        then close, if set)."""
+        def handler(sock):
+            request = sock.read_head()
+            if sock.server.accepted == 1:
+                sock.sendall(whole_then_cut(cut))
+                if stall:
+                    sock.read_to_eof()
+                return
+            start = range_start(request)
+            rest = DATA[start:]
+            sock.sendall(head('206 Partial Content', [
+                ('Content-Length', len(rest)), ('Etag', DATA_MD5),
+                ('Content-Range', 'bytes %d-%d/%d' % (
+                    start, len(DATA) - 1, len(DATA)))]) + rest[:tail])
+            if tail is None:
+                sock.read_to_eof()
+        return handler
+
+    def test_resume_after_break(self):
+        """The target hangs up mid-body: the rest comes from a second
+        connection; the bytes yielded are exactly the body, once."""
+        closed = []
+        conn = self.start(self.partial_handler(cut=8))
+        body = ResponseBody(self.pool, conn, 4, on_close=closed.append,
+                            etag=DATA_MD5, resume=self.resume,
+                            max_resumes=2)
+        self.assertEqual(DATA, b''.join(body))
+        self.assertEqual([8], self.offsets)
+        self.assertEqual(1, body.resumes)
+        self.assertTrue(body.complete)
+        self.assertIsNone(body.error)
+        self.assertEqual(len(DATA), body.bytes_sent)
+        self.assertEqual([body], closed)
+        self.assertEqual('bytes=8-', self.server.requests[1].header('Range'))
+        self.assertStats(self.pool, in_use=0, idle=1, created=2,
+                         discarded=1)
+
+    def test_resume_after_stall(self):
+        """A target that stalls past node_timeout is resumed too."""
+        conn = self.start(self.partial_handler(cut=6, stall=True),
+                          node_timeout=0.1)
+        body = ResponseBody(self.pool, conn, 4, etag=DATA_MD5,
+                            resume=self.resume, max_resumes=1)
+        self.assertEqual(DATA, b''.join(body))
+        self.assertEqual([6], self.offsets)
+        self.assertTrue(body.complete)
+
+    def test_resume_with_single_pool_slot(self):
+        """The broken connection's slot is freed before the resume asks
+        for a new one (pool_size 1 must not deadlock)."""
+        conn = self.start(self.partial_handler(cut=8), maxsize=1)
+        body = ResponseBody(self.pool, conn, 4, resume=self.resume,
+                            max_resumes=1)
+        self.assertEqual(DATA, b''.join(body))
+        self.assertEqual(1, body.resumes)
+
+    def test_resumes_exhausted(self):
+        """Every connection breaks off: after max_resumes the error is
+        raised (the client's stream is aborted), every connection gone."""
+        closed = []
+        conn = self.start(self.partial_handler(cut=4, tail=4))
+        body = ResponseBody(self.pool, conn, 64, on_close=closed.append,
+                            etag=DATA_MD5, resume=self.resume,
+                            max_resumes=2)
+        chunks = []
+        with self.assertRaises(UpstreamBodyError) as caught:
+            for chunk in body:
+                chunks.append(chunk)
+        self.assertEqual(DATA[:12], b''.join(chunks))
+        self.assertEqual([4, 8], self.offsets)
+        self.assertEqual(2, body.resumes)
+        self.assertIs(caught.exception, body.error)
+        self.assertIn('after 12 bytes', str(caught.exception))
+        self.assertFalse(body.complete)
+        body.close()
+        self.assertEqual([body], closed)
+        self.assertStats(self.pool, in_use=0, idle=0, created=3,
+                         discarded=3)
+
+    def test_failed_resume_counts(self):
+        """A resume that fails (raises a ForwarderError) uses up one of
+        the resumes; the next one may still work."""
+        conn = self.start(self.partial_handler(cut=8))
+        calls = []
+
+        def resume(offset):
+            calls.append(offset)
+            if len(calls) == 1:
+                raise UpstreamBodyError(self.pool.name, 'resume got 412')
+            return self.resume(offset)
+        body = ResponseBody(self.pool, conn, 4, resume=resume,
+                            max_resumes=2)
+        self.assertEqual(DATA, b''.join(body))
+        self.assertEqual([8, 8], calls)
+        self.assertEqual(2, body.resumes)
+
+    def test_failed_resumes_exhausted(self):
+        """Resumes that all fail: the last resume error is raised."""
+        conn = self.start(self.partial_handler(cut=8))
+
+        def resume(offset):
+            raise UpstreamBodyError(self.pool.name, 'resume %d' % offset)
+        body = ResponseBody(self.pool, conn, 64, resume=resume,
+                            max_resumes=2)
+        self.assertEqual(DATA[:8], next(body))
+        with self.assertRaises(UpstreamBodyError) as caught:
+            next(body)
+        self.assertIn('resume 8', str(caught.exception))
+        self.assertEqual(2, body.resumes)
+        body.close()
+        self.assertStats(self.pool, in_use=0, discarded=1)
+
+    def test_no_resume_without_max_resumes(self):
+        """max_resumes = 0 (retries = 0): no resume, the error is raised."""
+        conn = self.start(self.partial_handler(cut=8))
+        body = ResponseBody(self.pool, conn, 64, resume=self.resume,
+                            max_resumes=0)
+        self.assertEqual(DATA[:8], next(body))
+        self.assertRaises(UpstreamBodyError, next, body)
+        self.assertEqual([], self.offsets)
+        body.close()
+
+    def test_etag_checked_across_resume(self):
+        """The MD5 runs over the bytes of both responses: corrupt bytes in
+        the resumed part are a mismatch, and its last chunk is withheld."""
+        def handler(sock):
+            request = sock.read_head()
+            if sock.server.accepted == 1:
+                sock.sendall(whole_then_cut(8))
+                return
+            rest = DATA[range_start(request):].upper()
+            sock.sendall(head('206 Partial Content', [
+                ('Content-Length', len(rest)),
+                ('Content-Range', 'bytes 8-19/20')]) + rest)
+            sock.read_to_eof()
+        conn = self.start(handler)
+        body = ResponseBody(self.pool, conn, 4, etag=DATA_MD5,
+                            resume=self.resume, max_resumes=1)
+        chunks = []
+        with self.assertRaises(EtagMismatch):
+            for chunk in body:
+                chunks.append(chunk)
+        self.assertEqual(DATA[:8] + b'IJKLMNOP', b''.join(chunks))
+        body.close()
+        self.assertStats(self.pool, in_use=0, idle=0, discarded=2)

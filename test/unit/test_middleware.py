@@ -7,6 +7,7 @@ middleware returns must be closed, and the pool must end with nothing in
 use, or the test fails.
 """
 
+import hashlib
 import io
 import json
 import os
@@ -18,7 +19,8 @@ import eventlet
 from paste.deploy import loadapp
 
 from swift_forwarder import __version__
-from swift_forwarder.exceptions import ConfigError, UpstreamBodyError
+from swift_forwarder.exceptions import ConfigError, EtagMismatch, \
+    UpstreamBodyError
 from swift_forwarder.iterators import ResponseBody
 from swift_forwarder.middleware import ForwarderMiddleware, filter_factory
 
@@ -62,10 +64,28 @@ class MiddlewareTestCase(GreenTestCase):
 
     def check_no_leaks(self, mw):
         unclosed = self.tracker.unclosed() + self.app.unclosed()
-        in_use = mw.pool.in_use
-        mw.pool.close()
+        pool = self.target(mw).pool
+        in_use = pool.in_use
+        pool.close()
         self.assertEqual([], unclosed, 'response bodies left unclosed')
-        self.assertEqual(0, in_use, repr(mw.pool))
+        self.assertEqual(0, in_use, repr(pool))
+
+    def target(self, mw):
+        """The middleware's one target, with its ``pool`` and ``upstream``
+        (the middleware itself, or ``targets['default']`` where it has
+        several)."""
+        targets = getattr(mw, 'targets', None)
+        return targets['default'] if targets else mw
+
+    def counters(self, mw):
+        return self.target(mw).upstream.counters
+
+    def assertPool(self, mw, **expected):
+        """Assert some of the target pool's stats."""
+        pool = self.target(mw).pool
+        stats = pool.stats()
+        self.assertEqual(expected, dict((name, stats[name])
+                                        for name in expected), repr(pool))
 
     def call(self, mw, env):
         return self.tracker.call(mw, env)
@@ -161,7 +181,7 @@ class TestForwarding(MiddlewareTestCase):
         self.assertEqual(str(len(data)), upstream.header('Content-Length'))
         self.assertEqual(13, spy.reads)  # 12 full chunks and the rest
         self.assertEqual({'in_use': 0, 'idle': 1},
-                         {k: mw.pool.stats()[k] for k in ('in_use', 'idle')})
+                         {k: mw.targets['default'].pool.stats()[k] for k in ('in_use', 'idle')})
 
     def test_chunked_put(self):
         """A chunked upload is forwarded chunked."""
@@ -196,7 +216,7 @@ class TestForwarding(MiddlewareTestCase):
         resp = self.call(mw, make_env())
         self.assertIsInstance(resp.inner, list)
         self.assertEqual({'in_use': 0, 'idle': 1}, {
-            k: mw.pool.stats()[k] for k in ('in_use', 'idle')})
+            k: mw.targets['default'].pool.stats()[k] for k in ('in_use', 'idle')})
         self.assertEqual(b'x' * 64, resp.read())
 
     def test_big_body_streamed(self):
@@ -207,13 +227,13 @@ class TestForwarding(MiddlewareTestCase):
                              client_chunk_size='64')
         resp = self.call(mw, make_env())
         self.assertIsInstance(resp.inner, ResponseBody)
-        self.assertEqual(1, mw.pool.in_use)
+        self.assertEqual(1, mw.targets['default'].pool.in_use)
         chunks = list(resp.body)
         self.assertTrue(all(len(chunk) <= 64 for chunk in chunks))
         self.assertGreaterEqual(len(chunks), 16)
         self.assertEqual(data, b''.join(chunks))
         self.assertEqual({'in_use': 0, 'idle': 1, 'discarded': 0}, {
-            k: mw.pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
+            k: mw.targets['default'].pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
         resp.body.close()
 
     def test_client_closes_mid_body(self):
@@ -230,7 +250,7 @@ class TestForwarding(MiddlewareTestCase):
         self.assertEqual(64, len(next(resp.body)))
         resp.body.close()
         self.assertEqual({'in_use': 0, 'idle': 0, 'discarded': 1}, {
-            k: mw.pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
+            k: mw.targets['default'].pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
         self.server.wait(timeout=1)
         self.assertEqual([b''], seen)
         self.assertEqual(['Client closed the response after 64 bytes: '
@@ -259,7 +279,7 @@ class TestForwarding(MiddlewareTestCase):
             resp = self.call(mw, make_env(method, path))
             self.assertEqual(status, resp.status_int)
             self.assertEqual({'in_use': 0, 'idle': 1}, {
-                k: mw.pool.stats()[k] for k in ('in_use', 'idle')}, path)
+                k: mw.targets['default'].pool.stats()[k] for k in ('in_use', 'idle')}, path)
             self.assertEqual(b'', resp.read())
         self.assertEqual(1, self.server.accepted)
 
@@ -277,7 +297,7 @@ class TestForwarding(MiddlewareTestCase):
             list(resp.body)
         resp.body.close()
         self.assertEqual({'in_use': 0, 'idle': 0, 'discarded': 1}, {
-            k: mw.pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
+            k: mw.targets['default'].pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
         errors = self.logger.get_lines('error')
         self.assertEqual(1, len(errors), errors)
         self.assertIn('Response body aborted', errors[0])
@@ -299,7 +319,7 @@ class TestForwarding(MiddlewareTestCase):
         self.assertEqual(b'Unauthorized', resp.read())
         self.assertEqual(0, spy.reads)
         self.assertEqual({'in_use': 0, 'idle': 0, 'discarded': 1}, {
-            k: mw.pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
+            k: mw.targets['default'].pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
 
     def test_host_header(self):
         """Host names the target: the port unless it is the scheme's
@@ -311,7 +331,7 @@ class TestForwarding(MiddlewareTestCase):
                             ('https://[::1]', '[::1]')):
             mw = ForwarderMiddleware(self.app, {'target_url': url},
                                      logger=self.logger)
-            self.assertEqual(netloc, mw.netloc, url)
+            self.assertEqual(netloc, mw.targets['default'].netloc, url)
 
 
 class TestErrors(MiddlewareTestCase):
@@ -334,7 +354,7 @@ class TestErrors(MiddlewareTestCase):
         return make_env(*args, **kwargs)
 
     def test_bad_input(self):
-        """Bad input: 4xx/501 with the reason, logged with the txn id; the
+        """Bad input: 4xx with the reason, logged with the txn id; the
         target never hears of it."""
         mw = self.middleware(keep_alive_handler())
         cases = [
@@ -347,7 +367,7 @@ class TestErrors(MiddlewareTestCase):
                                       'Transfer-Encoding': 'chunked'}),
              '400 Bad Request', 'Content-Length and Transfer-Encoding'),
             (self.env('PUT', headers={'Transfer-Encoding': 'gzip'}),
-             '501 Not Implemented', 'Transfer-Encoding gzip is not'),
+             '400 Bad Request', 'Transfer-Encoding gzip is not'),
             (self.env(path='/v1/AUTH_a/c/%00'),
              '412 Precondition Failed', 'Invalid UTF8 or contains NULL'),
             (self.env(path='/v1/AUTH_a/c/%FF'),
@@ -360,8 +380,7 @@ class TestErrors(MiddlewareTestCase):
         self.assertEqual('GET /v1/AUTH_test/c/o: 400 Invalid character in '
                          'header X-Object-Meta-A (txn: txERR)', lines[0])
         self.assertTrue(all(line.endswith('(txn: txERR)') for line in lines))
-        [error] = self.logger.get_lines('error')  # 5xx: an error
-        self.assertIn(': 501 Transfer-Encoding gzip', error)
+        self.assertEqual([], self.logger.get_lines('error'))  # 4xx: info
         self.assertEqual(0, self.server.accepted)
         self.assertEqual([], self.app.calls)
 
@@ -405,12 +424,12 @@ class TestErrors(MiddlewareTestCase):
         mw = self.middleware(keep_alive_handler(b'q' * 1000), pool_size='1',
                              pool_timeout='0.1', client_chunk_size='64')
         first = self.call(mw, self.env())
-        self.assertEqual(1, mw.pool.in_use)
+        self.assertEqual(1, mw.targets['default'].pool.in_use)
         resp = self.call(mw, self.env())
         self.assertError(resp, '503 Service Unavailable',
                          'no free connection within 0.1s (pool_size 1)')
         self.assertEqual('1', resp.header('Retry-After'))
-        self.assertEqual(1, mw.pool.exhausted)
+        self.assertEqual(1, mw.targets['default'].pool.exhausted)
         self.assertEqual(b'q' * 1000, first.read())
         self.assertEqual(1, self.server.accepted)
 
@@ -436,7 +455,7 @@ class TestErrors(MiddlewareTestCase):
         self.assertError(resp, '504 Gateway Timeout',
                          'no response within 0.1s')
         self.assertEqual({'in_use': 0, 'discarded': 1}, {
-            k: mw.pool.stats()[k] for k in ('in_use', 'discarded')})
+            k: mw.targets['default'].pool.stats()[k] for k in ('in_use', 'discarded')})
 
     def test_short_body_timeout(self):
         """A short body that stalls is an error response too: the
@@ -448,7 +467,7 @@ class TestErrors(MiddlewareTestCase):
         mw = self.middleware(handler, node_timeout='0.1')
         resp = self.call(mw, self.env())
         self.assertError(resp, '504 Gateway Timeout', 'after 2 bytes')
-        self.assertEqual(1, mw.pool.discarded)
+        self.assertEqual(1, mw.targets['default'].pool.discarded)
 
     def test_client_disconnect(self):
         """A client that goes away mid-upload gets 499; the target sees
@@ -467,7 +486,7 @@ class TestErrors(MiddlewareTestCase):
                          'after 7 of 100 bytes')
         self.server.wait()
         self.assertEqual([b'partial'], received)
-        self.assertEqual(1, mw.pool.discarded)
+        self.assertEqual(1, mw.targets['default'].pool.discarded)
 
     def test_client_stall(self):
         """A client that stalls mid-upload gets 408 after client_timeout;
@@ -497,7 +516,7 @@ class TestErrors(MiddlewareTestCase):
                          'no data from the client within 0.1s after 5 bytes')
         self.server.wait()
         self.assertEqual([b'start'], received)
-        self.assertEqual(1, mw.pool.discarded)
+        self.assertEqual(1, mw.targets['default'].pool.discarded)
 
 
 class TestHealthcheck(MiddlewareTestCase):
@@ -522,6 +541,506 @@ class TestHealthcheck(MiddlewareTestCase):
         self.assertEqual([], self.app.calls)
         self.assertEqual(1, len(self.server.requests))
 
+    def test_counters(self):
+        """The counters reflect resumes and ETag mismatches."""
+        data = bytes(range(256)) * 4
+        etag = md5_hex(data)
+
+        def handler(sock):
+            request = sock.read_head()
+            if request.path.endswith('/bad'):  # read at once: a 502
+                sock.respond(200, data[:64], [('Etag', WRONG_ETAG)])
+            elif request.header('Range'):
+                sock.respond(206, data[300:], [
+                    ('Etag', etag), ('Content-Range', 'bytes 300-1023/1024')])
+            else:
+                sock.sendall(response_head('200 OK', [
+                    ('Content-Length', 1024), ('Etag', etag)]) + data[:300])
+                return
+            sock.read_to_eof()
+        mw = self.middleware(handler, healthcheck_path='/hc',
+                             client_chunk_size='64')
+        resp = self.call(mw, make_env(path='/v1/AUTH_a/c/bad'))
+        self.assertEqual(502, resp.status_int)
+        resp.read()
+        resp = self.call(mw, make_env(path='/v1/AUTH_a/c/cut'))
+        self.assertEqual(data, resp.read())
+        health = json.loads(self.call(mw, make_env(path='/hc')).read())
+        self.assertEqual({'retries': 0, 'resumes': 1, 'etag_mismatches': 1,
+                          'error_limited': 0, 'suppressions': 0},
+                         health['targets']['default']['counters'])
+
+
+def md5_hex(data):
+    return hashlib.md5(data).hexdigest()
+
+
+WRONG_ETAG = md5_hex(b'not what was sent')
+
+
+def put_handler(etag, delete_status=204):
+    """Answers PUTs with 201 and ``etag`` (no ETag header if None), and
+    DELETEs with ``delete_status``, keep-alive."""
+    def handler(sock):
+        while True:
+            request = sock.read_head()
+            if request is None:
+                return
+            if request.header('Expect', '').lower() == '100-continue':
+                sock.send_continue()
+            sock.read_body(request)
+            if request.method == 'PUT':
+                sock.respond(201, b'', [('Etag', etag)] if etag else [])
+            else:
+                sock.respond(delete_status, b'')
+    return handler
+
+
+def response_head(status, headers):
+    lines = ['HTTP/1.1 %s' % status] + ['%s: %s' % pair for pair in headers]
+    return ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
+
+
+class TestPutEtag(MiddlewareTestCase):
+    """After a forwarded PUT the target's ETag is compared with the MD5 of
+    the bytes sent; etag_mismatch_policy says what a mismatch does."""
+
+    DATA = b'uploaded object data' * 100
+
+    def put(self, mw, path='/v1/AUTH_a/c/o', data=DATA, chunked=False,
+            headers=None, query=''):
+        all_headers = {'X-Auth-Token': 'AUTH_tk'}
+        if chunked:
+            all_headers['Transfer-Encoding'] = 'chunked'
+        all_headers.update(headers or {})
+        env = make_env('PUT', path, headers=all_headers, body=data,
+                       query=query, **{'swift.trans_id': 'txPUT'})
+        if chunked:
+            del env['CONTENT_LENGTH']
+        return self.call(mw, env)
+
+    def assertMismatch(self, resp, outcome):
+        self.assertEqual('502 Bad Gateway', resp.status)
+        body = resp.read().decode('utf-8')
+        self.assertIn('ETag mismatch on PUT: sent MD5 %s, target ETag %s'
+                      % (md5_hex(self.DATA), WRONG_ETAG), body)
+        self.assertIn(outcome, body)
+        self.assertTrue(body.startswith('http://127.0.0.1:%d: '
+                                        % self.server.port), body)
+        return body
+
+    def test_raise(self):
+        """raise: 502 naming both values, object kept (no DELETE sent),
+        logged with the txn id and counted."""
+        mw = self.middleware(put_handler(WRONG_ETAG),
+                             etag_mismatch_policy='raise')
+        self.assertMismatch(self.put(mw), '; object kept')
+        self.assertEqual(['PUT'], [r.method for r in self.server.requests])
+        self.assertEqual(self.DATA, self.server.requests[0].body)
+        self.assertEqual(1, self.counters(mw)['etag_mismatches'])
+        [line] = self.logger.get_lines('error')
+        self.assertIn('PUT /v1/AUTH_a/c/o: 502 ', line)
+        self.assertIn('ETag mismatch', line)
+        self.assertTrue(line.endswith('(txn: txPUT)'), line)
+        self.assertPool(mw, in_use=0, idle=1, discarded=0)
+
+    def test_raise_is_the_default(self):
+        mw = self.middleware(put_handler(WRONG_ETAG))
+        self.assertMismatch(self.put(mw), '; object kept')
+        self.assertEqual(1, len(self.server.requests))
+
+    def test_raise_and_delete(self):
+        """raise_and_delete: a DELETE of the same path with the client's
+        token (no body, no conditions, no expiry), then 502."""
+        mw = self.middleware(put_handler(WRONG_ETAG),
+                             etag_mismatch_policy='raise_and_delete')
+        path = '/v1/AUTH_a/c/caf%C3%A9%20d%2Fo'
+        resp = self.put(mw, path, query='x=1', headers={
+            'Content-Type': 'text/plain', 'X-Delete-After': '60',
+            'If-None-Match': '*', 'X-Object-Meta-Color': 'blue'})
+        self.assertMismatch(resp, '; object deleted')
+        put, delete = self.server.requests
+        self.assertEqual(('PUT', path + '?x=1'), (put.method, put.target))
+        self.assertEqual(('DELETE', path), (delete.method, delete.target))
+        self.assertEqual('AUTH_tk', delete.header('X-Auth-Token'))
+        self.assertEqual(put.header('Host'), delete.header('Host'))
+        self.assertEqual('fwd-test', delete.header('X-Forwarder-Hops'))
+        for name in ('content-length', 'transfer-encoding', 'expect',
+                     'content-type', 'x-delete-after', 'if-none-match',
+                     'etag'):
+            self.assertNotIn(name, delete.header_names())
+        self.assertEqual(b'', delete.body)
+        self.assertEqual(1, self.server.accepted)  # one keep-alive socket
+        self.assertEqual(1, self.counters(mw)['etag_mismatches'])
+
+    def test_raise_and_delete_statuses(self):
+        """A DELETE answered 404 also leaves no object; anything else is
+        reported."""
+        for status, outcome in ((200, '; object deleted'),
+                                (404, '; object deleted'),
+                                (409, '; DELETE got 409'),
+                                (503, '; DELETE got 503')):
+            mw = self.middleware(put_handler(WRONG_ETAG, status),
+                                 etag_mismatch_policy='raise_and_delete')
+            self.assertMismatch(self.put(mw), outcome)
+            self.assertEqual(['PUT', 'DELETE'],
+                             [r.method for r in self.server.requests])
+
+    def test_log(self):
+        """log: the target's 201 is relayed; an error line says ETag
+        mismatch; counted."""
+        mw = self.middleware(put_handler(WRONG_ETAG),
+                             etag_mismatch_policy='log')
+        resp = self.put(mw)
+        self.assertEqual('201 Created', resp.status)
+        self.assertEqual(WRONG_ETAG, resp.header('Etag'))
+        self.assertEqual(b'', resp.read())
+        [line] = self.logger.get_lines('error')
+        self.assertEqual('PUT /v1/AUTH_a/c/o: ETag mismatch on PUT: sent MD5 '
+                         '%s, target ETag %s (txn: txPUT)'
+                         % (md5_hex(self.DATA), WRONG_ETAG), line)
+        self.assertEqual(['PUT'], [r.method for r in self.server.requests])
+        self.assertEqual(1, self.counters(mw)['etag_mismatches'])
+
+    def test_matching_etag_passes(self):
+        """A matching ETag, bare or quoted, from a sized or a chunked
+        upload: 201, nothing logged or counted, under every policy."""
+        for policy in ('raise', 'raise_and_delete', 'log'):
+            for etag in (md5_hex(self.DATA), '"%s"' % md5_hex(self.DATA)):
+                for chunked in (False, True):
+                    mw = self.middleware(put_handler(etag),
+                                         etag_mismatch_policy=policy,
+                                         client_chunk_size='256')
+                    resp = self.put(mw, chunked=chunked)
+                    self.assertEqual('201 Created', resp.status)
+                    resp.read()
+                    self.assertEqual(['PUT'], [
+                        r.method for r in self.server.requests])
+                    self.assertEqual(0,
+                                     self.counters(mw)['etag_mismatches'])
+        self.assertEqual([], self.logger.lines)
+
+    def test_chunked_mismatch(self):
+        """A chunked upload is checked too."""
+        mw = self.middleware(put_handler(WRONG_ETAG),
+                             client_chunk_size='256')
+        self.assertMismatch(self.put(mw, chunked=True), '; object kept')
+        self.assertEqual(self.DATA, self.server.requests[0].body)
+
+    def test_missing_etag_passes(self):
+        """No ETag in the answer (not Swift): nothing to compare."""
+        mw = self.middleware(put_handler(None))
+        resp = self.put(mw)
+        self.assertEqual('201 Created', resp.status)
+        resp.read()
+        self.assertEqual([], self.logger.lines)
+        self.assertEqual(0, self.counters(mw)['etag_mismatches'])
+
+    def test_unchecked_puts(self):
+        """SLO manifests, copies, symlinks and client-supplied ETags are
+        relayed whatever the target's ETag."""
+        mw = self.middleware(put_handler(WRONG_ETAG))
+        for kwargs in ({'query': 'multipart-manifest=put'},
+                       {'headers': {'X-Copy-From': 'c/src'}},
+                       {'headers': {'X-Symlink-Target': 'c/t'}},
+                       {'headers': {'Etag': md5_hex(self.DATA)}}):
+            resp = self.put(mw, **kwargs)
+            self.assertEqual('201 Created', resp.status, kwargs)
+            resp.read()
+        self.assertEqual(0, self.counters(mw)['etag_mismatches'])
+        self.assertEqual([], self.logger.lines)
+
+    def test_error_answer_not_checked(self):
+        """A non-2xx answer is relayed as is: nothing was stored."""
+        def handler(sock):
+            request = sock.read_head()
+            sock.send_continue()
+            sock.read_body(request)
+            sock.respond(503, b'busy', [('Etag', WRONG_ETAG)])
+        mw = self.middleware(handler)
+        resp = self.put(mw)
+        self.assertEqual('503 Service Unavailable', resp.status)
+        self.assertEqual(b'busy', resp.read())
+        self.assertEqual(0, self.counters(mw)['etag_mismatches'])
+
+
+class TestGetEtag(MiddlewareTestCase):
+    """A whole plain-object GET body is checked against its ETag."""
+
+    def test_small_body_mismatch(self):
+        """A body read at once that does not match: 502, counted."""
+        data = b's' * 64
+        mw = self.middleware(keep_alive_handler(
+            data, headers=[('Etag', WRONG_ETAG)]), client_chunk_size='64')
+        resp = self.call(mw, make_env(**{'swift.trans_id': 'txGET'}))
+        self.assertEqual('502 Bad Gateway', resp.status)
+        body = resp.read().decode('utf-8')
+        self.assertIn('ETag mismatch: body MD5 %s, ETag %s'
+                      % (md5_hex(data), WRONG_ETAG), body)
+        self.assertNotIn(data.decode('ascii'), body)
+        self.assertEqual(1, self.counters(mw)['etag_mismatches'])
+        [line] = self.logger.get_lines('error')
+        self.assertIn('GET /v1/AUTH_test/c/o: 502 ', line)
+        self.assertPool(mw, in_use=0, idle=0, discarded=1)
+
+    def test_small_body_match(self):
+        data = b's' * 64
+        mw = self.middleware(keep_alive_handler(
+            data, headers=[('Etag', '"%s"' % md5_hex(data))]),
+            client_chunk_size='64')
+        resp = self.call(mw, make_env())
+        self.assertEqual('200 OK', resp.status)
+        self.assertEqual(data, resp.read())
+        self.assertEqual(0, self.counters(mw)['etag_mismatches'])
+
+    def test_large_body_mismatch_aborts_stream(self):
+        """A streamed body that does not match: the stream is aborted
+        before its last chunk, the socket dropped, logged and counted."""
+        data = os.urandom(1000)
+        mw = self.middleware(keep_alive_handler(
+            data, headers=[('Etag', WRONG_ETAG)]), client_chunk_size='64')
+        resp = self.call(mw, make_env())
+        self.assertEqual('200 OK', resp.status)
+        received = []
+        with self.assertRaises(EtagMismatch):
+            for chunk in resp.body:
+                received.append(chunk)
+        self.assertEqual(data[:960], b''.join(received))
+        resp.body.close()
+        self.assertEqual(1, self.counters(mw)['etag_mismatches'])
+        [line] = self.logger.get_lines('error')
+        self.assertIn('Response body aborted', line)
+        self.assertIn('ETag mismatch', line)
+        self.assertPool(mw, in_use=0, idle=0, discarded=1)
+
+    def test_large_body_match(self):
+        data = os.urandom(1000)
+        mw = self.middleware(keep_alive_handler(
+            data, headers=[('Etag', md5_hex(data))]), client_chunk_size='64')
+        resp = self.call(mw, make_env())
+        self.assertEqual(data, resp.read())
+        self.assertEqual(0, self.counters(mw)['etag_mismatches'])
+        self.assertEqual([], self.logger.lines)
+
+    def test_not_checked(self):
+        """Range answers, manifests and HEAD are relayed unchecked."""
+        data = b'r' * 100
+        cases = [({'Range': 'bytes=0-99'}, 206,
+                  [('Content-Range', 'bytes 0-99/1000')]),
+                 ({}, 200, [('X-Static-Large-Object', 'True')]),
+                 ({}, 200, [('X-Object-Manifest', 'c/seg')])]
+        for headers, status, extra in cases:
+            mw = self.middleware(keep_alive_handler(
+                data, status, [('Etag', WRONG_ETAG)] + extra),
+                client_chunk_size='64')
+            resp = self.call(mw, make_env(headers=headers))
+            self.assertEqual(status, resp.status_int)
+            self.assertEqual(data, resp.read())
+            resp = self.call(mw, make_env('HEAD'))
+            self.assertEqual(b'', resp.read())
+            self.assertEqual(0, self.counters(mw)['etag_mismatches'])
+
+
+class TestResume(MiddlewareTestCase):
+    """A GET body that breaks off is asked for again from the next byte,
+    with Range and pinned with If-Match, up to ``retries`` times."""
+
+    DATA = bytes(range(256)) * 4
+    ETAG = '"%s"' % md5_hex(DATA)
+
+    def handler(self, *scripts):
+        """Connection n runs ``scripts[n - 1](sock, request)``."""
+        def handler(sock):
+            request = sock.read_head()
+            scripts[sock.server.accepted - 1](sock, request)
+        return handler
+
+    def cut(self, first, last, size, status='200 OK', total=None):
+        """Send bytes first..last of DATA with ``status``, but only
+        ``size`` of them, then hang up."""
+        headers = [('Content-Length', last - first + 1),
+                   ('Etag', self.ETAG)]
+        if status.startswith('206'):
+            headers.append(('Content-Range', 'bytes %d-%d/%d' % (
+                first, last, total or len(self.DATA))))
+
+        def script(sock, request):
+            sock.sendall(response_head(status, headers) +
+                         self.DATA[first:first + size])
+        return script
+
+    def rest(self, last=None):
+        """Answer the Range asked for with a 206, then keep the socket."""
+        def script(sock, request):
+            spec = request.header('Range')[len('bytes='):]
+            first, _sep, end = spec.partition('-')
+            first, end = int(first), int(end or len(self.DATA) - 1)
+            self.cut(first, end, end - first + 1, '206 Partial Content')(
+                sock, request)
+            sock.read_to_eof()
+        return script
+
+    def get(self, mw, headers=None):
+        all_headers = {'X-Auth-Token': 'AUTH_tk',
+                       'If-Modified-Since': 'Thu, 01 Jan 1970 00:00:00 GMT'}
+        all_headers.update(headers or {})
+        return self.call(mw, make_env(headers=all_headers, **{
+            'swift.trans_id': 'txRES'}))
+
+    def test_resume(self):
+        """The target hangs up after 300 bytes: the rest is asked for
+        from byte 300 with If-Match on the target's ETag; the client gets
+        exactly the body, and one resume is counted."""
+        mw = self.middleware(self.handler(
+            self.cut(0, 1023, 300), self.rest()), client_chunk_size='64')
+        resp = self.get(mw)
+        self.assertEqual('200 OK', resp.status)
+        self.assertEqual(self.DATA, resp.read())
+        first, second = self.server.requests
+        self.assertEqual(('GET', '/v1/AUTH_test/c/o'),
+                         (second.method, second.target))
+        self.assertEqual('bytes=300-1023', second.header('Range'))
+        self.assertEqual(self.ETAG, second.header('If-Match'))
+        self.assertEqual('AUTH_tk', second.header('X-Auth-Token'))
+        self.assertEqual(first.header('Host'), second.header('Host'))
+        self.assertIsNone(second.header('If-Modified-Since'))
+        self.assertEqual(1, second.header_names().count('range'))
+        self.assertEqual(1, self.counters(mw)['resumes'])
+        self.assertEqual(0, self.counters(mw)['etag_mismatches'])
+        self.assertEqual(['Resuming GET /v1/AUTH_test/c/o at byte 300 '
+                          '(txn: txRES)'], self.logger.get_lines('warning'))
+        self.assertEqual([], self.logger.get_lines('error'))
+        self.assertPool(mw, in_use=0, idle=1, discarded=1)
+
+    def test_resume_client_range(self):
+        """A client Range (206 bytes 100-199) resumes within it: bytes
+        (100 + sent)-199."""
+        mw = self.middleware(self.handler(
+            self.cut(100, 199, 40, '206 Partial Content'), self.rest()),
+            client_chunk_size='16')
+        resp = self.get(mw, {'Range': 'bytes=100-199'})
+        self.assertEqual(206, resp.status_int)
+        self.assertEqual(self.DATA[100:200], resp.read())
+        first, second = self.server.requests
+        self.assertEqual('bytes=100-199', first.header('Range'))
+        self.assertEqual('bytes=140-199', second.header('Range'))
+        self.assertEqual(1, second.header_names().count('range'))
+        self.assertEqual(self.ETAG, second.header('If-Match'))
+        self.assertEqual(1, self.counters(mw)['resumes'])
+
+    def test_resume_refused(self):
+        """A resume answered 412 (the object changed) or 200 without a
+        Content-Range is a failed resume; when they run out the client's
+        stream is aborted and every connection dropped."""
+        def precondition_failed(sock, request):
+            sock.respond(412, b'Precondition Failed')
+            sock.read_to_eof()
+
+        def whole(sock, request):
+            sock.respond(200, self.DATA, [('Etag', self.ETAG)])
+            sock.read_to_eof()
+        mw = self.middleware(self.handler(
+            self.cut(0, 1023, 300), precondition_failed, whole),
+            client_chunk_size='64', retries='2')
+        resp = self.get(mw)
+        received = []
+        with self.assertRaises(UpstreamBodyError) as caught:
+            for chunk in resp.body:
+                received.append(chunk)
+        resp.body.close()
+        self.assertIn('resume at byte 300 got 200', str(caught.exception))
+        self.assertEqual(self.DATA[:300], b''.join(received))
+        self.assertEqual(['bytes=300-1023'] * 2, [
+            r.header('Range') for r in self.server.requests[1:]])
+        self.assertEqual(2, self.counters(mw)['resumes'])
+        [line] = self.logger.get_lines('error')
+        self.assertIn('Response body aborted', line)
+        self.assertPool(mw, in_use=0, idle=0, discarded=3)
+
+    def test_resume_412_then_206(self):
+        """One failed resume uses one retry; the next may succeed."""
+        def precondition_failed(sock, request):
+            sock.respond(412, b'')
+            sock.read_to_eof()
+        mw = self.middleware(self.handler(
+            self.cut(0, 1023, 300), precondition_failed, self.rest()),
+            client_chunk_size='64', retries='2')
+        self.assertEqual(self.DATA, self.get(mw).read())
+        self.assertEqual(2, self.counters(mw)['resumes'])
+
+    def test_resumes_exhausted(self):
+        """Every connection breaks off: after ``retries`` resumes the
+        stream is aborted; all connections are dropped."""
+        mw = self.middleware(self.handler(
+            self.cut(0, 1023, 300),
+            self.cut(300, 1023, 100, '206 Partial Content')),
+            client_chunk_size='64', retries='1')
+        resp = self.get(mw)
+        received = []
+        with self.assertRaises(UpstreamBodyError):
+            for chunk in resp.body:
+                received.append(chunk)
+        resp.body.close()
+        self.assertEqual(self.DATA[:400], b''.join(received))
+        self.assertEqual(1, self.counters(mw)['resumes'])
+        self.assertPool(mw, in_use=0, idle=0, discarded=2)
+
+    def test_no_resume_without_etag(self):
+        """Nothing to pin the object with: no resume, the stream aborts."""
+        def no_etag(sock, request):
+            sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n'
+                         + self.DATA[:300])
+        mw = self.middleware(self.handler(no_etag), client_chunk_size='64')
+        resp = self.get(mw)
+        with self.assertRaises(UpstreamBodyError):
+            list(resp.body)
+        resp.body.close()
+        self.assertEqual(1, self.server.accepted)
+        self.assertEqual(0, self.counters(mw)['resumes'])
+
+
+class TestErrorLimiting(MiddlewareTestCase):
+
+    def test_refused_target_error_limited(self):
+        """After error_limit connect failures the client gets a fast 503
+        with Retry-After naming the target; the counters show it."""
+        sock, port = refused_port()
+        self.closing(sock)
+        mw = self.middleware(port=port, retries='1', error_limit='2',
+                             healthcheck_path='/hc')
+        resp = self.call(mw, make_env())
+        self.assertEqual('503 Service Unavailable', resp.status)
+        self.assertIn(b'connect failed', resp.read())
+        resp = self.call(mw, make_env())
+        self.assertEqual('503 Service Unavailable', resp.status)
+        self.assertEqual('1', resp.header('Retry-After'))
+        self.assertIn(b'http://127.0.0.1:%d: error-limited after 2 failures'
+                      % port, resp.read())
+        health = json.loads(self.call(mw, make_env(path='/hc')).read())
+        self.assertEqual({'retries': 1, 'resumes': 0, 'etag_mismatches': 0,
+                          'error_limited': 1, 'suppressions': 1},
+                         health['targets']['default']['counters'])
+
+
+class TestRefusals(MiddlewareTestCase):
+    """The forwarder's own refusals: nothing goes upstream."""
+
+    def test_refused_before_upstream(self):
+        mw = self.middleware(keep_alive_handler())
+        for env, status, text in (
+                (make_env('PUT', body=b'12345', headers={
+                    'Expect': '200-ok'}), 417, "Expectation '200-ok'"),
+                (make_env(path='/v1/AUTH_a/c/../o'), 400, "'..' segments"),
+                (make_env(path='/v1/AUTH_a/%2e/o'), 400, "'..' segments"),
+                (make_env('PUT', body=b'12345', headers={
+                    'Transfer-Encoding': 'chunked'}), 400,
+                 'Content-Length and Transfer-Encoding')):
+            resp = self.call(mw, env)
+            self.assertEqual(status, resp.status_int)
+            self.assertIn(text, resp.read().decode('utf-8'))
+        self.assertEqual(0, self.server.accepted)
+        self.assertEqual([], self.app.calls)
+
 
 class TestFilterFactory(unittest.TestCase):
     """Startup through paste.deploy (Swift's logger: no socket checks)."""
@@ -538,8 +1057,8 @@ class TestFilterFactory(unittest.TestCase):
         self.assertIsInstance(mw, ForwarderMiddleware)
         self.assertIs(app, mw.app)
         self.assertEqual(7, mw.conf.pool_size)
-        self.assertEqual(7, mw.pool.maxsize)
-        self.assertEqual('127.0.0.1:1', mw.netloc)
+        self.assertEqual(7, mw.targets['default'].pool.maxsize)
+        self.assertEqual('127.0.0.1:1', mw.targets['default'].netloc)
 
     def test_unknown_option(self):
         """An unknown option fails at startup, naming it."""

@@ -248,11 +248,22 @@ class TestCheckRequest(unittest.TestCase):
                              routing.check_request(make_env(path=path)))
 
     def test_other_transfer_encoding(self):
-        """Transfer codings other than chunked: 501."""
+        """Transfer codings other than chunked: 400, as from Swift."""
         for value in ('gzip', 'gzip, chunked', 'identity'):
             env = make_env('PUT', headers={'Transfer-Encoding': value})
-            self.assertRefused(env, 501, 'Transfer-Encoding %s is not '
+            self.assertRefused(env, 400, 'Transfer-Encoding %s is not '
                                'supported' % value)
+
+    def test_header_names(self):
+        """A header name that isn't a token (a space before the colon, a
+        space inside) is refused; token characters are fine."""
+        for key in ('HTTP_X_OBJECT_META_A ', 'HTTP_X OBJECT', 'HTTP_X(Y)'):
+            env = make_env()
+            env[key] = 'v'
+            self.assertRefused(env, 400, 'Invalid header name')
+        env = make_env()
+        env['HTTP_X_OBJECT_META_A.B~C'] = 'v'
+        self.assertEqual((False, None), routing.check_request(env))
 
 
 class TestCheckLoop(unittest.TestCase):
@@ -415,6 +426,177 @@ class TestResponseHeaders(unittest.TestCase):
             ('Content-Length', '5'), ('X-Forwarder-Trans-Id', 'txTARGET'),
             ('Etag', 'abc'), ('X-Timestamp', '1.0'),
             ('X-Object-Meta-Color', 'blue')], headers)
+
+
+MD5 = '0123456789abcdef0123456789abcdef'
+
+
+class FakeResponse(object):
+    """What routing reads of an upstream response: status and headers."""
+
+    def __init__(self, status=200, headers=()):
+        self.status = status
+        self.headers = dict((name.lower(), value) for name, value in headers)
+
+    def getheader(self, name, default=None):
+        return self.headers.get(name.lower(), default)
+
+
+class TestPutEtagCheckable(unittest.TestCase):
+    """Is the target's ETag the MD5 of the bytes a PUT sends?"""
+
+    def checkable(self, method='PUT', path='/v1/AUTH_a/c/o', **kwargs):
+        return routing.put_etag_checkable(make_env(method, path, **kwargs))
+
+    def test_object_put(self):
+        """A plain object PUT, names with slashes and unicode included."""
+        for path in ('/v1/AUTH_a/c/o', '/v1/AUTH_a/c/d/e/f',
+                     '/v1/AUTH_a/c/caf%C3%A9', '/v1/AUTH_a/c/a%2Fb'):
+            self.assertTrue(self.checkable(path=path), path)
+        self.assertTrue(self.checkable(headers={
+            'Transfer-Encoding': 'chunked', 'X-Object-Meta-A': 'b'}))
+        self.assertTrue(self.checkable(query='x=1'))
+
+    def test_not_an_object(self):
+        """Account and container PUTs, and other methods: no."""
+        for path in ('/v1/AUTH_a', '/v1/AUTH_a/c', '/v1/AUTH_a/c/',
+                     '/v1//c/o', '/v2/AUTH_a/c/o', '/info'):
+            self.assertFalse(self.checkable(path=path), path)
+        for method in ('POST', 'GET', 'COPY', 'DELETE'):
+            self.assertFalse(self.checkable(method), method)
+
+    def test_etag_not_the_body_md5(self):
+        """SLO manifests, copies, symlinks, and PUTs whose ETag the client
+        supplied (the target checks that one itself): no."""
+        self.assertFalse(self.checkable(query='multipart-manifest=put'))
+        self.assertFalse(self.checkable(
+            query='heartbeat=on&multipart-manifest=put'))
+        self.assertFalse(self.checkable(headers={'X-Copy-From': 'c/src'}))
+        self.assertFalse(self.checkable(headers={
+            'X-Symlink-Target': 'c/target'}))
+        self.assertFalse(self.checkable(headers={'Etag': MD5}))
+
+
+class TestBodyEtag(unittest.TestCase):
+    """The MD5 a GET response body must have, or None."""
+
+    def etag(self, status=200, headers=(('Etag', MD5),), method='GET',
+             target='/v1/AUTH_a/c/o'):
+        return routing.body_etag(method, target,
+                                 FakeResponse(status, headers))
+
+    def test_plain_object(self):
+        """A whole (200) plain object with an MD5 ETag, quoted or not."""
+        self.assertEqual(MD5, self.etag())
+        self.assertEqual(MD5, self.etag(headers=[('Etag', '"%s"' % MD5)]))
+        self.assertEqual(MD5, self.etag(target='/v1/AUTH_a/c/a%2Fb?x=1'))
+
+    def test_not_checkable(self):
+        """206, other statuses, HEAD, SLO and DLO, ETags that are not an
+        MD5, no ETag, and containers: None."""
+        cases = {
+            'partial': self.etag(206, [('Etag', MD5), (
+                'Content-Range', 'bytes 0-9/100')]),
+            '304': self.etag(304),
+            '404': self.etag(404),
+            'head': self.etag(method='HEAD'),
+            'slo': self.etag(headers=[('Etag', MD5), (
+                'X-Static-Large-Object', 'True')]),
+            'dlo': self.etag(headers=[('Etag', MD5), (
+                'X-Object-Manifest', 'c/seg_')]),
+            'short': self.etag(headers=[('Etag', 'abc')]),
+            'upper': self.etag(headers=[('Etag', MD5.upper())]),
+            'not hex': self.etag(headers=[('Etag', 'g' * 32)]),
+            'slo-etag': self.etag(headers=[('Etag', '"%s-3"' % MD5)]),
+            'none': self.etag(headers=[]),
+            'container': self.etag(target='/v1/AUTH_a/c'),
+            'container/': self.etag(target='/v1/AUTH_a/c/'),
+            'account': self.etag(target='/v1/AUTH_a'),
+        }
+        self.assertEqual(dict.fromkeys(cases), cases)
+
+
+class TestResumableSpan(unittest.TestCase):
+    """Which bytes a GET response carries, to ask for the rest."""
+
+    def span(self, status=200, headers=(), method='GET'):
+        return routing.resumable_span(method, FakeResponse(status, headers))
+
+    def test_whole_body(self):
+        """200: from byte 0 to Content-Length - 1, or to the end."""
+        self.assertEqual((0, 999, '"%s"' % MD5), self.span(headers=[
+            ('Etag', '"%s"' % MD5), ('Content-Length', '1000')]))
+        self.assertEqual((0, None, MD5), self.span(headers=[('Etag', MD5)]))
+        self.assertEqual((0, None, MD5), self.span(headers=[
+            ('Etag', MD5), ('Content-Length', 'x')]))
+
+    def test_single_range(self):
+        """206 with one Content-Range: that span."""
+        self.assertEqual((100, 199, MD5), self.span(206, [
+            ('Etag', MD5), ('Content-Range', 'bytes 100-199/1000'),
+            ('Content-Length', '100')]))
+        self.assertEqual((5, 9, MD5), self.span(206, [
+            ('Etag', MD5), ('Content-Range', 'bytes 5-9/*')]))
+
+    def test_not_resumable(self):
+        """No ETag to pin, multipart ranges, other statuses, HEAD: None."""
+        cases = {
+            'no etag': self.span(headers=[('Content-Length', '10')]),
+            'empty etag': self.span(headers=[('Etag', '')]),
+            'multipart': self.span(206, [
+                ('Etag', MD5), ('Content-Type',
+                                'multipart/byteranges; boundary=x')]),
+            'bad range': self.span(206, [
+                ('Etag', MD5), ('Content-Range', 'bytes */1000')]),
+            'other unit': self.span(206, [
+                ('Etag', MD5), ('Content-Range', 'items 1-2/5')]),
+            '404': self.span(404, [('Etag', MD5)]),
+            'head': self.span(headers=[('Etag', MD5)], method='HEAD'),
+        }
+        self.assertEqual(dict.fromkeys(cases), cases)
+
+
+class TestContentRangeStart(unittest.TestCase):
+    """The first byte of a single-range 206."""
+
+    def start(self, status, headers):
+        return routing.content_range_start(FakeResponse(status, headers))
+
+    def test_start(self):
+        self.assertEqual(140, self.start(206, [
+            ('Content-Range', 'bytes 140-199/1000')]))
+        self.assertEqual(0, self.start(206, [
+            ('Content-Range', 'bytes 0-0/1')]))
+
+    def test_none(self):
+        """Not a 206, no or a malformed Content-Range: None."""
+        for status, headers in (
+                (200, [('Content-Range', 'bytes 140-199/1000')]),
+                (200, []), (412, []), (206, []),
+                (206, [('Content-Type', 'multipart/byteranges')]),
+                (206, [('Content-Range', 'bytes 140-/1000')]),
+                (206, [('Content-Range', 'bytes -5-10/1000')]),
+                (206, [('Content-Range', 'bytes=140-199/1000')])):
+            self.assertIsNone(self.start(status, headers),
+                              (status, headers))
+
+
+class TestDroppedHeaders(unittest.TestCase):
+    """Headers a resume or a raise_and_delete DELETE leaves out."""
+
+    def test_resume_sets_its_own_conditions(self):
+        for name in ('range', 'if-match', 'if-none-match', 'if-range',
+                     'if-modified-since', 'if-unmodified-since'):
+            self.assertIn(name, routing.RESUME_DROPPED)
+        self.assertNotIn('x-auth-token', routing.RESUME_DROPPED)
+
+    def test_delete_has_no_body_nor_conditions(self):
+        for name in ('content-length', 'transfer-encoding', 'expect', 'etag',
+                     'content-type', 'x-delete-at', 'x-delete-after',
+                     'if-none-match', 'range'):
+            self.assertIn(name, routing.DELETE_DROPPED)
+        for name in ('x-auth-token', 'host', 'x-forwarder-hops'):
+            self.assertNotIn(name, routing.DELETE_DROPPED)
 
 
 if __name__ == '__main__':
