@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps system-deps test unit functional lint demo clean
+.PHONY: all deps system-deps test unit functional lint demo bench clean
 
 all: test
 
@@ -28,7 +28,7 @@ $(STAMP): setup.py setup.cfg
 deps: system-deps $(STAMP)
 
 lint: deps
-	$(PY) -m flake8 swift_forwarder test
+	$(PY) -m flake8 swift_forwarder test bench
 
 unit: deps
 	$(PY) -m pytest -q test/unit
@@ -40,6 +40,17 @@ test: lint unit functional
 
 demo: deps
 	$(PY) -m swift_forwarder.testing.demo
+
+# Forwarded vs direct vs nginx (see bench/run.py); writes bench/results/.  Also needs Debian's
+# nginx (run as our own process on a loopback port, never the system service) and
+# matplotlib for the plot (the bench extra).  BENCH_ARGS=--quick for a short development run.
+bench: deps
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+	  echo "installing nginx (Debian package)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
+	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,298 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""``make bench``: the forwarder against a direct connection and against nginx.
+
+Starts two Swift dev clusters (:mod:`swift_forwarder.testing.saio`) and an nginx in front
+of the target, then runs each workload on three paths, alternating them (and rotating
+their order every repetition) so that drift on a shared machine cancels out:
+
+* ``forwarded``: client -> local proxy with the forwarder -> target proxy
+* ``direct``:    client -> target proxy
+* ``nginx``:     client -> nginx (tuned keep-alive reverse proxy) -> target proxy
+
+Workloads: big GET and PUT throughput, 4 KiB GET and PUT requests/s at concurrency 1
+and 16, HEAD latency, upstream connections opened per 1,000 requests, proxy CPU seconds
+per GiB, and the forwarder's RSS while it forwards one huge object each way.  Writes
+``bench/results/latest.{md,png,json}`` and a dated copy (``--quick`` writes
+``quick.*`` instead, so that a development run never replaces a full one).
+
+Run from the repository root: ``python -m bench.run [--quick] [--reps N]``.  ``bench``
+has no ``__init__.py`` on purpose (a namespace package): setuptools' ``find:`` then
+leaves it out of the distribution.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import urllib.parse
+import uuid
+
+from bench import client, nginx, proc, report, stats
+from swift_forwarder.testing import saio
+
+PATHS = ('forwarded', 'direct', 'nginx')
+FORWARDER_CONF = {'healthcheck_path': '/forwarder/healthcheck'}
+SMALL_SIZE = 4096
+#: (method, concurrency) of the small-request cells
+SMALL_CELLS = (('GET', 1), ('GET', 16), ('PUT', 1), ('PUT', 16), ('HEAD', 1))
+#: full run / --quick: repetitions, big object MiB, huge object bytes, seconds per small cell
+PROFILES = {
+    'full': {'reps': 9, 'size_mib': 256, 'huge_bytes': 5 * 10 ** 9, 'duration': 2.0},
+    'quick': {'reps': 2, 'size_mib': 64, 'huge_bytes': 512 * stats.MIB, 'duration': 1.0},
+}
+#: what a failed big transfer raises
+TRANSFER_ERRORS = (client.BenchError, OSError, http.client.HTTPException)
+RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog='python -m bench.run', description=__doc__.split(
+        '\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--quick', action='store_true',
+                        help='development run: 2 reps, 64 MiB, 512 MiB huge object, 1 s cells')
+    parser.add_argument('--reps', type=int, help='repetitions per cell (default 9)')
+    parser.add_argument('--size-mib', type=int, help='big object size (default 256)')
+    parser.add_argument('--huge-bytes', type=int,
+                        help='size of the RSS object (default 5e9; 0 skips it)')
+    parser.add_argument('--duration', type=float, help='seconds per small-request cell')
+    parser.add_argument('--max-requests', type=int, default=20000,
+                        help='request cap per small-request cell (default 20000)')
+    parser.add_argument('--out', default=RESULTS_DIR, help='results directory')
+    parser.add_argument('--name', help='file name stem (default latest, or quick)')
+    args = parser.parse_args(argv)
+    for key, value in PROFILES['quick' if args.quick else 'full'].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.name = args.name or ('quick' if args.quick else 'latest')
+    if args.reps < 1 or args.size_mib < 1 or args.duration <= 0:
+        parser.error('--reps, --size-mib and --duration must be positive')
+    return args
+
+
+def say(fmt, *args):
+    print(fmt % args if args else fmt)
+    sys.stdout.flush()
+
+
+def rotated(rep):
+    """The paths in the order of repetition ``rep``: A B C, B C A, C A B, ..."""
+    at = rep % len(PATHS)
+    return PATHS[at:] + PATHS[:at]
+
+
+class Bench(object):
+    """The workloads, on running clusters and nginx."""
+
+    def __init__(self, args, local, target, proxy):
+        self.args, self.local, self.target, self.nginx = args, local, target, proxy
+        storage_url, token = target.get_auth()
+        account = urllib.parse.urlsplit(storage_url).path
+        bases = {'forwarded': local.proxy_url, 'direct': target.proxy_url,
+                 'nginx': proxy.url}
+        self.endpoints = {p: client.Endpoint(bases[p], account, token) for p in PATHS}
+        self.container = 'bench-%s' % uuid.uuid4().hex[:12]
+        self.size = args.size_mib * stats.MIB
+        self.big, self.small = stats.Tally(), stats.Tally()
+        self.huge = {}
+
+    # -- setup and cleanup (directly on the target)
+
+    def obj(self, name, path='direct'):
+        return self.endpoints[path].path(self.container, name)
+
+    def _direct(self, method, name=None, body=None, expect=(200, 201, 202, 204)):
+        ep = self.endpoints['direct']
+        conn = ep.connect()
+        try:
+            client.request(conn, method, ep.path(self.container, name), ep.token, body=body,
+                           expect=expect)
+        finally:
+            conn.close()
+
+    def setup(self):
+        self._direct('PUT')
+        self._direct('PUT', 'small', body=os.urandom(SMALL_SIZE))
+        client.big_put(self.endpoints['direct'], self.obj('big'), self.size)
+
+    def cleanup(self):
+        """Delete what we uploaded, best-effort (the devices go when the target stops)."""
+        names = ['small', 'big', 'put-big', 'huge'] + [
+            'put-small-%d' % i for i in range(max(c for _m, c in SMALL_CELLS))]
+        try:
+            for name in names + [None]:  # None: the container
+                self._direct('DELETE', name, expect=(204, 404))
+        except TRANSFER_ERRORS as e:
+            say('bench: cleanup: %s', e)
+
+    # -- the run
+
+    def warm_up(self):
+        """Open the pools and nginx's upstream cache, touch every code path once."""
+        for path in PATHS:
+            client.big_get(self.endpoints[path], self.obj('big', path), self.size)
+            self._load(path, 'GET', 16, 0.5)
+
+    def run(self):
+        self.warm_up()
+        for rep in range(self.args.reps):
+            say('--- repetition %d of %d', rep + 1, self.args.reps)
+            for method in ('GET', 'PUT'):
+                for path in rotated(rep):
+                    self.big_cell(method, path, rep)
+            for method, concurrency in SMALL_CELLS:
+                for path in rotated(rep):
+                    self.small_cell(method, concurrency, path, rep)
+        if self.args.huge_bytes:
+            self.huge_cells()
+
+    def _pids(self, path):
+        """(pid of the proxy on ``path`` or None, pid of the target proxy's worker)."""
+        proxy_pid = {'forwarded': lambda: self.local.proxy_worker_pids()[0],
+                     'nginx': self.nginx.worker_pid}.get(path, lambda: None)()
+        return proxy_pid, self.target.proxy_worker_pids()[0]
+
+    def big_cell(self, method, path, rep):
+        cell = '%s %d MiB' % (method, self.args.size_mib)
+        proxy_pid, target_pid = self._pids(path)
+        before = [proc.cpu_seconds(p) if p else None for p in (proxy_pid, target_pid)]
+        try:
+            seconds = self._transfer(method, path, 'big' if method == 'GET' else 'put-big',
+                                     self.size)
+        except TRANSFER_ERRORS as e:  # counted and reported; the run goes on
+            self.big.add(cell, path, errors='%s: %s' % (type(e).__name__, e))
+            say('%-16s %-9s ERROR %s', cell, path, e)
+            return
+        after = [proc.cpu_seconds(p) if p else None for p in (proxy_pid, target_pid)]
+        proxy_cpu = after[0] - before[0] if proxy_pid else None
+        self.big.add(cell, path, bytes=self.size, seconds=seconds, proxy_cpu=proxy_cpu,
+                     target_cpu=after[1] - before[1])
+        self.big.add_rate(cell, path, rep, self.size / seconds)
+        say('%-16s %-9s %8.1f MiB/s', cell, path, self.size / stats.MIB / seconds)
+
+    def _transfer(self, method, path, name, size):
+        """GET or PUT one object of ``size`` bytes on ``path``; returns the seconds taken."""
+        run = client.big_get if method == 'GET' else client.big_put
+        return run(self.endpoints[path], self.obj(name, path), size)
+
+    def small_cell(self, method, concurrency, path, rep):
+        created = self._pool_created() if path == 'forwarded' else None
+        watch = proc.NewConnections(self.target.ports['proxy']).start()
+        load = self._load(path, method, concurrency, self.args.duration)
+        watch.stop()
+        if created is not None:
+            created = self._pool_created() - created
+        label = '%s 4 KiB c%d' % (method, concurrency) if method != 'HEAD' else 'HEAD c1'
+        self.small.add_rate(label, path, rep, load.count / load.elapsed)
+        self.small.add(label, path, requests=load.count, seconds=load.elapsed,
+                       latencies=load.latencies, errors=len(load.errors),
+                       error_samples=load.errors, conns=watch.count, pool_created=created)
+        say('%-16s %-9s %8.0f req/s  %d new upstream conns%s', label, path,
+            load.count / load.elapsed, watch.count,
+            '  %d ERRORS: %s' % (len(load.errors), load.errors[0]) if load.errors else '')
+
+    def _load(self, path, method, concurrency, duration):
+        if method == 'PUT':
+            names = ['put-small-%d' % i for i in range(concurrency)]
+            body = os.urandom(SMALL_SIZE)
+        else:
+            names, body = ['small'] * concurrency, None
+        paths = [self.obj(name, path) for name in names]
+        return client.Load(self.endpoints[path], method, paths, duration,
+                           self.args.max_requests, body).run()
+
+    def _pool_created(self):
+        ep = self.endpoints['forwarded']
+        conn = ep.connect()
+        try:
+            conn.request('GET', FORWARDER_CONF['healthcheck_path'])
+            body = conn.getresponse().read()
+        finally:
+            conn.close()
+        return json.loads(body)['targets']['default']['pool']['created']
+
+    def huge_cells(self):
+        """RSS of the forwarder's worker while it forwards one huge object, PUT then GET."""
+        size = self.args.huge_bytes
+        pid = self.local.proxy_worker_pids()[0]
+        for method in ('PUT', 'GET'):
+            rss = proc.PeakRss(pid).start()
+            try:
+                seconds = self._transfer(method, 'forwarded', 'huge', size)
+            except TRANSFER_ERRORS as e:
+                self.huge[method] = {'error': '%s: %s' % (type(e).__name__, e)}
+                say('huge %s ERROR %s', method, e)
+                break
+            finally:
+                rss.stop()
+            self.huge[method] = {'bytes': size, 'seconds': seconds, 'baseline': rss.baseline,
+                                 'peak': rss.peak, 'growth': rss.peak - rss.baseline}
+            say('huge %s %.2f GB: %.1f MiB/s, RSS %.1f -> %.1f MiB', method, size / 1e9,
+                size / stats.MIB / seconds, rss.baseline / stats.MIB, rss.peak / stats.MIB)
+        self._direct('DELETE', 'huge', expect=(204, 404))
+
+    def summary(self):
+        return {
+            'big': self.big.summary(stats.summarize_big),
+            'small': self.small.summary(stats.summarize_small),
+            'huge': self.huge,
+            'ratios': dict(self.big.paired_ratios(), **self.small.paired_ratios()),
+        }
+
+
+def run(args, workdir):
+    """Start everything, run the workloads, stop everything; returns the summary."""
+    local, target = saio.start_pair(workdir, FORWARDER_CONF)
+    proxy = None
+    try:
+        port = saio.find_free_base(avoid=[local.port_base, target.port_base])
+        proxy = nginx.Nginx(os.path.join(workdir, 'nginx'), port, target.ports['proxy'])
+        os.makedirs(proxy.prefix)
+        proxy.start()
+        say('target %s, local (forwarder) %s, nginx %s', target.proxy_url, local.proxy_url,
+            proxy.url)
+        bench = Bench(args, local, target, proxy)
+        bench.setup()
+        try:
+            bench.run()
+        finally:
+            bench.cleanup()
+        return bench.summary()
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        local.stop()
+        target.stop()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    reason = saio.missing_requirement() or (None if nginx.binary() else 'nginx not found')
+    if reason:
+        say('bench: %s', reason)
+        return 2
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally clauses
+    workdir = tempfile.mkdtemp(prefix='swift-forwarder-bench-')
+    meta = report.machine(args)
+    started = time.monotonic()
+    try:
+        summary = run(args, workdir)
+    except BaseException:
+        say('bench: failed; cluster and nginx logs are in %s', workdir)
+        raise
+    shutil.rmtree(workdir, ignore_errors=True)
+    meta['duration_s'] = time.monotonic() - started
+    meta['load_after'] = os.getloadavg()
+    dated = None if args.quick else meta['date'][:10]
+    for path in report.write(summary, meta, args.out, args.name, dated):
+        say('wrote %s', path)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
