@@ -11,6 +11,7 @@ Swift middleware accepts in its section.
 """
 
 import collections
+import configparser
 import os
 import socket
 import urllib.parse
@@ -37,6 +38,10 @@ FALSE_VALUES = frozenset(('false', '0', 'no', 'off', 'f', 'n'))
 #: One target cluster: where it is and how to talk TLS to it.
 Target = collections.namedtuple(
     'Target', 'name scheme host port ca_certs insecure cert_file key_file')
+
+#: A target with what is routed to it (``forward`` rules) and the
+#: forwarder's credentials there (``auth``: a dict of the auth options).
+TargetConf = collections.namedtuple('TargetConf', 'target forward auth')
 
 
 def boolean(value):
@@ -136,6 +141,11 @@ def account_map(value):
     return mapping
 
 
+def optional_target_url(value):
+    """:func:`target_url`, or empty (targets only from targets_conf)."""
+    return target_url(value) if str(value).strip() else None
+
+
 def http_path(value):
     """An absolute URL path such as ``/forwarder/healthcheck``, or empty."""
     value = str(value).strip()
@@ -159,8 +169,10 @@ def forwarder_id(value):
 #: means the option is required.  Keep this table, the module docstring of
 #: middleware.py and etc/proxy-server.conf-sample in step.
 OPTIONS = (
-    ('target_url', target_url, None),
+    ('target_url', optional_target_url, ''),
     ('forward', routing.parse_forward, '*'),
+    ('targets_conf', optional_file, ''),
+    ('container_opt_in', boolean, 'false'),
     ('forward_auth', boolean, 'false'),
     ('pool_size', positive_int, '20'),
     ('pool_timeout', positive_float, '30'),
@@ -197,19 +209,35 @@ OPTIONS = (
     'os_service_type', 'os_endpoint_type', 'os_auth_token'))
 
 _FIELDS = [name for name, _conv, _default in OPTIONS]
+_CONVERTERS = {name: conv for name, conv, _default in OPTIONS}
+
+#: Options a ``[target:NAME]`` section of targets_conf may set.  TLS and
+#: auth options it doesn't set come from the filter section.
+TARGET_OPTIONS = ('target_url', 'forward', 'ca_certs', 'insecure',
+                  'cert_file', 'key_file', 'auth_url', 'auth_version',
+                  'auth_user', 'auth_key', 'token_refresh_interval',
+                  'account_map') + tuple(
+                      name for name in _FIELDS if name.startswith('os_'))
+AUTH_OPTIONS = tuple(name for name in TARGET_OPTIONS
+                     if name.startswith(('auth_', 'os_')) or name in (
+                         'token_refresh_interval', 'account_map'))
 
 
 class ForwarderConfig(collections.namedtuple('ForwarderConfig',
-                                             _FIELDS + ['target'])):
-    """The parsed options, immutable; ``target`` is the :class:`Target`."""
+                                             _FIELDS + ['targets'])):
+    """The parsed options, immutable.  ``targets`` maps each target's name
+    to its :class:`TargetConf`, in routing order: the inline target
+    (``target_url``, named ``default``) first, then targets_conf's."""
     __slots__ = ()
 
 
-def parse_conf(local_conf):
+def parse_conf(local_conf, swift_dir=None):
     """Check and convert the filter section's own options.
 
     :param local_conf: the ``[filter:forwarder]`` options as paste.deploy
         passes them (only the section's own keys, not ``[DEFAULT]``).
+    :param swift_dir: where container-sync-realms.conf is (with
+        container_opt_in, its clusters are targets named ``//realm/cluster``).
     :returns: a :class:`ForwarderConfig`.
     :raises ConfigError: naming the option, for an unknown option, a missing
         required one, or a value of the wrong form.
@@ -222,24 +250,112 @@ def parse_conf(local_conf):
                           % ', '.join(unknown))
     values = {}
     for name, converter, default in OPTIONS:
-        raw = local_conf.get(name, default)
-        if raw is None:
-            raise ConfigError('[filter:forwarder]: %s is required' % name)
-        try:
-            values[name] = converter(raw)
-        except ValueError as err:
-            raise ConfigError('[filter:forwarder]: %s: %s' % (name, err))
+        values[name] = _convert('[filter:forwarder]', name,
+                                local_conf.get(name, default))
+    _check_pairs('[filter:forwarder]', values)
     if values['auth_mode'] == 'service':
         missing = [name for name in ('auth_url', 'auth_user', 'auth_key')
                    if not values[name]]
         if missing:
             raise ConfigError('[filter:forwarder]: auth_mode = service needs '
                               '%s' % ', '.join(missing))
-    if bool(values['cert_file']) != bool(values['key_file']):
-        raise ConfigError('[filter:forwarder]: cert_file and key_file go '
-                          'together: set both or neither')
-    scheme, host, port = values['target_url']
-    values['target'] = Target('default', scheme, host, port,
-                              values['ca_certs'], values['insecure'],
-                              values['cert_file'], values['key_file'])
+    targets = collections.OrderedDict()
+    if values['target_url']:
+        targets['default'] = _target_conf('default', values, values)
+    if values['targets_conf']:
+        targets.update(_load_targets_conf(values['targets_conf'], values))
+    if values['container_opt_in'] and swift_dir:
+        for name, url in _load_realms(swift_dir):
+            targets.setdefault(name, _target_conf(name, dict(
+                values, target_url=url, forward=()), values))
+    if not targets:
+        raise ConfigError('[filter:forwarder]: set target_url (or '
+                          'targets_conf)')
+    values['targets'] = targets
     return ForwarderConfig(**values)
+
+
+def _convert(where, name, raw):
+    try:
+        return _CONVERTERS[name](raw)
+    except ValueError as err:
+        raise ConfigError('%s: %s: %s' % (where, name, err))
+
+
+def _check_pairs(where, values):
+    if bool(values['cert_file']) != bool(values['key_file']):
+        raise ConfigError('%s: cert_file and key_file go together: set both '
+                          'or neither' % where)
+
+
+def _target_conf(name, values, filter_values):
+    scheme, host, port = values['target_url']
+    auth = None
+    if filter_values['auth_mode'] == 'service':
+        auth = {option: values[option] for option in AUTH_OPTIONS}
+    return TargetConf(
+        Target(name, scheme, host, port, values['ca_certs'],
+               values['insecure'], values['cert_file'], values['key_file']),
+        values['forward'], auth)
+
+
+def _load_targets_conf(path, filter_values):
+    """``[target:NAME]`` sections, each a :class:`TargetConf`."""
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with open(path) as f:
+            parser.read_file(f)
+    except (OSError, configparser.Error) as err:
+        raise ConfigError('targets_conf %s: %s' % (path, err))
+    targets = collections.OrderedDict()
+    for section in parser.sections():
+        where = 'targets_conf %s [%s]' % (path, section)
+        kind, _sep, name = section.partition(':')
+        if kind != 'target' or not name or name.startswith('//'):
+            raise ConfigError('%s: expected sections [target:NAME]' % where)
+        options = dict(parser.items(section))
+        unknown = sorted(set(options) - set(TARGET_OPTIONS))
+        if unknown:
+            raise ConfigError('%s: unknown option(s): %s'
+                              % (where, ', '.join(unknown)))
+        if 'target_url' not in options:
+            raise ConfigError('%s: target_url is required' % where)
+        values = dict(filter_values, forward=())
+        for option, raw in options.items():
+            if option == 'forward' and not raw.strip():
+                continue
+            values[option] = _convert(where, option, raw)
+        _check_pairs(where, values)
+        if filter_values['auth_mode'] == 'service' and not all(
+                values[option] for option in ('auth_url', 'auth_user',
+                                              'auth_key')):
+            raise ConfigError('%s: auth_mode = service needs auth_url, '
+                              'auth_user and auth_key' % where)
+        if name == 'default' or name in targets:
+            raise ConfigError('%s: target name used twice' % where)
+        targets[name] = _target_conf(name, values, filter_values)
+    return targets
+
+
+def _load_realms(swift_dir):
+    """``(//REALM/CLUSTER, (scheme, host, port))`` for every cluster of
+    container-sync-realms.conf (names upper-cased, as Swift compares
+    them)."""
+    path = os.path.join(swift_dir, 'container-sync-realms.conf')
+    parser = configparser.ConfigParser(interpolation=None)
+    if not parser.read(path):
+        return []
+    found = []
+    for realm in parser.sections():
+        for option, url in parser.items(realm):
+            if not option.startswith('cluster_'):
+                continue
+            name = '//%s/%s' % (realm.upper(), option[8:].upper())
+            parsed = urllib.parse.urlsplit(url.strip())
+            try:
+                found.append((name, target_url('%s://%s' % (
+                    parsed.scheme, parsed.netloc))))
+            except ValueError as err:
+                raise ConfigError('%s [%s] %s: %s' % (path, realm, option,
+                                                      err))
+    return found

@@ -121,7 +121,7 @@ and logged with the transaction id:
 =====================================================  ======================
 situation                                              client gets
 =====================================================  ======================
-bad input: method, header syntax, Content-Length,      400/405/412/417/501,
+bad input: method, header syntax, Content-Length,      400/405/412/417,
 both Content-Length and Transfer-Encoding, Expect,     nothing sent upstream
 ``.``/``..`` path segments, NUL or invalid UTF-8
 the request already passed this forwarder (loop)       508
@@ -226,6 +226,7 @@ middleware.
     JSON.  Put it behind your own access control.
 """
 
+import collections
 import http
 import json
 import logging
@@ -236,8 +237,8 @@ import swiftclient
 from swift_forwarder import __version__, routing
 from swift_forwarder.auth import ServiceAuth, TokenCache
 from swift_forwarder.config import parse_conf
-from swift_forwarder.exceptions import ConfigError, EtagMismatch, \
-    ForwarderError, UpstreamBodyError, UpstreamError
+from swift_forwarder.exceptions import BadRequest, ConfigError, \
+    EtagMismatch, ForwarderError, UpstreamBodyError, UpstreamError
 from swift_forwarder.forward import ErrorLimiter, Upstream, UpstreamRequest
 from swift_forwarder.green import local
 from swift_forwarder.iterators import RequestBody, ResponseBody
@@ -246,8 +247,9 @@ from swift_forwarder.pool import ConnectionPool
 try:
     from swift.common.swob import Request as SwobRequest
     from swift.common.utils import get_logger as swift_get_logger
+    from swift.proxy.controllers.base import get_container_info
 except ImportError:  # unit tests and tools without Swift installed
-    SwobRequest = swift_get_logger = None
+    SwobRequest = swift_get_logger = get_container_info = None
 
 __all__ = ['ForwarderMiddleware', 'filter_factory']
 
@@ -256,7 +258,7 @@ _REASONS = {499: 'Client Disconnect', 508: 'Loop Detected'}
 
 
 class ForwarderMiddleware(object):
-    """Forward matching requests to the target cluster.
+    """Forward matching requests to the target clusters.
 
     :param app: the next WSGI app in the local pipeline.
     :param conf: the merged filter configuration (paste's global + local).
@@ -267,64 +269,167 @@ class ForwarderMiddleware(object):
 
     def __init__(self, app, conf, logger=None, local_conf=None):
         self.app = app
-        self.conf = parse_conf(conf if local_conf is None else local_conf)
+        self.conf = parse_conf(conf if local_conf is None else local_conf,
+                               swift_dir=conf.get('swift_dir', '/etc/swift'))
         self.logger = logger or get_logger(conf)
-        target = self.conf.target
-        host = '[%s]' % target.host if ':' in target.host else target.host
-        default_port = 443 if target.scheme == 'https' else 80
-        self.netloc = host if target.port == default_port else \
-            '%s:%d' % (host, target.port)
-        self.via = '1.1 %s (swift_forwarder/%s)' % (
-            self.conf.forwarder_id, __version__)
-        self.pool = ConnectionPool(
-            target, self.conf.pool_size, self.conf.pool_timeout,
-            self.conf.conn_timeout, self.conf.node_timeout,
-            self.conf.max_idle_time)
-        self.upstream = Upstream(self.pool, self.conf.retries, ErrorLimiter(
-            self.conf.error_limit, self.conf.error_window,
-            self.conf.error_suppression_interval))
-        self.service = None
-        if self.conf.auth_mode == 'service':
-            if SwobRequest is None:
-                raise ConfigError('[filter:forwarder]: auth_mode = service '
-                                  'runs in a Swift proxy (swift not found)')
-            self.service = ServiceAuth(
-                self.upstream, TokenCache(
-                    self.pool.name, self._get_auth,
-                    self.conf.token_refresh_interval),
-                self.conf.account_map, self.conf.allow_account_requests,
-                self.netloc)
-
-    def _get_auth(self):
-        """The service credentials' (storage_url, token), from swiftclient
-        (which does v1, v2 and v3 auth)."""
-        conf = self.conf
-        os_options = {name[3:]: getattr(conf, name) for name in
-                      conf._fields if name.startswith('os_') and
-                      getattr(conf, name)}
-        return swiftclient.get_auth(
-            conf.auth_url, conf.auth_user, conf.auth_key,
-            auth_version=conf.auth_version, os_options=os_options,
-            cacert=conf.ca_certs, insecure=conf.insecure,
-            timeout=conf.node_timeout)
+        if self.conf.auth_mode == 'service' and SwobRequest is None:
+            raise ConfigError('[filter:forwarder]: auth_mode = service runs '
+                              'in a Swift proxy (swift not found)')
+        if self.conf.container_opt_in and get_container_info is None:
+            raise ConfigError('[filter:forwarder]: container_opt_in runs in '
+                              'a Swift proxy (swift not found)')
+        self.targets = collections.OrderedDict(
+            (name, TargetForwarder(self.conf, target_conf, self.logger))
+            for name, target_conf in self.conf.targets.items())
 
     def __call__(self, env, start_response):
         path = env.get('PATH_INFO', '')
         if path == self.conf.healthcheck_path and path:
             return self.handle_healthcheck(env, start_response)
-        if not (routing.should_forward(path, self.conf.forward) or (
-                self.conf.forward_auth and (
-                    path == '/info' or routing.is_auth_path(path)))):
-            return self.app(env, start_response)
         self.logger.txn_id = env.get('swift.trans_id')
         try:
-            if self.service is not None and path.startswith('/v1/'):
-                refusal = self.service.authorize(env, SwobRequest)
+            target = self.route(env, path)
+            if target is None:
+                return self.app(env, start_response)
+            if target.service is not None and path.startswith('/v1/'):
+                refusal = target.service.authorize(env, SwobRequest)
                 if refusal is not None:
                     return refusal(env, start_response)
-            return self.forward(env, start_response)
+            return target.forward(env, start_response)
         except ForwarderError as err:
             return self.error_response(env, start_response, err)
+
+    def route(self, env, path):
+        """The :class:`TargetForwarder` this request goes to, or None.
+
+        ``forward`` rules first (the inline target's, then targets_conf's,
+        in order); then, with forward_auth, auth requests and ``/info`` go
+        to the first target; then, with container_opt_in, the local
+        container's ``X-Container-Meta-Forward-To``.
+        """
+        for target in self.targets.values():
+            if routing.should_forward(path, target.forward_rules):
+                return target
+        if self.conf.forward_auth and (
+                path == '/info' or routing.is_auth_path(path)):
+            return next(iter(self.targets.values()))
+        if self.conf.container_opt_in:
+            return self._opted_in(env, path)
+        return None
+
+    def target_named(self, name):
+        """The target called ``name`` (``//realm/cluster`` names are
+        case-insensitive, as in Swift), or None."""
+        name = name.strip()
+        if name.startswith('//'):
+            name = name.upper()
+        return self.targets.get(name)
+
+    def _opted_in(self, env, path):
+        """Per-container opt-in: object requests and listings of a local
+        container whose ``X-Container-Meta-Forward-To`` names a target go
+        there; container HEAD/PUT/POST/DELETE stay local (they manage the
+        local container and that setting)."""
+        account, container, obj = routing.split_account(path) \
+            if path.startswith('/v1/') else (None, None, None)
+        if container is None:
+            return None
+        method = env['REQUEST_METHOD']
+        if obj is None and method != 'GET':
+            name = env.get('HTTP_X_CONTAINER_META_FORWARD_TO')
+            if method in ('PUT', 'POST') and name and \
+                    self.target_named(name) is None:
+                raise BadRequest('X-Container-Meta-Forward-To: no target '
+                                 'named %r here' % name)
+            return None
+        info = get_container_info(env, self.app, swift_source='FWD')
+        name = info.get('meta', {}).get('forward-to')
+        if not name:
+            return None
+        target = self.target_named(name)
+        if target is None:
+            self.logger.warning('Container %s/%s forwards to %r, which is '
+                                'not a configured target: served locally',
+                                account, container, name)
+        return target
+
+    def error_response(self, env, start_response, err):
+        """Answer (and log, once) a :class:`ForwarderError`."""
+        status = err.status_hint
+        log = self.logger.error if status >= 500 else self.logger.info
+        log('%s %s: %d %s', env['REQUEST_METHOD'], _loggable_path(env),
+            status, err)
+        body = ('%s\n' % err).encode('utf-8')
+        headers = [('Content-Type', 'text/plain; charset=UTF-8'),
+                   ('Content-Length', str(len(body)))]
+        headers.extend(err.headers)
+        start_response('%d %s' % (status, _reason(status)), headers)
+        if env['REQUEST_METHOD'] == 'HEAD':
+            return []  # Content-Length says what a GET would have had
+        return [body]
+
+    def handle_healthcheck(self, env, start_response):
+        """This worker's pool state, as JSON (``healthcheck_path``)."""
+        body = json.dumps({
+            'pid': os.getpid(),
+            'targets': {name: {
+                'url': target.pool.name, 'pool': target.pool.stats(),
+                'counters': target.upstream.counters}
+                for name, target in self.targets.items()},
+        }, sort_keys=True).encode('ascii')
+        start_response('200 OK', [('Content-Type', 'application/json'),
+                                  ('Content-Length', str(len(body)))])
+        return [body]
+
+
+class TargetForwarder(object):
+    """One target: its pool, error limiter, service auth, and the forwarding
+    of one request to it.
+
+    :param conf: the :class:`ForwarderConfig`.
+    :param target_conf: this target's :class:`TargetConf`.
+    :param logger: the middleware's logger.
+    """
+
+    def __init__(self, conf, target_conf, logger):
+        self.conf = conf
+        self.logger = logger
+        target = self.target = target_conf.target
+        self.name = target.name
+        self.forward_rules = target_conf.forward
+        host = '[%s]' % target.host if ':' in target.host else target.host
+        default_port = 443 if target.scheme == 'https' else 80
+        self.netloc = host if target.port == default_port else \
+            '%s:%d' % (host, target.port)
+        self.via = '1.1 %s (swift_forwarder/%s)' % (
+            conf.forwarder_id, __version__)
+        self.pool = ConnectionPool(
+            target, conf.pool_size, conf.pool_timeout, conf.conn_timeout,
+            conf.node_timeout, conf.max_idle_time)
+        self.upstream = Upstream(self.pool, conf.retries, ErrorLimiter(
+            conf.error_limit, conf.error_window,
+            conf.error_suppression_interval))
+        self.service = None
+        self.auth = target_conf.auth
+        if self.auth is not None:
+            self.service = ServiceAuth(
+                self.upstream, TokenCache(
+                    self.pool.name, self._get_auth,
+                    self.auth['token_refresh_interval']),
+                self.auth['account_map'], conf.allow_account_requests,
+                self.netloc)
+
+    def _get_auth(self):
+        """The service credentials' (storage_url, token), from swiftclient
+        (which does v1, v2 and v3 auth)."""
+        auth = self.auth
+        os_options = {name[3:]: value for name, value in auth.items()
+                      if name.startswith('os_') and value}
+        return swiftclient.get_auth(
+            auth['auth_url'], auth['auth_user'], auth['auth_key'],
+            auth_version=auth['auth_version'], os_options=os_options,
+            cacert=self.target.ca_certs, insecure=self.target.insecure,
+            timeout=self.conf.node_timeout)
 
     def forward(self, env, start_response):
         """Send one request to the target and relay its response."""
@@ -393,7 +498,8 @@ class ForwarderMiddleware(object):
         if resp.length is not None and resp.length <= \
                 self.conf.client_chunk_size:
             body = ResponseBody(self.pool, conn, max(resp.length, 1),
-                                etag=etag)
+                                etag=etag, resume=self._resumer(request, resp),
+                                max_resumes=self.conf.retries)
             try:
                 return [b''.join(body)]
             except EtagMismatch:  # a 502 for the client, logged there
@@ -483,33 +589,6 @@ class ForwarderMiddleware(object):
         elif not body.complete:
             self.logger.info('Client closed the response after %d bytes: '
                              'upstream connection closed', body.bytes_sent)
-
-    def error_response(self, env, start_response, err):
-        """Answer (and log, once) a :class:`ForwarderError`."""
-        status = err.status_hint
-        log = self.logger.error if status >= 500 else self.logger.info
-        log('%s %s: %d %s', env['REQUEST_METHOD'], _loggable_path(env),
-            status, err)
-        body = ('%s\n' % err).encode('utf-8')
-        headers = [('Content-Type', 'text/plain; charset=UTF-8'),
-                   ('Content-Length', str(len(body)))]
-        headers.extend(err.headers)
-        start_response('%d %s' % (status, _reason(status)), headers)
-        if env['REQUEST_METHOD'] == 'HEAD':
-            return []  # Content-Length says what a GET would have had
-        return [body]
-
-    def handle_healthcheck(self, env, start_response):
-        """This worker's pool state, as JSON (``healthcheck_path``)."""
-        body = json.dumps({
-            'pid': os.getpid(),
-            'targets': {self.conf.target.name: {
-                'url': self.pool.name, 'pool': self.pool.stats(),
-                'counters': self.upstream.counters}},
-        }, sort_keys=True).encode('ascii')
-        start_response('200 OK', [('Content-Type', 'application/json'),
-                                  ('Content-Length', str(len(body)))])
-        return [body]
 
 
 def _loggable_path(env):
