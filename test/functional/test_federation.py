@@ -5,12 +5,15 @@ authenticates and authorizes, with the target container's ACLs; the target
 sees the forwarder's own service credentials, in the mapped account."""
 
 import concurrent.futures
+import json
+import os
 import socket
 import time
 import uuid
 
 import pytest
 
+from test.functional.faultproxy import FaultProxy
 from test.functional.util import request
 
 #: The local account AUTH_test maps onto AUTH_test2 on the target, where
@@ -22,15 +25,31 @@ SERVICE = {'auth_mode': 'service', 'auth_user': 'test2:tester2',
 
 @pytest.fixture(scope='module')
 def federation(clusters):
-    """The local forwarder after tempauth, in service mode."""
+    """The local forwarder after tempauth, in service mode, with
+    per-container opt-in: besides the inline target, ``mirror`` (the same
+    cluster reached through a TCP relay: another URL, another pool) from a
+    targets_conf, and ``//realm1/target`` from container-sync-realms.conf."""
     local, target = clusters
     normal, before = dict(local.filters['forwarder']), local.pipeline_before
+    relay = FaultProxy('127.0.0.1', target.ports['proxy'])
+    relay.start()
+    targets_conf = os.path.join(local.etc_dir, 'forwarder-targets.conf')
+    with open(targets_conf, 'w') as f:
+        f.write('[target:mirror]\ntarget_url = %s\n' % relay.url)
+    realms = os.path.join(local.etc_dir, 'container-sync-realms.conf')
+    with open(realms, 'w') as f:
+        f.write('[realm1]\nkey = realm1key\ncluster_target = %s/v1/\n'
+                % target.proxy_url)
     local.pipeline_before = 'copy'  # after tempauth, before copy/slo/dlo
     local.set_filter_conf('forwarder', dict(
-        normal, auth_url=target.auth_url, **SERVICE))
-    yield local, target
+        normal, auth_url=target.auth_url, targets_conf=targets_conf,
+        container_opt_in='true', **SERVICE))
+    yield local, target, relay
     local.pipeline_before = before
     local.set_filter_conf('forwarder', normal)
+    for path in (targets_conf, realms):
+        os.unlink(path)
+    relay.stop()
 
 
 class Client(object):
@@ -83,7 +102,7 @@ def _local_txn(headers):
 
 @pytest.fixture
 def container(federation):
-    local, target = federation
+    local, target, _relay = federation
     name = 'fed-%s' % uuid.uuid4().hex[:8]
     owner = Client(local, 'test:tester', 'testing')
     assert owner('PUT', '/' + name)[0] == 201
@@ -96,7 +115,7 @@ def container(federation):
 def test_owner_upload_lands_in_mapped_account(federation, container):
     """The owner's upload goes to AUTH_test2 on the target, not to the
     local cluster, and the client's local token never reaches the target."""
-    local, target = federation
+    local, target, _relay = federation
     owner = Client(local, 'test:tester', 'testing')
     status, headers, _ = owner('PUT', '/%s/obj' % container, body=b'federated')
     assert status == 201
@@ -115,7 +134,7 @@ def test_non_owner_refused_locally_until_acl(federation, container):
     """A user without rights gets the local 403 and nothing of the request
     reaches the target; after the owner grants a read ACL on the target
     container, that user reads."""
-    local, target = federation
+    local, target, _relay = federation
     owner = Client(local, 'test:tester', 'testing')
     other = Client(local, 'test:tester3', 'testing3')
     assert owner('PUT', '/%s/obj' % container, body=b'secret')[0] == 201
@@ -140,7 +159,7 @@ def test_non_owner_refused_locally_until_acl(federation, container):
 
 def test_account_requests_refused(federation, container):
     """PUT/POST/DELETE on the account itself are not forwarded."""
-    local, _target = federation
+    local, _target, _relay = federation
     owner = Client(local, 'test:tester', 'testing')
     # the account path itself is not matched by forward = AUTH_test/fed*;
     # a container-level DELETE through the forwarder works
@@ -151,7 +170,7 @@ def test_cluster_only_headers_do_not_cross(federation, container):
     """X-Forwarded-For and X-Service-Token from the client do not reach the
     target: its access log shows the forwarder's address (unit tests check
     every cluster-only header on the wire)."""
-    local, target = federation
+    local, target, _relay = federation
     owner = Client(local, 'test:tester', 'testing')
     status, headers, _ = owner('PUT', '/%s/meta' % container, {
         'X-Forwarded-For': '203.0.113.9', 'X-Service-Token': 'AUTH_tkspoof'},
@@ -165,7 +184,7 @@ def test_cluster_only_headers_do_not_cross(federation, container):
 def test_expired_service_token_one_reauth(federation, container):
     """The target's tokens expire: concurrent requests keep working and
     share one re-auth."""
-    local, target = federation
+    local, target, _relay = federation
     normal_tempauth = dict(target.tempauth_conf)
     target.tempauth_conf['token_life'] = '4'
     target.restart_proxy()
@@ -187,3 +206,54 @@ def test_expired_service_token_one_reauth(federation, container):
         target.tempauth_conf.clear()
         target.tempauth_conf.update(normal_tempauth)
         target.restart_proxy()
+
+
+@pytest.mark.parametrize('name', ['//realm1/target', 'mirror'])
+def test_container_opt_in(federation, name):
+    """A container's owner sets X-Container-Meta-Forward-To on the local
+    container: its objects and listing go to that target (a realm cluster
+    or a targets_conf one), the container itself stays local."""
+    local, target, relay = federation
+    owner = Client(local, 'test:tester', 'testing')
+    container = 'opt-%s' % uuid.uuid4().hex[:8]  # not matched by forward
+    assert _target(target, 'PUT', '/' + container)[0] == 201
+    try:
+        assert owner('PUT', '/' + container, {
+            'X-Container-Meta-Forward-To': name})[0] == 201
+        accepted = relay.accepted
+        status, headers, _ = owner('PUT', '/%s/obj' % container,
+                                   body=b'opted in')
+        assert status == 201 and 'x-forwarder-trans-id' in headers
+        assert _target(target, 'GET', '/%s/obj' % container)[2] == \
+            b'opted in'
+        status, _h, body = owner('GET', '/%s?format=json' % container)
+        assert [o['name'] for o in json.loads(body)] == ['obj']
+        # the container itself is the local one, with the setting
+        headers = owner('HEAD', '/' + container)[1]
+        assert headers['x-container-meta-forward-to'] == name
+        assert 'x-forwarder-trans-id' not in headers
+        # the named target is its own pool, behind its own URL
+        assert (relay.accepted > accepted) == (name == 'mirror')
+        counters = json.loads(request(
+            local.proxy_url, 'GET', '/forwarder/healthcheck')[2])['targets']
+        assert set(counters) == {'default', 'mirror', '//REALM1/TARGET'}
+    finally:
+        _target(target, 'DELETE', '/%s/obj' % container)
+        _target(target, 'DELETE', '/' + container)
+        owner('DELETE', '/' + container)
+
+
+def test_opt_in_unknown_target_refused(federation):
+    """Only configured target names are accepted: 400 when it is set."""
+    local, _target, _relay = federation
+    owner = Client(local, 'test:tester', 'testing')
+    container = 'opt-%s' % uuid.uuid4().hex[:8]
+    status, _h, body = owner('PUT', '/' + container, {
+        'X-Container-Meta-Forward-To': 'nowhere'})
+    assert status == 400
+    assert b"no target named 'nowhere'" in body
+    assert owner('HEAD', '/' + container)[0] == 404
+    assert owner('PUT', '/' + container)[0] == 201
+    assert owner('POST', '/' + container, {
+        'X-Container-Meta-Forward-To': '//realm1/elsewhere'})[0] == 400
+    owner('DELETE', '/' + container)
