@@ -71,11 +71,9 @@ class MiddlewareTestCase(GreenTestCase):
         self.assertEqual(0, in_use, repr(pool))
 
     def target(self, mw):
-        """The middleware's one target, with its ``pool`` and ``upstream``
-        (the middleware itself, or ``targets['default']`` where it has
-        several)."""
-        targets = getattr(mw, 'targets', None)
-        return targets['default'] if targets else mw
+        """The middleware's inline target (``target_url``), with its
+        ``pool`` and ``upstream``."""
+        return mw.targets['default']
 
     def counters(self, mw):
         return self.target(mw).upstream.counters
