@@ -72,6 +72,34 @@ service token (401), the forwarder re-authenticates once (one greenlet
 does; the others wait for it) and retries the request when none of its body
 was read yet.
 
+Several targets
+---------------
+One target is configured inline (``target_url`` and the filter's own TLS
+and auth options; it is named ``default``).  More come from
+``targets_conf``, a file with one section per target, the way Swift keeps
+container-sync-realms.conf::
+
+    [target:east]
+    target_url = https://east.example.com
+    forward = AUTH_projects/east*
+    ca_certs = /etc/swift/east-ca.pem
+    # service mode: auth_url, auth_user, auth_key, os_*, account_map...
+    # (unset TLS and auth options come from [filter:forwarder])
+
+Each target has its own pool, error limiting and service token.  A request
+goes to the first target whose ``forward`` rules match: the inline target's
+first, then the sections in file order.  A section without ``forward`` only
+takes containers that opt in.
+
+With ``container_opt_in = true``, a container's owner may set
+``X-Container-Meta-Forward-To: <target name>`` on the local container; its
+object requests and listings then go to that target, while the container
+itself (HEAD, PUT, POST, DELETE, and that setting) stays local.  Setting a
+name that is not configured gets 400.  Every cluster of Swift's
+``container-sync-realms.conf`` (in ``swift_dir``) is a target name too, as
+``//realm/cluster``, so the cluster names operators already have can be
+used.  The setting is read with Swift's cached container info.
+
 What the target sees
 --------------------
 The method, the path quoted exactly as the client sent it, the query string
@@ -155,8 +183,13 @@ the wrong form, stop the proxy at startup with a message naming the option.
 Swift's ``log_*`` and ``log_statsd_*`` options are accepted as in any
 middleware.
 
-``target_url`` (required)
-    ``http[s]://host[:port]`` of the target cluster's proxy.
+``target_url``
+    ``http[s]://host[:port]`` of the target cluster's proxy.  Required
+    unless ``targets_conf`` names the targets.
+``targets_conf =``
+    A file of ``[target:NAME]`` sections (see Several targets).
+``container_opt_in = false``
+    Honour ``X-Container-Meta-Forward-To`` on local containers.
 ``forward = *``
     What is forwarded, space-separated: ``*`` (every account),
     ``AUTH_a`` (an account), ``AUTH_a/cont`` (a container),
