@@ -565,6 +565,18 @@ def make_env(method='GET', path='/v1/AUTH_test/c/o', headers=None,
     return env
 
 
+class SpyInput(io.BytesIO):
+    """wsgi.input that counts reads."""
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.reads = 0
+
+    def read(self, size=-1):
+        self.reads += 1
+        return super().read(size)
+
+
 class LeakTrackingIter(object):
     """A WSGI body that remembers whether it was closed (Swift's idea).
 

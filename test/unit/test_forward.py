@@ -18,22 +18,10 @@ from swift_forwarder.forward import ErrorLimiter, Upstream, \
     UpstreamRequest, round_trip
 from swift_forwarder.iterators import RequestBody, ResponseBody
 
-from test.unit.helpers import GreenTestCase, keep_alive_handler, \
+from test.unit.helpers import GreenTestCase, SpyInput, keep_alive_handler, \
     refused_port
 
 HEADERS = [('Host', 'target'), ('X-Auth-Token', 'AUTH_tk')]
-
-
-class SpyInput(io.BytesIO):
-    """wsgi.input that counts reads."""
-
-    def __init__(self, data):
-        super().__init__(data)
-        self.reads = 0
-
-    def read(self, size=-1):
-        self.reads += 1
-        return super().read(size)
 
 
 def get_request(path='/v1/AUTH_a/c/o'):

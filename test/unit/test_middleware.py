@@ -25,19 +25,7 @@ from swift_forwarder.iterators import ResponseBody
 from swift_forwarder.middleware import ForwarderMiddleware, filter_factory
 
 from test.unit.helpers import FakeApp, FakeLogger, GreenTestCase, \
-    LeakTracker, keep_alive_handler, make_env, refused_port
-
-
-class SpyInput(io.BytesIO):
-    """wsgi.input that counts reads."""
-
-    def __init__(self, data):
-        super().__init__(data)
-        self.reads = 0
-
-    def read(self, size=-1):
-        self.reads += 1
-        return super().read(size)
+    LeakTracker, SpyInput, keep_alive_handler, make_env, refused_port
 
 
 class MiddlewareTestCase(GreenTestCase):
