@@ -158,12 +158,27 @@ def test_non_owner_refused_locally_until_acl(federation, container):
 
 
 def test_account_requests_refused(federation, container):
-    """PUT/POST/DELETE on the account itself are not forwarded."""
-    local, _target, _relay = federation
-    owner = Client(local, 'test:tester', 'testing')
-    # the account path itself is not matched by forward = AUTH_test/fed*;
-    # a container-level DELETE through the forwarder works
-    assert owner('POST', '', {'X-Account-Meta-X': 'y'})[0] == 204
+    """With the whole account forwarded, reads of the account go to the
+    mapped target account; PUT/POST/DELETE on it are refused (403) unless
+    allow_account_requests, and never reach the target."""
+    local, target, _relay = federation
+    conf = dict(local.filters['forwarder'])
+    local.set_filter_conf('forwarder', dict(conf, forward='AUTH_test'))
+    try:
+        owner = Client(local, 'test:tester', 'testing')
+        status, headers, body = owner('GET', '?format=json')
+        assert status == 200 and 'x-forwarder-trans-id' in headers
+        assert container in [c['name'] for c in json.loads(body)]
+        assert _target_log_lines(target, _local_txn(headers), wait=5)
+        for method in ('POST', 'PUT', 'DELETE'):
+            status, headers, body = owner(method, '', {
+                'X-Account-Meta-Forwarded': 'no'})
+            assert status == 403, method
+            assert b'allow_account_requests' in body
+            assert _target_log_lines(target, _local_txn(headers)) == []
+        assert 'x-account-meta-forwarded' not in _target(target, 'HEAD')[1]
+    finally:
+        local.set_filter_conf('forwarder', conf)
 
 
 def test_cluster_only_headers_do_not_cross(federation, container):
