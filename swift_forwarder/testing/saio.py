@@ -88,7 +88,7 @@ MAX_PORT = 32767
 PART_POWER = 6
 
 PROXY_PIPELINE = (
-    'catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl '
+    'catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl formpost '
     'ratelimit tempauth copy container-quotas account-quotas slo dlo versioned_writes symlink '
     'proxy-logging proxy-server').split()
 

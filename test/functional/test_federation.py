@@ -7,6 +7,7 @@ sees the forwarder's own service credentials, in the mapped account."""
 import concurrent.futures
 import json
 import os
+import re
 import socket
 import time
 import uuid
@@ -128,6 +129,14 @@ def test_owner_upload_lands_in_mapped_account(federation, container):
     assert status == 200 and container.encode() not in body
     # proxy-logging logs the first 16 characters of a token
     assert _target_log_lines(target, owner.token[:16]) == []
+    # ... which shows the service token the target saw: it never comes back
+    # to the client, nor shows in the local proxy's log
+    [line] = _target_log_lines(target, _local_txn(headers), wait=5)
+    service_prefix = re.search(r' (AUTH_tk[0-9a-f]+)\.\.\. ', line).group(1)
+    assert service_prefix != owner.token[:len(service_prefix)]
+    assert service_prefix not in json.dumps(headers)
+    with open(local.log_path('proxy')) as f:
+        assert service_prefix not in f.read()
 
 
 def test_non_owner_refused_locally_until_acl(federation, container):

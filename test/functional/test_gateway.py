@@ -103,6 +103,30 @@ def test_swiftclient_session_through_gateway(gateway):
     status, _h, body = request(local.proxy_url, 'GET', path + query)
     assert (status, body) == (200, data)
 
+    # formpost through the gateway: the signature is checked by the target
+    expires = int(time.time() + 60)
+    form_path = urllib.parse.urlsplit(storage_url).path + '/%s/' % container
+    sig = hmac.new(b'gw-tempurl-key', ('%s\n\n%d\n%d\n%d' % (
+        form_path, 1024, 1, expires)).encode(), hashlib.sha256).hexdigest()
+    fields = [('redirect', ''), ('max_file_size', '1024'),
+              ('max_file_count', '1'), ('expires', str(expires)),
+              ('signature', sig)]
+    boundary = 'gwformboundary'
+    form = b''.join(
+        b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+        % (boundary.encode(), name.encode(), value.encode())
+        for name, value in fields)
+    form += (b'--%s\r\nContent-Disposition: form-data; name="file1"; '
+             b'filename="posted.txt"\r\nContent-Type: text/plain\r\n\r\n'
+             b'posted through the gateway\r\n--%s--\r\n'
+             % (boundary.encode(), boundary.encode()))
+    status, _h, body = request(local.proxy_url, 'POST', form_path, {
+        'Content-Type': 'multipart/form-data; boundary=%s' % boundary}, form)
+    assert status == 201, body
+    assert conn.get_object(container, 'posted.txt')[1] == \
+        b'posted through the gateway'
+    conn.delete_object(container, 'posted.txt')
+
     # the object is on the target, under the target's account
     target_conn = swiftclient.Connection(authurl=target.auth_url, user=USER,
                                          key=KEY, retries=0)
