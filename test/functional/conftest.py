@@ -9,6 +9,7 @@ reason, when Swift or memcached is missing.
 """
 
 import json
+import signal
 import urllib.parse
 import uuid
 
@@ -24,6 +25,10 @@ FORWARDER_CONF = {
 }
 
 
+def _terminated(signum, frame):
+    raise SystemExit('terminated by signal %d' % signum)
+
+
 def require_saio():
     """Skip the calling test unless dev clusters can run here."""
     reason = saio.missing_requirement()
@@ -36,6 +41,10 @@ def clusters(tmp_path_factory):
     """(local, target): running :class:`saio.SwiftCluster` objects, with AUTH_test
     created on the target."""
     require_saio()
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        # a SIGTERM (a CI timeout, `timeout`) unwinds the session, so the
+        # clusters are stopped instead of left running
+        signal.signal(signal.SIGTERM, _terminated)
     local, target = saio.start_pair(str(tmp_path_factory.mktemp('saio')), FORWARDER_CONF)
     try:
         _create_account(target)
