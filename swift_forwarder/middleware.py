@@ -324,10 +324,6 @@ class ForwarderMiddleware(object):
             target = self.route(env, path)
             if target is None:
                 return self.app(env, start_response)
-            if target.service is not None and path.startswith('/v1/'):
-                refusal = target.service.authorize(env, SwobRequest)
-                if refusal is not None:
-                    return refusal(env, start_response)
             return target.forward(env, start_response)
         except ForwarderError as err:
             return self.error_response(env, start_response, err)
@@ -469,6 +465,11 @@ class TargetForwarder(object):
         conf = self.conf
         hops = routing.check_loop(env, conf.forwarder_id, conf.max_hops)
         has_body, length = routing.check_request(env)
+        if self.service is not None and env['PATH_INFO'].startswith('/v1/'):
+            # after the input checks: bad input never costs the ACL lookup
+            refusal = self.service.authorize(env, SwobRequest)
+            if refusal is not None:
+                return refusal(env, start_response)
         check_put = has_body and routing.put_etag_checkable(env)
         body = RequestBody(env['wsgi.input'], length, conf.client_chunk_size,
                            conf.client_timeout, checksum=check_put) \

@@ -259,6 +259,20 @@ class TestServiceMode(MiddlewareTestCase):
         self.assertEqual(502, resp.status_int)
         self.assertIn(b'refused the service token', resp.read())
 
+    def test_bad_input_before_acl_lookup(self):
+        """Bad input is refused before anything, the ACL HEAD included,
+        goes to the target."""
+        import swift_forwarder.middleware as middleware
+        self.patch_swob(middleware)
+        handler, requests = self.acl_then([])
+        mw = self.service_mw(handler)
+        resp = self.call(mw, self.env('PUT', headers={
+            'Content-Length': '5', 'Transfer-Encoding': 'chunked'}))
+        self.assertEqual(400, resp.status_int)
+        resp.read()
+        self.assertEqual([], requests)
+        self.assertEqual([], self.authorized)
+
 
 class TestServiceAuthAcls(unittest.TestCase):
 
