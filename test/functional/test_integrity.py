@@ -352,7 +352,9 @@ def test_resume_never_splices_two_versions(env):
     """The download stalls, and the object is overwritten before the
     forwarder resumes: the resume is pinned to the first version's ETag
     (If-Match), so the stream is aborted rather than spliced."""
-    node_timeout = 3
+    # the overwrite must land before the stalled read times out and the
+    # forwarder resumes: leave it ample time on a loaded machine
+    node_timeout = 8
     env.via_fault(node_timeout=node_timeout)
     first, second = os.urandom(BIG), os.urandom(BIG)
     path = env.path('pinned-%s' % uuid.uuid4().hex[:6])
