@@ -182,10 +182,7 @@ class ServiceAuth(object):
             status = conn.response.status
             acls = (conn.response.getheader('X-Container-Read'),
                     conn.response.getheader('X-Container-Write'))
-            if conn.response.will_close:
-                self.upstream.pool.discard(conn)
-            else:
-                self.upstream.pool.put(conn)
+            self.upstream.pool.release(conn)  # a HEAD: nothing to read
             if status != 401:
                 break
             self.tokens.invalidate(token)

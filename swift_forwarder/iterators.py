@@ -179,10 +179,7 @@ class ResponseBody(object):
         """Read to the end: the connection may serve the next request."""
         conn, self._conn = self._conn, None
         self.complete = True
-        if self._resp.will_close:
-            self._pool.discard(conn)
-        else:
-            self._pool.put(conn)
+        self._pool.release(conn)
 
     def _fail(self, error):
         """Drop the connection and remember why; returns ``error``."""

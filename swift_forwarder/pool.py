@@ -142,6 +142,14 @@ class ConnectionPool(object):
         self._idle.append(conn)
         self._release()
 
+    def release(self, conn):
+        """A response read to the end: pool the connection, unless the
+        response said it would close (``Connection: close``)."""
+        if conn.response is not None and conn.response.will_close:
+            self.discard(conn)
+        else:
+            self.put(conn)
+
     def discard(self, conn):
         """Close a connection in an unknown state and free its slot."""
         self._close(conn)

@@ -292,7 +292,7 @@ class TestServiceAuthAcls(unittest.TestCase):
             name = 'http://t'
 
             class pool(object):
-                discard = staticmethod(lambda conn: None)
+                release = staticmethod(lambda conn: None)
 
             @staticmethod
             def round_trip(request):
