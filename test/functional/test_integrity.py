@@ -56,9 +56,12 @@ class Env(object):
         return '/%s/%s' % (self.container, name)
 
     def via_fault(self, **options):
-        """The forwarder talks to the target through the fault proxy."""
+        """The forwarder talks to the target through the fault proxy, with
+        ``fault.fired`` counting from zero for this test."""
         self.fault.disarm()
         self.fault.restore()
+        TALLY['faults injected'] += self.fault.faults_injected
+        self.fault.fired.clear()
         options.setdefault('node_timeout', 1)
         self._reconfigure(target_url=self.fault.url, **options)
 
@@ -515,6 +518,7 @@ def test_aborted_transfers_leave_no_sockets(env):
     names = ['aborted-%03d' % i for i in range(200)]
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda name: _aborted_upload(env, name), names))
+        between = wait_pool_idle(env.local)
         list(pool.map(lambda _i: _aborted_download(env), range(200)))
     after_pool = wait_pool_idle(env.local)
     env.assert_no_leak(baseline, timeout=20)
@@ -522,11 +526,19 @@ def test_aborted_transfers_leave_no_sockets(env):
                                      % env.container)
     assert json.loads(listing) == []
     now = env.sockets()
-    print('\n200 aborted uploads + 200 aborted downloads: discarded %d, created %d; '
-          'sockets (forwarder->target, relays, target side) before %s, after %s' % (
-              after_pool['discarded'] - before_pool['discarded'],
-              after_pool['created'] - before_pool['created'], baseline, now))
-    assert after_pool['discarded'] - before_pool['discarded'] >= 400
+    uploads = delta(before_pool, between)
+    downloads = delta(between, after_pool)
+    # a download the forwarder could finish writing into the socket buffers
+    # before the client's close reached it ends complete and goes back to
+    # the pool (to be reused or left idle): that is right, not a leak
+    completed = downloads['reused'] + downloads['idle']
+    print('\n200 aborted uploads: discarded %d; 200 aborted downloads: discarded %d, '
+          'completed first %d; sockets (forwarder->target, relays, target side) '
+          'before %s, after %s' % (uploads['discarded'], downloads['discarded'],
+                                   completed, baseline, now))
+    assert uploads['discarded'] == 200  # a half-sent upload is never reused
+    assert downloads['discarded'] + completed == 200
+    assert downloads['discarded'] >= 100
     TALLY['aborted transfers'] += 400
 
 
