@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps system-deps test unit functional lint demo bench clean
+.PHONY: all deps system-deps test unit functional lint demo bench profile clean
 
 all: test
 
@@ -51,6 +51,13 @@ bench: deps
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
 	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Where the forwarder's CPU goes (see bench/profile.py), e.g.
+# make profile PROFILE_ARGS="get-big --option client_chunk_size=131072"
+PROFILE_ARGS ?= get-big
+profile: deps
+	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m bench.profile $(PROFILE_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

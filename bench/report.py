@@ -249,7 +249,9 @@ def markdown(summary, meta):
     sections = [
         ['# swift_forwarder benchmark', '',
          '*forwarded*: client -> local Swift proxy with the forwarder (default options, '
-         'plus healthcheck_path) -> target Swift proxy.  *direct*: client -> target proxy.  '
+         'plus healthcheck_path; the *verify_get=false* row goes to a second target, the '
+         'same cluster, with that option) -> target Swift proxy.  '
+         '*direct*: client -> target proxy.  '
          '*nginx*: client -> nginx -> target proxy, nginx tuned as a keep-alive reverse '
          'proxy: 1 worker, proxy_buffering and proxy_request_buffering off, HTTP/1.1 '
          'upstream with `Connection: ""`, upstream keepalive %d (the forwarder\'s '

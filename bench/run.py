@@ -10,9 +10,11 @@ their order every repetition) so that drift on a shared machine cancels out:
 * ``direct``:    client -> target proxy
 * ``nginx``:     client -> nginx (tuned keep-alive reverse proxy) -> target proxy
 
-Workloads: big GET and PUT throughput, 4 KiB GET and PUT requests/s at concurrency 1
-and 16, HEAD latency, upstream connections opened per 1,000 requests, proxy CPU seconds
-per GiB, and the forwarder's RSS while it forwards one huge object each way.  Writes
+Workloads: big GET and PUT throughput (GET twice: with the default ``verify_get = true``,
+and from a second target with ``verify_get = false`` to show what the MD5 costs), 4 KiB
+GET and PUT requests/s at concurrency 1 and 16, HEAD latency, upstream connections opened
+per 1,000 requests, proxy CPU seconds per GiB, and the forwarder's RSS while it forwards
+one huge object each way.  Writes
 ``bench/results/latest.{md,png,json}`` and a dated copy (``--quick`` writes
 ``quick.*`` instead, so that a development run never replaces a full one).
 
@@ -96,22 +98,25 @@ class Bench(object):
         bases = {'forwarded': local.proxy_url, 'direct': target.proxy_url,
                  'nginx': proxy.url}
         self.endpoints = {p: client.Endpoint(bases[p], account, token) for p in PATHS}
-        self.container = 'bench-%s' % uuid.uuid4().hex[:12]
+        suffix = uuid.uuid4().hex[:12]
+        #: forwarded to the default target; ``fast``'s to the one without verify_get
+        self.container, self.fast = 'bench-' + suffix, 'fast-' + suffix
         self.size = args.size_mib * stats.MIB
         self.big, self.small = stats.Tally(), stats.Tally()
         self.huge = {}
 
     # -- setup and cleanup (directly on the target)
 
-    def obj(self, name, path='direct'):
-        return self.endpoints[path].path(self.container, name)
+    def obj(self, name, path='direct', container=None):
+        return self.endpoints[path].path(container or self.container, name)
 
-    def _direct(self, method, name=None, body=None, expect=(200, 201, 202, 204)):
+    def _direct(self, method, name=None, body=None, expect=(200, 201, 202, 204),
+                container=None):
         ep = self.endpoints['direct']
         conn = ep.connect()
         try:
-            client.request(conn, method, ep.path(self.container, name), ep.token, body=body,
-                           expect=expect)
+            client.request(conn, method, ep.path(container or self.container, name),
+                           ep.token, body=body, expect=expect)
         finally:
             conn.close()
 
@@ -119,6 +124,9 @@ class Bench(object):
         self._direct('PUT')
         self._direct('PUT', 'small', body=os.urandom(SMALL_SIZE))
         client.big_put(self.endpoints['direct'], self.obj('big'), self.size)
+        self._direct('PUT', container=self.fast)
+        client.big_put(self.endpoints['direct'], self.obj('big', container=self.fast),
+                       self.size)
 
     def cleanup(self):
         """Delete what we uploaded, best-effort (the devices go when the target stops)."""
@@ -127,6 +135,8 @@ class Bench(object):
         try:
             for name in names + [None]:  # None: the container
                 self._direct('DELETE', name, expect=(204, 404))
+            for name in ('big', None):
+                self._direct('DELETE', name, expect=(204, 404), container=self.fast)
         except TRANSFER_ERRORS as e:
             say('bench: cleanup: %s', e)
 
@@ -137,14 +147,16 @@ class Bench(object):
         for path in PATHS:
             client.big_get(self.endpoints[path], self.obj('big', path), self.size)
             self._load(path, 'GET', 16, 0.5)
+        client.big_get(self.endpoints['forwarded'],
+                       self.obj('big', 'forwarded', self.fast), self.size)
 
     def run(self):
         self.warm_up()
         for rep in range(self.args.reps):
             say('--- repetition %d of %d', rep + 1, self.args.reps)
-            for method in ('GET', 'PUT'):
+            for method, fast in (('GET', False), ('PUT', False), ('GET', True)):
                 for path in rotated(rep):
-                    self.big_cell(method, path, rep)
+                    self.big_cell(method, path, rep, fast)
             for method, concurrency in SMALL_CELLS:
                 for path in rotated(rep):
                     self.small_cell(method, concurrency, path, rep)
@@ -157,13 +169,16 @@ class Bench(object):
                      'nginx': self.nginx.worker_pid}.get(path, lambda: None)()
         return proxy_pid, self.target.proxy_worker_pids()[0]
 
-    def big_cell(self, method, path, rep):
-        cell = '%s %d MiB' % (method, self.args.size_mib)
+    def big_cell(self, method, path, rep, fast=False):
+        """One big transfer; ``fast``: a GET from the container forwarded to the target
+        with ``verify_get = false`` (direct and nginx read the same object)."""
+        cell = '%s %d MiB' % (method, self.args.size_mib) + (
+            ', verify_get=false' if fast else '')
         proxy_pid, target_pid = self._pids(path)
         before = [proc.cpu_seconds(p) if p else None for p in (proxy_pid, target_pid)]
         try:
             seconds = self._transfer(method, path, 'big' if method == 'GET' else 'put-big',
-                                     self.size)
+                                     self.size, self.fast if fast else None)
         except TRANSFER_ERRORS as e:  # counted and reported; the run goes on
             self.big.add(cell, path, errors='%s: %s' % (type(e).__name__, e))
             say('%-16s %-9s ERROR %s', cell, path, e)
@@ -175,10 +190,10 @@ class Bench(object):
         self.big.add_rate(cell, path, rep, self.size / seconds)
         say('%-16s %-9s %8.1f MiB/s', cell, path, self.size / stats.MIB / seconds)
 
-    def _transfer(self, method, path, name, size):
+    def _transfer(self, method, path, name, size, container=None):
         """GET or PUT one object of ``size`` bytes on ``path``; returns the seconds taken."""
         run = client.big_get if method == 'GET' else client.big_put
-        return run(self.endpoints[path], self.obj(name, path), size)
+        return run(self.endpoints[path], self.obj(name, path, container), size)
 
     def small_cell(self, method, concurrency, path, rep):
         created = self._pool_created() if path == 'forwarded' else None
@@ -245,11 +260,24 @@ class Bench(object):
         }
 
 
+def fast_target(local, target, workdir):
+    """A second target, the same cluster with ``verify_get = false``, for the
+    ``fast-*`` containers; the default target keeps ``bench-*``."""
+    account = urllib.parse.urlsplit(target.get_auth()[0]).path.split('/')[2]
+    targets_conf = os.path.join(workdir, 'forwarder-targets.conf')
+    with open(targets_conf, 'w') as f:
+        f.write('[target:fast]\ntarget_url = %s\nforward = %s/fast-*\nverify_get = false\n'
+                % (target.proxy_url, account))
+    local.set_filter_conf('forwarder', dict(local.filters['forwarder'], targets_conf=targets_conf,
+                                            forward='%s/bench-*' % account))
+
+
 def run(args, workdir):
     """Start everything, run the workloads, stop everything; returns the summary."""
     local, target = saio.start_pair(workdir, FORWARDER_CONF)
     proxy = None
     try:
+        fast_target(local, target, workdir)
         port = saio.find_free_base(avoid=[local.port_base, target.port_base])
         proxy = nginx.Nginx(os.path.join(workdir, 'nginx'), port, target.ports['proxy'])
         os.makedirs(proxy.prefix)

@@ -41,7 +41,8 @@ Target = collections.namedtuple(
 
 #: A target with what is routed to it (``forward`` rules) and the
 #: forwarder's credentials there (``auth``: a dict of the auth options).
-TargetConf = collections.namedtuple('TargetConf', 'target forward auth')
+TargetConf = collections.namedtuple('TargetConf',
+                                    'target forward auth verify_get')
 
 
 def boolean(value):
@@ -191,6 +192,7 @@ OPTIONS = (
     ('healthcheck_path', http_path, ''),
     ('etag_mismatch_policy', choice('raise', 'log', 'raise_and_delete'),
      'raise'),
+    ('verify_get', boolean, 'true'),
     ('error_limit', positive_int, '10'),
     ('error_window', positive_float, '60'),
     ('error_suppression_interval', positive_float, '60'),
@@ -211,10 +213,10 @@ OPTIONS = (
 _FIELDS = [name for name, _conv, _default in OPTIONS]
 _CONVERTERS = {name: conv for name, conv, _default in OPTIONS}
 
-#: Options a ``[target:NAME]`` section of targets_conf may set.  TLS and
-#: auth options it doesn't set come from the filter section.
+#: Options a ``[target:NAME]`` section of targets_conf may set.  TLS,
+#: verify_get and auth options it doesn't set come from the filter section.
 TARGET_OPTIONS = ('target_url', 'forward', 'ca_certs', 'insecure',
-                  'cert_file', 'key_file', 'auth_url', 'auth_version',
+                  'cert_file', 'key_file', 'verify_get', 'auth_url', 'auth_version',
                   'auth_user', 'auth_key', 'token_refresh_interval',
                   'account_map') + tuple(
                       name for name in _FIELDS if name.startswith('os_'))
@@ -296,7 +298,7 @@ def _target_conf(name, values, filter_values):
     return TargetConf(
         Target(name, scheme, host, port, values['ca_certs'],
                values['insecure'], values['cert_file'], values['key_file']),
-        values['forward'], auth)
+        values['forward'], auth, values['verify_get'])
 
 
 def _load_targets_conf(path, filter_values):

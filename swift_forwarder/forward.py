@@ -38,7 +38,7 @@ BACKOFF_CAP = 1.0
 
 #: Counters kept per target (healthcheck JSON; metrics).
 COUNTERS = ('retries', 'resumes', 'etag_mismatches', 'error_limited',
-            'suppressions')
+            'suppressions', 'loop_refusals')
 
 #: What to send.  ``body`` is a :class:`RequestBody` or None; ``chunked``
 #: says whether its length is unknown (Transfer-Encoding: chunked).
@@ -123,12 +123,19 @@ class Upstream(object):
     :param pool: the target's :class:`ConnectionPool`.
     :param retries: connect retries per request.
     :param limiter: its :class:`ErrorLimiter`.
+
+    The counters go to the pool's metrics as well.
     """
 
     def __init__(self, pool, retries, limiter):
         self.pool, self.retries, self.limiter = pool, retries, limiter
         self.name = pool.name
         self.counters = dict.fromkeys(COUNTERS, 0)
+
+    def count(self, name):
+        """One more of counter ``name`` (one of :data:`COUNTERS`)."""
+        self.counters[name] += 1
+        self.pool.metrics.increment(name)
 
     def round_trip(self, request):
         """:func:`round_trip` under the error limiter.
@@ -138,7 +145,7 @@ class Upstream(object):
         try:
             probe = self.limiter.allow()
         except ErrorLimitedError as err:
-            self.counters['error_limited'] += 1
+            self.count('error_limited')
             err.set_target(self.name)
             raise
         ok = None
@@ -157,12 +164,12 @@ class Upstream(object):
             self.limiter.finish(probe, ok)
 
     def _on_retry(self, err):
-        self.counters['retries'] += 1
+        self.count('retries')
         self._failed()
 
     def _failed(self):
         if self.limiter.failure():
-            self.counters['suppressions'] += 1
+            self.count('suppressions')
 
 
 def _backoff(attempt):

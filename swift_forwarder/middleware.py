@@ -83,8 +83,10 @@ container-sync-realms.conf::
     target_url = https://east.example.com
     forward = AUTH_projects/east*
     ca_certs = /etc/swift/east-ca.pem
+    verify_get = false
     # service mode: auth_url, auth_user, auth_key, os_*, account_map...
-    # (unset TLS and auth options come from [filter:forwarder])
+    # (unset TLS, verify_get and auth options come from
+    # [filter:forwarder])
 
 Each target has its own pool, error limiting and service token.  A request
 goes to the first target whose ``forward`` rules match: the inline target's
@@ -176,6 +178,21 @@ would read them as "up").
 
 Any other status comes from the target unchanged.
 
+Observability
+-------------
+Each forwarded request gets one log line (info; error level when the
+forwarder failed it with a 5xx or its response body was aborted)::
+
+    forwarded to <target>: <METHOD> <path> <status> bytes_up=N
+    bytes_down=N ttfb=<s> time=<s>[: <reason>] (txn: <transaction id>)
+
+and ``forwarder:<target>:<target transaction id>`` in ``swift.log_info``
+for proxy-logging.  Paths are logged without the query string; tokens, keys
+and signatures never are.  Statsd metrics (Swift's ``log_statsd_*``
+settings) are named ``forwarder.<target>.<metric>``; the README lists them.
+``/info`` shows a ``forwarder`` section (version, target names, non-secret
+settings; target URLs in the admin section).
+
 Configuration
 -------------
 All options go in ``[filter:forwarder]``.  Unknown options, and values of
@@ -248,22 +265,35 @@ middleware.
 ``etag_mismatch_policy = raise``
     ``raise``, ``raise_and_delete`` or ``log``: what a PUT whose target
     ETag differs from the MD5 of the bytes sent gets (see Integrity).
+``verify_get = true``
+    Check whole plain-object GET bodies against their ETag as they stream
+    (see Integrity).  MD5 costs about 1.4 CPU seconds per GiB on a current
+    x86 core, most of what the forwarder spends on a big GET; turn it off
+    only where the path to the target is already integrity-protected
+    (https) and CPU is what limits throughput; a targets_conf section may
+    set it for its target.  PUTs are always checked.
 ``error_limit = 10``, ``error_window = 60``
     This many target failures within this many seconds...
 ``error_suppression_interval = 60``
     ...make requests to it fail fast for this many seconds.
 ``healthcheck_path =``
     Off by default.  When set (e.g. ``/forwarder/healthcheck``), a GET of
-    that path returns this worker's pool state and counters (retries,
-    resumes, ETag mismatches, error-limited requests, suppressions) as
-    JSON.  Put it behind your own access control.
+    that path probes every target (``GET /healthcheck`` on a connection of
+    its own) and returns each one's reachability, with this worker's pool
+    state and counters (retries, resumes, ETag mismatches, error-limited
+    requests, suppressions), as JSON: 200 when every target answers below
+    500, else 503.  ``?probe=no`` skips the probes.  Put it behind your own
+    access control.
 """
 
 import collections
+import functools
 import http
 import json
 import logging
 import os
+import time
+import urllib.parse
 
 import swiftclient
 
@@ -271,20 +301,28 @@ from swift_forwarder import __version__, routing
 from swift_forwarder.auth import ServiceAuth, TokenCache
 from swift_forwarder.config import parse_conf
 from swift_forwarder.exceptions import BadRequest, ConfigError, \
-    EtagMismatch, ForwarderError, UpstreamBodyError, UpstreamError
+    EtagMismatch, ForwarderError, LoopDetected, UpstreamBodyError, \
+    UpstreamError
 from swift_forwarder.forward import ErrorLimiter, Upstream, UpstreamRequest
-from swift_forwarder.green import local
+from swift_forwarder.green import Timeout, http_client, local
 from swift_forwarder.iterators import RequestBody, ResponseBody
+from swift_forwarder.metrics import RequestRecord, TargetMetrics, \
+    loggable_path
 from swift_forwarder.pool import ConnectionPool
 
 try:
+    from swift.common.registry import register_swift_info
     from swift.common.swob import Request as SwobRequest
     from swift.common.utils import get_logger as swift_get_logger
     from swift.proxy.controllers.base import get_container_info
 except ImportError:  # unit tests and tools without Swift installed
     SwobRequest = swift_get_logger = get_container_info = None
+    register_swift_info = None
 
 __all__ = ['ForwarderMiddleware', 'filter_factory']
+
+#: Longest wait for a healthcheck probe's answer (``node_timeout`` if less).
+PROBE_TIMEOUT = 10
 
 #: Reason phrases for statuses http.client does not know.
 _REASONS = {499: 'Client Disconnect', 508: 'Loop Detected'}
@@ -322,10 +360,17 @@ class ForwarderMiddleware(object):
         self.logger.txn_id = env.get('swift.trans_id')
         try:
             target = self.route(env, path)
-            if target is None:
-                return self.app(env, start_response)
-            return target.forward(env, start_response)
         except ForwarderError as err:
+            log = self.logger.error if err.status_hint >= 500 else \
+                self.logger.info
+            log('%s %s: %d %s', env['REQUEST_METHOD'], loggable_path(env),
+                err.status_hint, err)
+            return self.error_response(env, start_response, err)
+        if target is None:
+            return self.app(env, start_response)
+        try:
+            return target.forward(env, start_response)
+        except ForwarderError as err:  # logged on the request's line
             return self.error_response(env, start_response, err)
 
     def route(self, env, path):
@@ -383,11 +428,8 @@ class ForwarderMiddleware(object):
         return target
 
     def error_response(self, env, start_response, err):
-        """Answer (and log, once) a :class:`ForwarderError`."""
+        """Answer a :class:`ForwarderError` (logged by the caller)."""
         status = err.status_hint
-        log = self.logger.error if status >= 500 else self.logger.info
-        log('%s %s: %d %s', env['REQUEST_METHOD'], _loggable_path(env),
-            status, err)
         body = ('%s\n' % err).encode('utf-8')
         headers = [('Content-Type', 'text/plain; charset=UTF-8'),
                    ('Content-Length', str(len(body)))]
@@ -398,16 +440,28 @@ class ForwarderMiddleware(object):
         return [body]
 
     def handle_healthcheck(self, env, start_response):
-        """This worker's pool state, as JSON (``healthcheck_path``)."""
-        body = json.dumps({
-            'pid': os.getpid(),
-            'targets': {name: {
+        """Per-target reachability, pool state and counters, as JSON
+        (``healthcheck_path``): 200 when every target answered its probe,
+        503 when one did not.  ``?probe=no`` skips the probes (state only,
+        always 200)."""
+        probe = urllib.parse.parse_qs(env.get('QUERY_STRING', '')).get(
+            'probe', ['yes'])[-1] not in ('no', '0', 'false')
+        targets = {}
+        for name, target in self.targets.items():
+            targets[name] = {
                 'url': target.pool.name, 'pool': target.pool.stats(),
-                'counters': target.upstream.counters}
-                for name, target in self.targets.items()},
-        }, sort_keys=True).encode('ascii')
-        start_response('200 OK', [('Content-Type', 'application/json'),
-                                  ('Content-Length', str(len(body)))])
+                'counters': dict(target.upstream.counters),
+                'error_limited': target.upstream.limiter.suppressed_until >
+                time.monotonic()}
+            if probe:
+                targets[name].update(target.probe())
+        healthy = all(t.get('reachable', True) for t in targets.values())
+        body = json.dumps({'pid': os.getpid(), 'status': 'OK' if healthy
+                           else 'FAIL', 'targets': targets},
+                          sort_keys=True).encode('ascii')
+        start_response('200 OK' if healthy else '503 Service Unavailable',
+                       [('Content-Type', 'application/json'),
+                        ('Content-Length', str(len(body)))])
         return [body]
 
 
@@ -426,15 +480,17 @@ class TargetForwarder(object):
         target = self.target = target_conf.target
         self.name = target.name
         self.forward_rules = target_conf.forward
+        self.verify_get = target_conf.verify_get
         host = '[%s]' % target.host if ':' in target.host else target.host
         default_port = 443 if target.scheme == 'https' else 80
         self.netloc = host if target.port == default_port else \
             '%s:%d' % (host, target.port)
         self.via = '1.1 %s (swift_forwarder/%s)' % (
             conf.forwarder_id, __version__)
+        self.metrics = TargetMetrics(logger, self.name)
         self.pool = ConnectionPool(
             target, conf.pool_size, conf.pool_timeout, conf.conn_timeout,
-            conf.node_timeout, conf.max_idle_time)
+            conf.node_timeout, conf.max_idle_time, self.metrics)
         self.upstream = Upstream(self.pool, conf.retries, ErrorLimiter(
             conf.error_limit, conf.error_window,
             conf.error_suppression_interval))
@@ -447,6 +503,38 @@ class TargetForwarder(object):
                     self.auth['token_refresh_interval']),
                 self.auth['account_map'], conf.allow_account_requests,
                 self.netloc)
+
+    def probe(self):
+        """Is the target there?  A ``GET /healthcheck`` on a connection of
+        its own (never a pooled one, which a busy pool may not have free),
+        within ``conn_timeout`` plus at most 10 s for the answer.
+
+        :returns: ``reachable``, and ``status`` and ``time_ms`` or
+            ``error``, for the healthcheck JSON.  A 5xx answer is not
+            reachable: the target said it cannot serve.
+        """
+        started = time.monotonic()
+        conn = None
+        deadline = Timeout(self.conf.conn_timeout + min(
+            self.conf.node_timeout, PROBE_TIMEOUT))
+        try:
+            with deadline:
+                conn = self.pool.connect()
+                conn.send_head('GET', '/healthcheck', [
+                    ('Host', self.netloc), ('User-Agent', self.via)])
+                status = conn.getresponse().status
+                conn.response.read(65536)
+        except Timeout as err:
+            if err is not deadline:
+                raise
+            return {'reachable': False, 'error': 'timed out'}
+        except (OSError, ForwarderError, http_client.HTTPException) as err:
+            return {'reachable': False, 'error': str(err)}
+        finally:
+            if conn is not None:
+                conn.close()
+        return {'reachable': status < 500, 'status': status,
+                'time_ms': round((time.monotonic() - started) * 1000, 3)}
 
     def _get_auth(self):
         """The service credentials' (storage_url, token), from swiftclient
@@ -461,7 +549,23 @@ class TargetForwarder(object):
             timeout=self.conf.node_timeout)
 
     def forward(self, env, start_response):
-        """Send one request to the target and relay its response."""
+        """Send one request to the target and relay its response.  The
+        request's log line and metrics come once it is over (see
+        :class:`RequestRecord`)."""
+        record = RequestRecord(self.name, self.metrics, self.logger, env)
+        log_info = env.setdefault('swift.log_info', [])
+        log_info.append('forwarder:%s' % self.name)
+        record.log_info = (log_info, len(log_info) - 1)
+        try:
+            return self._forward(env, start_response, record)
+        except ForwarderError as err:
+            if isinstance(err, LoopDetected):
+                self.upstream.count('loop_refusals')
+            record.finish(err.status_hint, outcome=str(err), error=(
+                err.status_hint >= 500 and not isinstance(err, LoopDetected)))
+            raise
+
+    def _forward(self, env, start_response, record):
         conf = self.conf
         hops = routing.check_loop(env, conf.forwarder_id, conf.max_hops)
         has_body, length = routing.check_request(env)
@@ -469,11 +573,15 @@ class TargetForwarder(object):
             # after the input checks: bad input never costs the ACL lookup
             refusal = self.service.authorize(env, SwobRequest)
             if refusal is not None:
-                return refusal(env, start_response)
+                def refused(status, headers, exc_info=None):
+                    record.finish(int(status.split(' ', 1)[0]),
+                                  outcome='refused before forwarding')
+                    return start_response(status, headers, exc_info)
+                return refusal(env, refused)
         check_put = has_body and routing.put_etag_checkable(env)
-        body = RequestBody(env['wsgi.input'], length, conf.client_chunk_size,
-                           conf.client_timeout, checksum=check_put) \
-            if has_body else None
+        body = record.request_body = RequestBody(
+            env['wsgi.input'], length, conf.client_chunk_size,
+            conf.client_timeout, checksum=check_put) if has_body else None
         request = UpstreamRequest(
             env['REQUEST_METHOD'], routing.upstream_path(env),
             routing.upstream_headers(env, self.netloc, hops,
@@ -485,9 +593,10 @@ class TargetForwarder(object):
         else:
             conn = self._service_round_trip(env, request)
         resp = conn.response
+        record.response_head(resp.status, resp.getheader('X-Trans-Id'))
         if check_put and 200 <= resp.status < 300:
             self._check_put(env, request, conn, body.md5.hexdigest())
-        app_iter = self._response_body(request, conn)
+        app_iter = self._response_body(request, conn, record)
         headers = routing.response_headers(resp.getheaders())
         if routing.is_auth_path(env['PATH_INFO']):
             headers = routing.rewrite_storage_url(
@@ -523,27 +632,30 @@ class TargetForwarder(object):
             self.service.forget_acls(target_account, container)
         return conn
 
-    def _response_body(self, request, conn):
+    def _response_body(self, request, conn, record):
         """A short body is read at once and the connection released before
         the client sees anything; anything longer streams, verified against
         its ETag and resumed if the target breaks off."""
         resp = conn.response
-        etag = routing.body_etag(request.method, request.target, resp)
+        etag = routing.body_etag(request.method, request.target, resp) \
+            if self.verify_get else None
         if resp.length is not None and resp.length <= \
                 self.conf.client_chunk_size:
             body = ResponseBody(self.pool, conn, max(resp.length, 1),
                                 etag=etag, resume=self._resumer(request, resp),
                                 max_resumes=self.conf.retries)
             try:
-                return [b''.join(body)]
-            except EtagMismatch:  # a 502 for the client, logged there
-                self.upstream.counters['etag_mismatches'] += 1
+                data = b''.join(body)
+            except EtagMismatch:  # a 502 for the client
+                self.upstream.count('etag_mismatches')
                 raise
             finally:
                 body.close()
+            record.finish(resp.status, len(data))
+            return [data]
         return ResponseBody(self.pool, conn, self.conf.client_chunk_size,
-                            on_close=self._on_close, etag=etag,
-                            resume=self._resumer(request, resp),
+                            on_close=functools.partial(self._on_close, record),
+                            etag=etag, resume=self._resumer(request, resp),
                             max_resumes=self.conf.retries)
 
     def _resumer(self, request, resp):
@@ -559,9 +671,9 @@ class TargetForwarder(object):
 
         def resume(offset):
             start = first + offset
-            upstream.counters['resumes'] += 1
-            self.logger.warning('Resuming GET %s at byte %d', request.target,
-                                start)
+            upstream.count('resumes')
+            self.logger.warning('Resuming GET %s at byte %d',
+                                request.target.split('?', 1)[0], start)
             conn = upstream.round_trip(UpstreamRequest(
                 'GET', request.target, headers + [
                     ('Range', 'bytes=%d-%s' % (start, '' if last is None
@@ -580,13 +692,13 @@ class TargetForwarder(object):
         etag = (conn.response.getheader('Etag') or '').strip('"')
         if etag == sent or not etag:  # Swift always sends one; else no check
             return
-        self.upstream.counters['etag_mismatches'] += 1
+        self.upstream.count('etag_mismatches')
         msg = 'ETag mismatch on PUT: sent MD5 %s, target ETag %s' % (
             sent, etag)
         policy = self.conf.etag_mismatch_policy
         if policy == 'log':
             self.logger.error('%s %s: %s', request.method,
-                              _loggable_path(env), msg)
+                              loggable_path(env), msg)
             return
         self._discard_body(conn)
         if policy == 'raise_and_delete':
@@ -615,20 +727,18 @@ class TargetForwarder(object):
         self._discard_body(conn)
         return status
 
-    def _on_close(self, body):
+    def _on_close(self, record, body):
         if body.error is not None:
             if isinstance(body.error, EtagMismatch):
-                self.upstream.counters['etag_mismatches'] += 1
-            self.logger.error('Response body aborted: %s', body.error)
+                self.upstream.count('etag_mismatches')
+            record.finish(record.status, body.bytes_sent, error=True,
+                          outcome='response body aborted: %s' % body.error)
         elif not body.complete:
-            self.logger.info('Client closed the response after %d bytes: '
-                             'upstream connection closed', body.bytes_sent)
-
-
-def _loggable_path(env):
-    """The path as received, quoted; never the query string, which may
-    carry tempurl signatures."""
-    return env.get('RAW_PATH_INFO') or env.get('PATH_INFO')
+            record.finish(record.status, body.bytes_sent,
+                          outcome='client closed the response early; '
+                          'upstream connection closed')
+        else:
+            record.finish(record.status, body.bytes_sent)
 
 
 def _reason(status):
@@ -661,9 +771,16 @@ class _TxnLoggerAdapter(logging.LoggerAdapter):
 
 
 def get_logger(conf):
-    """Swift's logger (syslog, statsd, txn ids) when running in a proxy."""
+    """Swift's logger (syslog, statsd under ``forwarder.``, txn ids) when
+    running in a proxy."""
     if swift_get_logger is not None:
-        return swift_get_logger(conf, log_route='forwarder')
+        try:
+            return swift_get_logger(conf, log_route='forwarder',
+                                    statsd_tail_prefix='forwarder')
+        except TypeError:  # Swift < 2.34
+            logger = swift_get_logger(conf, log_route='forwarder')
+            logger.set_statsd_prefix('forwarder')
+            return logger
     return _TxnLoggerAdapter(logging.getLogger('swift_forwarder'))
 
 
@@ -674,5 +791,26 @@ def filter_factory(global_conf, **local_conf):
     parse_conf(local_conf)  # fail at startup, naming the bad option
 
     def forwarder_filter(app):
-        return ForwarderMiddleware(app, conf, local_conf=local_conf)
+        middleware = ForwarderMiddleware(app, conf, local_conf=local_conf)
+        if register_swift_info is not None:
+            register_info(middleware)
+        return middleware
     return forwarder_filter
+
+
+#: What /info shows of the configuration: nothing secret, and no account
+#: names or addresses (those go to the admin section only).
+INFO_OPTIONS = ('auth_mode', 'forward_auth', 'container_opt_in', 'max_hops',
+                'etag_mismatch_policy', 'verify_get', 'pool_size',
+                'pool_timeout', 'conn_timeout', 'node_timeout',
+                'client_timeout', 'retries', 'client_chunk_size')
+
+
+def register_info(middleware):
+    """Advertise the filter in the proxy's ``/info``."""
+    conf = middleware.conf
+    info = {name: getattr(conf, name) for name in INFO_OPTIONS}
+    register_swift_info('forwarder', version=__version__,
+                        targets=list(middleware.targets), **info)
+    register_swift_info('forwarder', admin=True, target_urls={
+        name: target.pool.name for name, target in middleware.targets.items()})

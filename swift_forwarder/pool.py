@@ -26,7 +26,8 @@ from swift_forwarder.bufferedhttp import BufferedHTTPConnection, \
     BufferedHTTPSConnection, make_ssl_context
 from swift_forwarder.exceptions import PoolExhaustedError, \
     UpstreamConnectError
-from swift_forwarder.green import Semaphore
+from swift_forwarder.green import Semaphore, ssl
+from swift_forwarder.metrics import NULL_METRICS
 
 __all__ = ['ConnectionPool']
 
@@ -40,10 +41,12 @@ class ConnectionPool(object):
     :param conn_timeout: connect (and TLS handshake) timeout.
     :param node_timeout: timeout of each later socket operation.
     :param max_idle_time: idle connections older than this are closed.
+    :param metrics: where ``pool.*`` metrics go (see
+        :mod:`swift_forwarder.metrics`).
     """
 
     def __init__(self, target, maxsize, pool_timeout, conn_timeout,
-                 node_timeout, max_idle_time):
+                 node_timeout, max_idle_time, metrics=NULL_METRICS):
         self.target = target
         self.name = '%s://%s:%s' % (target.scheme, target.host, target.port)
         self.maxsize = maxsize
@@ -51,6 +54,7 @@ class ConnectionPool(object):
         self.conn_timeout = conn_timeout
         self.node_timeout = node_timeout
         self.max_idle_time = max_idle_time
+        self.metrics = metrics
         self._conn_kwargs = {}
         if target.scheme == 'https':
             self._conn_cls = BufferedHTTPSConnection
@@ -95,17 +99,23 @@ class ConnectionPool(object):
         """
         if self._pid != os.getpid():
             self._reset()
+        metrics = self.metrics
+        started = time.monotonic()
         if not self._slots.acquire(timeout=self.pool_timeout):
             self.exhausted += 1
+            metrics.increment('pool.exhausted')
             raise PoolExhaustedError(
                 self.name, 'no free connection within %gs (pool_size %d)'
                 % (self.pool_timeout, self.maxsize))
+        metrics.timing('pool.wait', time.monotonic() - started)
         try:
             conn = (not fresh and self._get_idle()) or self._new_conn()
         except BaseException:
             self._slots.release()
             raise
         self.in_use += 1
+        metrics.gauge('pool.in_use', self.in_use)
+        metrics.gauge('pool.idle', len(self._idle))
         return conn
 
     def _get_idle(self):
@@ -116,10 +126,17 @@ class ConnectionPool(object):
                 self._close(conn)
                 continue
             self.reused += 1
+            self.metrics.increment('pool.reused')
             return conn
         return None
 
-    def _new_conn(self):
+    def connect(self):
+        """A new connection to the target (TLS handshake done), outside
+        the pool's slots and counters: for probes and checks.
+
+        :raises UpstreamConnectError: connect refused or timed out, or the
+            TLS handshake failed.
+        """
         conn = self._conn_cls(self.target.host, self.target.port,
                               self.conn_timeout, self.node_timeout,
                               **self._conn_kwargs)
@@ -129,10 +146,18 @@ class ConnectionPool(object):
             conn.close()
             if isinstance(err, TimeoutError):
                 reason = 'connect timed out after %gs' % self.conn_timeout
-            else:
-                reason = 'connect failed: %s' % (err.strerror or err)
+            elif isinstance(err, ssl.SSLError):
+                reason = 'TLS handshake failed: %s' % (err.strerror or err)
+            else:  # 'Connection refused', not eventlet's 'ECONNREFUSED'
+                reason = 'connect failed: %s' % (
+                    os.strerror(err.errno) if err.errno else err)
             raise UpstreamConnectError(self.name, reason) from err
+        return conn
+
+    def _new_conn(self):
+        conn = self.connect()
         self.created += 1
+        self.metrics.increment('pool.created')
         return conn
 
     def put(self, conn):
@@ -157,6 +182,7 @@ class ConnectionPool(object):
 
     def _close(self, conn):
         self.discarded += 1
+        self.metrics.increment('pool.discarded')
         conn.close()
 
     def _release(self):

@@ -65,7 +65,7 @@ def wait_for(predicate, timeout=10, interval=0.02):
 
 def healthcheck(local):
     status, _headers, body = request(local.proxy_url, 'GET',
-                                     '/forwarder/healthcheck')
+                                     '/forwarder/healthcheck?probe=no')
     assert status == 200, body
     return json.loads(body)['targets']['default']
 

@@ -399,7 +399,8 @@ def test_body_shorter_client_disconnects(env):
     time.sleep(0.3)
     sock.close()
     path = '%s/%s/%s' % (api.account_path, ctx.container, name)
-    assert local_log.wait('PUT %s: 499 Client disconnected after 100000 of 1048576' % path)
+    assert local_log.wait('forwarded to default: PUT %s 499 bytes_up=100000 ' % path,
+                          ': Client disconnected after 100000 of 1048576 bytes')
     assert target_log.wait('PUT %s ' % path, ' 499 ')
     assert client_socket_gone(api.local, client_port)
     assert wait_pool_idle(api.local)['in_use'] == 0

@@ -156,7 +156,9 @@ def test_errors_logged_with_txn_id(api, reconfigure):
             break
         time.sleep(0.1)
     assert len(errors) == 1, lines
-    assert 'GET /v1/AUTH_test/some/object: 503' in errors[0]
+    assert 'forwarded to default: GET /v1/AUTH_test/some/object 503 ' in errors[0]
+    assert errors[0].rstrip().endswith(
+        'connect failed: Connection refused (txn: %s)' % txn)
 
 
 def test_dead_target_fails_fast(api, reconfigure):

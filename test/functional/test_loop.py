@@ -42,9 +42,13 @@ def test_loop_gives_508_after_one_round(loop):
     assert status == 508
     assert b'already passed through forwarder local-fwd' in body
     time.sleep(0.5)  # access log lines are written as requests end
-    # local: the client's request and the looped one; target: one
-    assert _count_lines(local_log) - before[0] == 2 + 1  # + one error line
-    assert _count_lines(target_log) - before[1] == 1
+    # local: the client's request and the looped one; target: one; each
+    # a proxy-logging line and a forwarder line
+    assert _count_lines(local_log) - before[0] == 2 * 2
+    assert _count_lines(target_log) - before[1] == 1 * 2
+    with open(local_log) as f:
+        refusals = [line for line in f if ' 508 ' in line and 'Loop detected' in line]
+    assert refusals and 'forwarded to default: GET ' in refusals[-1]
 
 
 def test_max_hops(loop):

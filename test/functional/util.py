@@ -33,7 +33,7 @@ def request(base_url, method, path, headers=None, body=None, timeout=60):
 def pool_stats(local):
     """The forwarder's pool counters in the local proxy's worker."""
     status, _headers, body = request(local.proxy_url, 'GET',
-                                     '/forwarder/healthcheck')
+                                     '/forwarder/healthcheck?probe=no')
     assert status == 200, body
     return json.loads(body)['targets']['default']['pool']
 

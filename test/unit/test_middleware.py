@@ -11,9 +11,12 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 import textwrap
+import time
 import unittest
+from unittest import mock
 
 import eventlet
 from paste.deploy import loadapp
@@ -22,10 +25,15 @@ from swift_forwarder import __version__
 from swift_forwarder.exceptions import ConfigError, EtagMismatch, \
     UpstreamBodyError
 from swift_forwarder.iterators import ResponseBody
-from swift_forwarder.middleware import ForwarderMiddleware, filter_factory
+from swift_forwarder.middleware import INFO_OPTIONS, ForwarderMiddleware, \
+    filter_factory
 
 from test.unit.helpers import FakeApp, FakeLogger, GreenTestCase, \
     LeakTracker, SpyInput, keep_alive_handler, make_env, refused_port
+
+
+#: The figures of an access line that vary from run to run.
+_TIMINGS = re.compile(r'\b(ttfb|time)=\d+\.\d{4}\b')
 
 
 class MiddlewareTestCase(GreenTestCase):
@@ -75,6 +83,13 @@ class MiddlewareTestCase(GreenTestCase):
 
     def call(self, mw, env):
         return self.tracker.call(mw, env)
+
+    def access_lines(self):
+        """Every line logged, as ``(level, text)``, with the ``ttfb=`` and
+        ``time=`` figures (seconds, four decimals) replaced by ``T``; a
+        ``ttfb=-`` (no response head) stays."""
+        return [(level, _TIMINGS.sub(r'\1=T', text))
+                for level, text in self.logger.lines]
 
 
 class TestPassThrough(MiddlewareTestCase):
@@ -224,7 +239,8 @@ class TestForwarding(MiddlewareTestCase):
 
     def test_client_closes_mid_body(self):
         """A client gone mid-body: the upstream socket is closed (the
-        target sees EOF), never pooled, and a line is logged."""
+        target sees EOF), never pooled, and the request's one access line
+        says so, at info level."""
         seen = []
 
         def handler(sock):
@@ -239,9 +255,11 @@ class TestForwarding(MiddlewareTestCase):
             k: mw.targets['default'].pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
         self.server.wait(timeout=1)
         self.assertEqual([b''], seen)
-        self.assertEqual(['Client closed the response after 64 bytes: '
-                          'upstream connection closed (txn: txGONE)'],
-                         self.logger.get_lines('info'))
+        self.assertEqual([('info', 'forwarded to default: GET '
+                           '/v1/AUTH_test/c/o 200 bytes_up=0 bytes_down=64 '
+                           'ttfb=T time=T: client closed the response early; '
+                           'upstream connection closed (txn: txGONE)')],
+                         self.access_lines())
 
     def test_bodiless_released_at_once(self):
         """HEAD, 204 and 304 release the connection before the client
@@ -284,10 +302,12 @@ class TestForwarding(MiddlewareTestCase):
         resp.body.close()
         self.assertEqual({'in_use': 0, 'idle': 0, 'discarded': 1}, {
             k: mw.targets['default'].pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
-        errors = self.logger.get_lines('error')
-        self.assertEqual(1, len(errors), errors)
-        self.assertIn('Response body aborted', errors[0])
-        self.assertIn('ended early after 100 bytes', errors[0])
+        self.assertEqual([('error', 'forwarded to default: GET '
+                           '/v1/AUTH_test/c/o 200 bytes_up=0 bytes_down=100 '
+                           'ttfb=T time=T: response body aborted: '
+                           'http://127.0.0.1:%d: response body ended early '
+                           'after 100 bytes' % self.server.port)],
+                         self.access_lines())
 
     def test_early_401_body_not_read(self):
         """The target refuses before 100 Continue: the 401 is relayed and
@@ -361,12 +381,23 @@ class TestErrors(MiddlewareTestCase):
         ]
         for env, status, text in cases:
             self.assertError(self.call(mw, env), status, text)
-        lines = [text for _level, text in self.logger.lines]
-        self.assertEqual(len(cases), len(lines))
-        self.assertEqual('GET /v1/AUTH_test/c/o: 400 Invalid character in '
-                         'header X-Object-Meta-A (txn: txERR)', lines[0])
-        self.assertTrue(all(line.endswith('(txn: txERR)') for line in lines))
-        self.assertEqual([], self.logger.get_lines('error'))  # 4xx: info
+        line = ('forwarded to default: %s %s %d bytes_up=0 bytes_down=0 '
+                'ttfb=- time=T: %s (txn: txERR)')
+        self.assertEqual([  # 4xx: info
+            ('info', line % ('GET', '/v1/AUTH_test/c/o', 400,
+                             'Invalid character in header X-Object-Meta-A')),
+            ('info', line % ('PUT', '/v1/AUTH_test/c/o', 400,
+                             "Invalid Content-Length '-5'")),
+            ('info', line % ('PUT', '/v1/AUTH_test/c/o', 400,
+                             'Content-Length and Transfer-Encoding are both '
+                             'set')),
+            ('info', line % ('PUT', '/v1/AUTH_test/c/o', 400,
+                             'Transfer-Encoding gzip is not supported')),
+            ('info', line % ('GET', '/v1/AUTH_a/c/%00', 412,
+                             'Invalid UTF8 or contains NULL')),
+            ('info', line % ('GET', '/v1/AUTH_a/c/%FF', 412,
+                             'Invalid UTF8 or contains NULL')),
+        ], self.access_lines())
         self.assertEqual(0, self.server.accepted)
         self.assertEqual([], self.app.calls)
 
@@ -378,18 +409,38 @@ class TestErrors(MiddlewareTestCase):
                          'Method PATCH is not allowed')
         self.assertEqual('COPY, DELETE, GET, HEAD, OPTIONS, POST, PUT',
                          resp.header('Allow'))
+        self.assertEqual([('info', 'forwarded to default: PATCH '
+                           '/v1/AUTH_test/c/o 405 bytes_up=0 bytes_down=0 '
+                           'ttfb=- time=T: Method PATCH is not allowed '
+                           '(txn: txERR)')], self.access_lines())
 
-    def test_loop(self):
-        """A request that already passed this forwarder: 508."""
+    LOOP_LINE = ('forwarded to default: GET /v1/AUTH_test/c/o 508 '
+                 'bytes_up=0 bytes_down=0 ttfb=- time=T: Loop detected: this '
+                 'request already passed through forwarder fwd-test '
+                 '(txn: txERR)')
+
+    def loop(self):
         mw = self.middleware(keep_alive_handler())
         resp = self.call(mw, self.env(headers={
             'X-Forwarder-Hops': 'other, fwd-test'}))
         self.assertError(resp, '508 Loop Detected', 'forwarder fwd-test')
-        self.assertEqual(['GET /v1/AUTH_test/c/o: 508 Loop detected: this '
-                          'request already passed through forwarder '
-                          'fwd-test (txn: txERR)'],
-                         self.logger.get_lines('error'))
+        return mw
+
+    def test_loop(self):
+        """A request that already passed this forwarder: 508, one access
+        line with the reason, counted; nothing sent."""
+        mw = self.loop()
+        self.assertEqual([self.LOOP_LINE],
+                         [text for _level, text in self.access_lines()])
+        self.assertEqual(1, self.counters(mw)['loop_refusals'])
         self.assertEqual(0, self.server.accepted)
+
+    def test_loop_logged_at_info(self):
+        """A loop is refused by the forwarder, like bad input: info level
+        (the design: "Forwarder-made 4xx (bad input, 508 loop...) are
+        info"), not error."""
+        self.loop()
+        self.assertEqual([('info', self.LOOP_LINE)], self.access_lines())
 
     def test_connect_refused(self):
         """A target that refuses connections: 503 naming it, logged as an
@@ -401,9 +452,13 @@ class TestErrors(MiddlewareTestCase):
         self.assertError(resp, '503 Service Unavailable',
                          'http://127.0.0.1:%d: connect failed' % port)
         self.assertIsNone(resp.header('Retry-After'))
-        [line] = self.logger.get_lines('error')
-        self.assertIn('503 http://127.0.0.1:%d' % port, line)
-        self.assertTrue(line.endswith('(txn: txERR)'))
+        # 'Connection refused' however eventlet's connect found out (its
+        # own errors say 'ECONNREFUSED')
+        self.assertEqual([('error', 'forwarded to default: GET '
+                           '/v1/AUTH_test/c/o 503 bytes_up=0 bytes_down=0 '
+                           'ttfb=- time=T: http://127.0.0.1:%d: connect '
+                           'failed: Connection refused (txn: txERR)' % port)],
+                         self.access_lines())
 
     def test_pool_exhausted(self):
         """No free connection within pool_timeout: 503 with Retry-After."""
@@ -418,6 +473,14 @@ class TestErrors(MiddlewareTestCase):
         self.assertEqual(1, mw.targets['default'].pool.exhausted)
         self.assertEqual(b'q' * 1000, first.read())
         self.assertEqual(1, self.server.accepted)
+        self.assertEqual([
+            ('error', 'forwarded to default: GET /v1/AUTH_test/c/o 503 '
+             'bytes_up=0 bytes_down=0 ttfb=- time=T: http://127.0.0.1:%d: '
+             'no free connection within 0.1s (pool_size 1) (txn: txERR)'
+             % self.server.port),
+            ('info', 'forwarded to default: GET /v1/AUTH_test/c/o 200 '
+             'bytes_up=0 bytes_down=1000 ttfb=T time=T (txn: txERR)'),
+        ], self.access_lines())
 
     def test_head_error_has_no_body(self):
         """A HEAD gets the error status and a Content-Length, but no body
@@ -442,6 +505,11 @@ class TestErrors(MiddlewareTestCase):
                          'no response within 0.1s')
         self.assertEqual({'in_use': 0, 'discarded': 1}, {
             k: mw.targets['default'].pool.stats()[k] for k in ('in_use', 'discarded')})
+        self.assertEqual([('error', 'forwarded to default: GET '
+                           '/v1/AUTH_test/c/o 504 bytes_up=0 bytes_down=0 '
+                           'ttfb=- time=T: http://127.0.0.1:%d: no response '
+                           'within 0.1s (txn: txERR)' % self.server.port)],
+                         self.access_lines())
 
     def test_short_body_timeout(self):
         """A short body that stalls is an error response too: the
@@ -454,6 +522,12 @@ class TestErrors(MiddlewareTestCase):
         resp = self.call(mw, self.env())
         self.assertError(resp, '504 Gateway Timeout', 'after 2 bytes')
         self.assertEqual(1, mw.targets['default'].pool.discarded)
+        [(level, line)] = self.access_lines()
+        self.assertEqual('error', level)
+        self.assertTrue(line.startswith(
+            'forwarded to default: GET /v1/AUTH_test/c/o 504 bytes_up=0 '
+            'bytes_down=0 ttfb=T time=T: http://127.0.0.1:%d: no data for '
+            '0.1s after 2 bytes' % self.server.port), line)
 
     def test_client_disconnect(self):
         """A client that goes away mid-upload gets 499; the target sees
@@ -473,6 +547,10 @@ class TestErrors(MiddlewareTestCase):
         self.server.wait()
         self.assertEqual([b'partial'], received)
         self.assertEqual(1, mw.targets['default'].pool.discarded)
+        self.assertEqual([('info', 'forwarded to default: PUT '
+                           '/v1/AUTH_test/c/o 499 bytes_up=7 bytes_down=0 '
+                           'ttfb=- time=T: Client disconnected after 7 of '
+                           '100 bytes (txn: txERR)')], self.access_lines())
 
     def test_client_stall(self):
         """A client that stalls mid-upload gets 408 after client_timeout;
@@ -503,12 +581,33 @@ class TestErrors(MiddlewareTestCase):
         self.server.wait()
         self.assertEqual([b'start'], received)
         self.assertEqual(1, mw.targets['default'].pool.discarded)
+        self.assertEqual([('info', 'forwarded to default: PUT '
+                           '/v1/AUTH_test/c/o 408 bytes_up=5 bytes_down=0 '
+                           'ttfb=- time=T: Request timeout: no data from the '
+                           'client within 0.1s after 5 bytes (txn: txERR)')],
+                         self.access_lines())
 
 
 class TestHealthcheck(MiddlewareTestCase):
+    """healthcheck_path: each target probed (``GET /healthcheck`` on a
+    connection of its own), with the pool state and counters, as JSON."""
+
+    ZERO_COUNTERS = {'retries': 0, 'resumes': 0, 'etag_mismatches': 0,
+                     'error_limited': 0, 'suppressions': 0,
+                     'loop_refusals': 0}
+
+    def healthcheck(self, mw, query=''):
+        """:returns: ``(status, JSON)`` of the healthcheck at ``/hc``."""
+        resp = self.call(mw, make_env(path='/hc', query=query))
+        self.assertEqual('application/json', resp.header('Content-Type'))
+        body = resp.read()
+        self.assertEqual(str(len(body)), resp.header('Content-Length'))
+        return resp.status, json.loads(body)
 
     def test_healthcheck(self):
-        """healthcheck_path answers this worker's pool state as JSON."""
+        """A target that answers its probe: 200, with the probe's status
+        and time, this worker's pool state and the counters.  The probe
+        neither uses nor counts a pooled connection, and logs nothing."""
         mw = self.middleware(keep_alive_handler(b'ok'),
                              healthcheck_path='/forwarder/healthcheck')
         self.call(mw, make_env()).read()
@@ -517,15 +616,174 @@ class TestHealthcheck(MiddlewareTestCase):
         self.assertEqual('application/json', resp.header('Content-Type'))
         body = resp.read()
         self.assertEqual(str(len(body)), resp.header('Content-Length'))
-        self.assertEqual({'pid': os.getpid(), 'targets': {'default': {
-            'url': 'http://127.0.0.1:%d' % self.server.port,
-            'pool': {'in_use': 0, 'idle': 1, 'created': 1, 'reused': 0,
-                     'discarded': 0, 'exhausted': 0, 'maxsize': 20},
-            'counters': {'retries': 0, 'resumes': 0, 'etag_mismatches': 0,
-                         'error_limited': 0, 'suppressions': 0}}}},
-            json.loads(body))
+        health = json.loads(body)
+        time_ms = health['targets']['default'].pop('time_ms')
+        self.assertIsInstance(time_ms, float)
+        self.assertTrue(0 < time_ms < 1000, time_ms)
+        self.assertEqual({'pid': os.getpid(), 'status': 'OK', 'targets': {
+            'default': {
+                'url': 'http://127.0.0.1:%d' % self.server.port,
+                'pool': {'in_use': 0, 'idle': 1, 'created': 1, 'reused': 0,
+                         'discarded': 0, 'exhausted': 0, 'maxsize': 20},
+                'counters': self.ZERO_COUNTERS, 'error_limited': False,
+                'reachable': True, 'status': 200}}}, health)
         self.assertEqual([], self.app.calls)
-        self.assertEqual(1, len(self.server.requests))
+        self.assertEqual(2, self.server.accepted)  # the probe's own
+        get, probe = self.server.requests
+        self.assertEqual(('GET', '/healthcheck'), (probe.method, probe.target))
+        self.assertEqual([
+            ('Host', '127.0.0.1:%d' % self.server.port),
+            ('User-Agent', '1.1 fwd-test (swift_forwarder/%s)' % __version__),
+        ], probe.headers)
+        self.assertEqual(1, len(self.logger.lines))  # the GET's line only
+
+    def test_refused(self):
+        """A target refusing connections: 503 (status FAIL), not
+        reachable, the error says so; no counter or pool state moves."""
+        sock, port = refused_port()
+        self.closing(sock)
+        mw = self.middleware(port=port, healthcheck_path='/hc')
+        status, health = self.healthcheck(mw)
+        self.assertEqual('503 Service Unavailable', status)
+        self.assertEqual('FAIL', health['status'])
+        target = health['targets']['default']
+        self.assertEqual({
+            'url': 'http://127.0.0.1:%d' % port,
+            'pool': {'in_use': 0, 'idle': 0, 'created': 0, 'reused': 0,
+                     'discarded': 0, 'exhausted': 0, 'maxsize': 20},
+            'counters': self.ZERO_COUNTERS, 'error_limited': False,
+            'reachable': False, 'error': 'http://127.0.0.1:%d: connect '
+            'failed: Connection refused' % port}, target)
+        self.assertEqual([], self.logger.lines)
+
+    def test_target_answers_5xx(self):
+        """A target whose own healthcheck answers 503 said it cannot
+        serve: not reachable, and the healthcheck is 503."""
+        def handler(sock):
+            sock.read_request()
+            sock.respond(503, b'DISABLED BY FILE')
+        mw = self.middleware(handler, healthcheck_path='/hc')
+        status, health = self.healthcheck(mw)
+        self.assertEqual('503 Service Unavailable', status)
+        self.assertEqual('FAIL', health['status'])
+        target = health['targets']['default']
+        self.assertEqual((False, 503), (target['reachable'], target['status']))
+        self.assertIn('time_ms', target)
+        self.assertNotIn('error', target)
+
+    def test_target_answers_4xx(self):
+        """Any answer below 500 is reachable (a target without the
+        healthcheck middleware answers 404 or 401)."""
+        def handler(sock):
+            sock.read_request()
+            sock.respond(401, b'')
+        mw = self.middleware(handler, healthcheck_path='/hc')
+        status, health = self.healthcheck(mw)
+        self.assertEqual('200 OK', status)
+        target = health['targets']['default']
+        self.assertEqual((True, 401), (target['reachable'], target['status']))
+
+    def test_no_answer(self):
+        """A target that takes the request but never answers: not
+        reachable, timed out (node_timeout bounds the wait)."""
+        def handler(sock):
+            sock.read_head()
+            sock.read_to_eof()
+        mw = self.middleware(handler, healthcheck_path='/hc',
+                             node_timeout='0.1')
+        status, health = self.healthcheck(mw)
+        self.assertEqual('503 Service Unavailable', status)
+        self.assertEqual({'reachable': False, 'error': 'timed out'}, {
+            key: health['targets']['default'].get(key)
+            for key in ('reachable', 'error')})
+
+    def test_probe_bounded(self):
+        """A target trickling its answer, each read within node_timeout:
+        the probe still gives up after conn_timeout + node_timeout."""
+        def handler(sock):
+            sock.read_head()
+            try:
+                sock.sendall(b'HTTP/1.1 200 OK\r\n')
+                for _ in range(24):
+                    eventlet.sleep(0.05)
+                    sock.sendall(b'X-Slow: 1\r\n')
+            except OSError:
+                pass  # the probe hung up
+        mw = self.middleware(handler, healthcheck_path='/hc',
+                             conn_timeout='0.1', node_timeout='0.5')
+        started = time.monotonic()
+        status, health = self.healthcheck(mw)
+        elapsed = time.monotonic() - started
+        self.assertEqual('503 Service Unavailable', status)
+        self.assertEqual('timed out', health['targets']['default']['error'])
+        self.assertGreater(elapsed, 0.55)
+        self.assertLess(elapsed, 1.1)  # the trickle lasts 1.2s
+
+    def test_probe_lets_a_foreign_timeout_through(self):
+        """A Timeout that is not the probe's own (a caller's deadline)
+        propagates, as in Swift (``except Timeout as t: if t is not
+        my_timeout: raise``); it is not the target's failure."""
+        def handler(sock):
+            sock.read_head()
+            sock.read_to_eof()
+        mw = self.middleware(handler, healthcheck_path='/hc')
+        outer = eventlet.Timeout(0.05)
+        try:
+            with self.assertRaises(eventlet.Timeout) as caught:
+                mw.targets['default'].probe()
+            self.assertIs(outer, caught.exception)
+        finally:
+            outer.cancel()
+
+    def test_probe_no(self):
+        """``?probe=no`` (or ``probe=0``): the state only, always 200, and
+        no connection is made, not even to a target that is down."""
+        mw = self.middleware(keep_alive_handler(), healthcheck_path='/hc')
+        for query in ('probe=no', 'probe=0'):
+            status, health = self.healthcheck(mw, query)
+            self.assertEqual('200 OK', status)
+            self.assertEqual('OK', health['status'])
+            self.assertEqual(['counters', 'error_limited', 'pool', 'url'],
+                             sorted(health['targets']['default']))
+        self.assertEqual(0, self.server.accepted)
+        sock, port = refused_port()
+        self.closing(sock)
+        mw = self.middleware(port=port, healthcheck_path='/hc')
+        status, health = self.healthcheck(mw, 'probe=no')
+        self.assertEqual(('200 OK', 'OK'), (status, health['status']))
+
+    def test_every_target_probed(self):
+        """Several targets: each is probed; one unreachable makes it 503,
+        and the JSON says which."""
+        sock, port = refused_port()
+        self.closing(sock)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, 'targets.conf')
+            with open(path, 'w') as fp:
+                fp.write('[target:east]\ntarget_url = http://127.0.0.1:%d\n'
+                         % port)
+            mw = self.middleware(keep_alive_handler(), targets_conf=path,
+                                 healthcheck_path='/hc')
+        status, health = self.healthcheck(mw)
+        self.assertEqual(('503 Service Unavailable', 'FAIL'),
+                         (status, health['status']))
+        targets = health['targets']
+        self.assertEqual((True, False), (targets['default']['reachable'],
+                                         targets['east']['reachable']))
+        self.assertEqual('http://127.0.0.1:%d' % port, targets['east']['url'])
+        self.assertEqual(1, self.server.accepted)
+
+    def test_error_limited(self):
+        """A suppressed target shows ``error_limited``; the probe still
+        goes out (it is how an operator sees the target is back)."""
+        mw = self.middleware(keep_alive_handler(), healthcheck_path='/hc')
+        self.target(mw).upstream.limiter.suppressed_until = \
+            time.monotonic() + 60
+        status, health = self.healthcheck(mw)
+        self.assertEqual('200 OK', status)
+        target = health['targets']['default']
+        self.assertEqual((True, True), (target['error_limited'],
+                                        target['reachable']))
 
     def test_counters(self):
         """The counters reflect resumes and ETag mismatches."""
@@ -551,9 +809,9 @@ class TestHealthcheck(MiddlewareTestCase):
         resp.read()
         resp = self.call(mw, make_env(path='/v1/AUTH_a/c/cut'))
         self.assertEqual(data, resp.read())
-        health = json.loads(self.call(mw, make_env(path='/hc')).read())
-        self.assertEqual({'retries': 0, 'resumes': 1, 'etag_mismatches': 1,
-                          'error_limited': 0, 'suppressions': 0},
+        _status, health = self.healthcheck(mw, 'probe=no')
+        self.assertEqual(dict(self.ZERO_COUNTERS, resumes=1,
+                              etag_mismatches=1),
                          health['targets']['default']['counters'])
 
 
@@ -605,6 +863,9 @@ class TestPutEtag(MiddlewareTestCase):
             del env['CONTENT_LENGTH']
         return self.call(mw, env)
 
+    PUT_LINE = ('forwarded to default: PUT /v1/AUTH_a/c/o 201 bytes_up=2000 '
+                'bytes_down=0 ttfb=T time=T (txn: txPUT)')
+
     def assertMismatch(self, resp, outcome):
         self.assertEqual('502 Bad Gateway', resp.status)
         body = resp.read().decode('utf-8')
@@ -624,10 +885,13 @@ class TestPutEtag(MiddlewareTestCase):
         self.assertEqual(['PUT'], [r.method for r in self.server.requests])
         self.assertEqual(self.DATA, self.server.requests[0].body)
         self.assertEqual(1, self.counters(mw)['etag_mismatches'])
-        [line] = self.logger.get_lines('error')
-        self.assertIn('PUT /v1/AUTH_a/c/o: 502 ', line)
-        self.assertIn('ETag mismatch', line)
-        self.assertTrue(line.endswith('(txn: txPUT)'), line)
+        self.assertEqual([('error', 'forwarded to default: PUT '
+                           '/v1/AUTH_a/c/o 502 bytes_up=2000 bytes_down=0 '
+                           'ttfb=T time=T: http://127.0.0.1:%d: ETag mismatch '
+                           'on PUT: sent MD5 %s, target ETag %s; object kept '
+                           '(txn: txPUT)' % (self.server.port,
+                                             md5_hex(self.DATA), WRONG_ETAG))],
+                         self.access_lines())
         self.assertPool(mw, in_use=0, idle=1, discarded=0)
 
     def test_raise_is_the_default(self):
@@ -681,16 +945,18 @@ class TestPutEtag(MiddlewareTestCase):
         self.assertEqual('201 Created', resp.status)
         self.assertEqual(WRONG_ETAG, resp.header('Etag'))
         self.assertEqual(b'', resp.read())
-        [line] = self.logger.get_lines('error')
-        self.assertEqual('PUT /v1/AUTH_a/c/o: ETag mismatch on PUT: sent MD5 '
-                         '%s, target ETag %s (txn: txPUT)'
-                         % (md5_hex(self.DATA), WRONG_ETAG), line)
+        self.assertEqual([
+            ('error', 'PUT /v1/AUTH_a/c/o: ETag mismatch on PUT: sent MD5 '
+             '%s, target ETag %s (txn: txPUT)'
+             % (md5_hex(self.DATA), WRONG_ETAG)),
+            ('info', self.PUT_LINE)], self.access_lines())
         self.assertEqual(['PUT'], [r.method for r in self.server.requests])
         self.assertEqual(1, self.counters(mw)['etag_mismatches'])
 
     def test_matching_etag_passes(self):
         """A matching ETag, bare or quoted, from a sized or a chunked
-        upload: 201, nothing logged or counted, under every policy."""
+        upload: 201, nothing counted, and nothing logged but each PUT's
+        access line, under every policy."""
         for policy in ('raise', 'raise_and_delete', 'log'):
             for etag in (md5_hex(self.DATA), '"%s"' % md5_hex(self.DATA)):
                 for chunked in (False, True):
@@ -704,7 +970,7 @@ class TestPutEtag(MiddlewareTestCase):
                         r.method for r in self.server.requests])
                     self.assertEqual(0,
                                      self.counters(mw)['etag_mismatches'])
-        self.assertEqual([], self.logger.lines)
+        self.assertEqual([('info', self.PUT_LINE)] * 12, self.access_lines())
 
     def test_chunked_mismatch(self):
         """A chunked upload is checked too."""
@@ -719,7 +985,7 @@ class TestPutEtag(MiddlewareTestCase):
         resp = self.put(mw)
         self.assertEqual('201 Created', resp.status)
         resp.read()
-        self.assertEqual([], self.logger.lines)
+        self.assertEqual([('info', self.PUT_LINE)], self.access_lines())
         self.assertEqual(0, self.counters(mw)['etag_mismatches'])
 
     def test_unchecked_puts(self):
@@ -734,7 +1000,8 @@ class TestPutEtag(MiddlewareTestCase):
             self.assertEqual('201 Created', resp.status, kwargs)
             resp.read()
         self.assertEqual(0, self.counters(mw)['etag_mismatches'])
-        self.assertEqual([], self.logger.lines)
+        # never the query string (multipart-manifest=put) on the line
+        self.assertEqual([('info', self.PUT_LINE)] * 4, self.access_lines())
 
     def test_error_answer_not_checked(self):
         """A non-2xx answer is relayed as is: nothing was stored."""
@@ -765,8 +1032,12 @@ class TestGetEtag(MiddlewareTestCase):
                       % (md5_hex(data), WRONG_ETAG), body)
         self.assertNotIn(data.decode('ascii'), body)
         self.assertEqual(1, self.counters(mw)['etag_mismatches'])
-        [line] = self.logger.get_lines('error')
-        self.assertIn('GET /v1/AUTH_test/c/o: 502 ', line)
+        self.assertEqual([('error', 'forwarded to default: GET '
+                           '/v1/AUTH_test/c/o 502 bytes_up=0 bytes_down=0 '
+                           'ttfb=T time=T: http://127.0.0.1:%d: ETag mismatch: '
+                           'body MD5 %s, ETag %s; stream aborted (txn: txGET)'
+                           % (self.server.port, md5_hex(data), WRONG_ETAG))],
+                         self.access_lines())
         self.assertPool(mw, in_use=0, idle=0, discarded=1)
 
     def test_small_body_match(self):
@@ -794,9 +1065,13 @@ class TestGetEtag(MiddlewareTestCase):
         self.assertEqual(data[:960], b''.join(received))
         resp.body.close()
         self.assertEqual(1, self.counters(mw)['etag_mismatches'])
-        [line] = self.logger.get_lines('error')
-        self.assertIn('Response body aborted', line)
-        self.assertIn('ETag mismatch', line)
+        self.assertEqual([('error', 'forwarded to default: GET '
+                           '/v1/AUTH_test/c/o 200 bytes_up=0 bytes_down=960 '
+                           'ttfb=T time=T: response body aborted: '
+                           'http://127.0.0.1:%d: ETag mismatch: body MD5 %s, '
+                           'ETag %s; stream aborted' % (
+                               self.server.port, md5_hex(data), WRONG_ETAG))],
+                         self.access_lines())
         self.assertPool(mw, in_use=0, idle=0, discarded=1)
 
     def test_large_body_match(self):
@@ -806,7 +1081,9 @@ class TestGetEtag(MiddlewareTestCase):
         resp = self.call(mw, make_env())
         self.assertEqual(data, resp.read())
         self.assertEqual(0, self.counters(mw)['etag_mismatches'])
-        self.assertEqual([], self.logger.lines)
+        self.assertEqual([('info', 'forwarded to default: GET '
+                           '/v1/AUTH_test/c/o 200 bytes_up=0 bytes_down=1000 '
+                           'ttfb=T time=T')], self.access_lines())
 
     def test_not_checked(self):
         """Range answers, manifests and HEAD are relayed unchecked."""
@@ -893,10 +1170,28 @@ class TestResume(MiddlewareTestCase):
         self.assertEqual(1, second.header_names().count('range'))
         self.assertEqual(1, self.counters(mw)['resumes'])
         self.assertEqual(0, self.counters(mw)['etag_mismatches'])
+        self.assertEqual([
+            ('warning', 'Resuming GET /v1/AUTH_test/c/o at byte 300 '
+             '(txn: txRES)'),
+            ('info', 'forwarded to default: GET /v1/AUTH_test/c/o 200 '
+             'bytes_up=0 bytes_down=1024 ttfb=T time=T (txn: txRES)'),
+        ], self.access_lines())
+        self.assertPool(mw, in_use=0, idle=1, discarded=1)
+
+    def test_resume_line_has_no_query(self):
+        """The resume warning, like every line, leaves the query string
+        out: a tempurl GET carries its signature there."""
+        mw = self.middleware(self.handler(
+            self.cut(0, 1023, 300), self.rest()), client_chunk_size='64')
+        resp = self.call(mw, make_env(
+            query='temp_url_sig=SIGSECRET&temp_url_expires=1700000000',
+            **{'swift.trans_id': 'txRES'}))
+        self.assertEqual(self.DATA, resp.read())
+        self.assertEqual('/v1/AUTH_test/c/o?temp_url_sig=SIGSECRET&'
+                         'temp_url_expires=1700000000',
+                         self.server.requests[1].target)  # it resumed
         self.assertEqual(['Resuming GET /v1/AUTH_test/c/o at byte 300 '
                           '(txn: txRES)'], self.logger.get_lines('warning'))
-        self.assertEqual([], self.logger.get_lines('error'))
-        self.assertPool(mw, in_use=0, idle=1, discarded=1)
 
     def test_resume_client_range(self):
         """A client Range (206 bytes 100-199) resumes within it: bytes
@@ -939,8 +1234,13 @@ class TestResume(MiddlewareTestCase):
         self.assertEqual(['bytes=300-1023'] * 2, [
             r.header('Range') for r in self.server.requests[1:]])
         self.assertEqual(2, self.counters(mw)['resumes'])
-        [line] = self.logger.get_lines('error')
-        self.assertIn('Response body aborted', line)
+        resuming = ('warning', 'Resuming GET /v1/AUTH_test/c/o at byte 300 '
+                    '(txn: txRES)')
+        self.assertEqual([resuming, resuming, (
+            'error', 'forwarded to default: GET /v1/AUTH_test/c/o 200 '
+            'bytes_up=0 bytes_down=300 ttfb=T time=T: response body aborted: '
+            'http://127.0.0.1:%d: resume at byte 300 got 200 (txn: txRES)'
+            % self.server.port)], self.access_lines())
         self.assertPool(mw, in_use=0, idle=0, discarded=3)
 
     def test_resume_412_then_206(self):
@@ -1002,10 +1302,20 @@ class TestErrorLimiting(MiddlewareTestCase):
         self.assertEqual('1', resp.header('Retry-After'))
         self.assertIn(b'http://127.0.0.1:%d: error-limited after 2 failures'
                       % port, resp.read())
-        health = json.loads(self.call(mw, make_env(path='/hc')).read())
+        resp = self.call(mw, make_env(path='/hc'))
+        self.assertEqual('503 Service Unavailable', resp.status)
+        health = json.loads(resp.read())['targets']['default']
         self.assertEqual({'retries': 1, 'resumes': 0, 'etag_mismatches': 0,
-                          'error_limited': 1, 'suppressions': 1},
-                         health['targets']['default']['counters'])
+                          'error_limited': 1, 'suppressions': 1,
+                          'loop_refusals': 0}, health['counters'])
+        self.assertEqual((True, False),
+                         (health['error_limited'], health['reachable']))
+        line = ('forwarded to default: GET /v1/AUTH_test/c/o 503 bytes_up=0 '
+                'bytes_down=0 ttfb=- time=T: http://127.0.0.1:%d: ' % port)
+        self.assertEqual([
+            ('error', line + 'connect failed: Connection refused'),
+            ('error', line + 'error-limited after 2 failures in 60s; '
+             'retrying in 60s')], self.access_lines())
 
 
 class TestRefusals(MiddlewareTestCase):
@@ -1045,6 +1355,79 @@ class TestFilterFactory(unittest.TestCase):
         self.assertEqual(7, mw.conf.pool_size)
         self.assertEqual(7, mw.targets['default'].pool.maxsize)
         self.assertEqual('127.0.0.1:1', mw.targets['default'].netloc)
+
+    def registry(self):
+        """Swift's /info registry, emptied for this test and restored."""
+        from swift.common import registry
+        for info in (registry._swift_info, registry._swift_admin_info):
+            patcher = mock.patch.dict(info, clear=True)
+            patcher.start()
+            self.addCleanup(patcher.stop)
+        return registry
+
+    def test_register_info(self):
+        """The filter shows in /info: its version, the target names and
+        the non-secret options; the target URLs only in the admin section.
+        No credential, user or address is public."""
+        registry = self.registry()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, 'targets.conf')
+            with open(path, 'w') as fp:
+                fp.write('[target:east]\n'
+                         'target_url = https://east.example.com:8443\n'
+                         'forward = AUTH_e\n'
+                         'auth_key = EAST-SECRET-KEY\n')
+            filter_factory(
+                {'user': 'swift'}, target_url='http://127.0.0.1:1',
+                targets_conf=path, auth_mode='service',
+                auth_url='http://127.0.0.1:1/auth/v1.0',
+                auth_user='svc:forwarder', auth_key='SECRET-KEY-77',
+                account_map='AUTH_local:AUTH_remote', pool_size='7',
+                etag_mismatch_policy='log')(FakeApp())
+        info = registry.get_swift_info(admin=True)
+        public = info['forwarder']
+        self.assertEqual({'version', 'targets'} | set(INFO_OPTIONS),
+                         set(public))
+        self.assertEqual({
+            'version': __version__, 'targets': ['default', 'east'],
+            'auth_mode': 'service', 'forward_auth': False,
+            'container_opt_in': False, 'max_hops': 3,
+            'etag_mismatch_policy': 'log', 'pool_size': 7,
+            'pool_timeout': 30.0, 'conn_timeout': 0.5, 'node_timeout': 60.0,
+            'client_timeout': 60.0, 'retries': 2, 'client_chunk_size': 65536,
+        }, {key: public[key] for key in (
+            'version', 'targets', 'auth_mode', 'forward_auth',
+            'container_opt_in', 'max_hops', 'etag_mismatch_policy',
+            'pool_size', 'pool_timeout', 'conn_timeout', 'node_timeout',
+            'client_timeout', 'retries', 'client_chunk_size')})
+        for name in INFO_OPTIONS:  # never a credential, account or address
+            self.assertFalse(name.startswith(('auth_', 'os_')) and
+                             name != 'auth_mode', name)
+            self.assertNotIn(name, ('account_map', 'target_url',
+                                    'targets_conf', 'cert_file', 'key_file',
+                                    'ca_certs', 'forward', 'forwarder_id'))
+        self.assertEqual({'target_urls': {
+            'default': 'http://127.0.0.1:1',
+            'east': 'https://east.example.com:8443'}},
+            info['admin']['forwarder'])
+        everything = json.dumps(info)  # what /info can show at all
+        for secret in ('SECRET-KEY-77', 'EAST-SECRET-KEY', 'svc:forwarder',
+                       '/auth/v1.0', 'AUTH_local', 'AUTH_remote'):
+            self.assertNotIn(secret, everything)
+        public_json = json.dumps(registry.get_swift_info())
+        for address in ('127.0.0.1', 'east.example.com'):
+            self.assertNotIn(address, public_json)
+
+    def test_no_register_info_without_swift(self):
+        """Where Swift cannot be imported, nothing is registered (and
+        nothing fails)."""
+        import swift_forwarder.middleware as middleware
+        registry = self.registry()
+        with mock.patch.object(middleware, 'register_swift_info', None):
+            mw = filter_factory({}, target_url='http://127.0.0.1:1')(
+                FakeApp())
+        self.assertIsInstance(mw, ForwarderMiddleware)
+        self.assertEqual({}, registry.get_swift_info())
 
     def test_unknown_option(self):
         """An unknown option fails at startup, naming it."""

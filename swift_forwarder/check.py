@@ -1,0 +1,552 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""
+``swift-forwarder-check``: check a proxy's forwarder configuration, and the
+targets it names, before a reload::
+
+    swift-forwarder-check /etc/swift/proxy-server.conf
+    swift-forwarder-check /etc/swift/proxy-server.conf.d
+
+The pipeline is loaded the way ``swift-proxy-server`` loads it (Swift's
+``loadcontext``: conf.d directories, ``%(here)s``...), and every filter of
+it made by ``swift_forwarder.middleware:filter_factory``, whatever its
+section is called, is built with that factory, so each validation the proxy
+does at startup happens here too (``config``).  Then, for each target:
+
+``resolve``
+    getaddrinfo of the target's host.
+``connect``
+    a TCP connect and, for https, the TLS handshake with the target's
+    ``ca_certs``/``insecure``/``cert_file``/``key_file``, through the
+    filter's own connection pool, bounded by ``conn_timeout``.
+``auth``
+    service mode: a service token, fetched the way the filter fetches it.
+    Passthrough: SKIP, clients bring their own credentials.
+``info``
+    passthrough only: ``GET /info`` answers like a Swift proxy (200 with a
+    ``swift`` section, or 403 where the target's ``expose_info`` is off).
+``account``
+    service mode: ``HEAD`` of every account the filter will use on the
+    target (the service storage URL's, and ``account_map``'s), with the
+    service token.
+
+Once a check of a target fails, its later checks are SKIPped.  Exit status:
+0 when nothing failed, 1 when a check failed, 2 when there is nothing to
+check (unreadable file, no forwarder in the pipeline, bad usage).  Keys,
+passwords and tokens are never printed.
+"""
+
+import argparse
+import collections
+import json
+import os
+import sys
+import time
+import urllib.parse
+import warnings
+
+# The proxy prints eventlet's deprecation banner when it starts; a check
+# run by an operator has no use for it.
+warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+
+from paste.deploy import loadwsgi  # noqa: E402
+
+from swift_forwarder import __version__, middleware  # noqa: E402
+from swift_forwarder.auth import AuthError  # noqa: E402
+from swift_forwarder.auth import account_from_storage_url  # noqa: E402
+from swift_forwarder.exceptions import ConfigError  # noqa: E402
+from swift_forwarder.exceptions import ForwarderError  # noqa: E402
+from swift_forwarder.exceptions import UpstreamConnectError  # noqa: E402
+from swift_forwarder.forward import UpstreamRequest  # noqa: E402
+from swift_forwarder.green import http_client, socket, ssl  # noqa: E402
+
+try:  # importing it also teaches paste.deploy Swift's config_dir: loader
+    from swift.common import wsgi as swift_wsgi
+except ImportError:  # a machine without Swift: plain paste.deploy
+    swift_wsgi = None
+
+__all__ = ['main', 'load_filters', 'build_filter', 'TargetChecker']
+
+OK, FAIL, SKIP = 'OK', 'FAIL', 'SKIP'
+#: Every check name, in the order they run.
+CHECKS = ('config', 'resolve', 'connect', 'auth', 'info', 'account')
+#: Options whose values are never printed (with the tokens fetched).
+SECRET_OPTIONS = ('auth_key', 'os_auth_token', 'os_password')
+#: Shorter secrets are not searched for in the output (they would blank
+#: out ordinary words); such a key is weak anyway, and never printed.
+MIN_REDACTED = 4
+#: Bytes of a response body read at most (``/info`` is a few KB).
+MAX_BODY = 1 << 20
+USER_AGENT = 'swift-forwarder-check/%s' % __version__
+
+#: One filter of the pipeline: its section name and paste's two dicts.
+FilterConf = collections.namedtuple('FilterConf',
+                                    'name global_conf local_conf')
+
+
+class NothingToCheck(Exception):
+    """The file can't be read or holds no forwarder: exit status 2."""
+
+
+# -- loading the configuration ------------------------------------------------
+
+def _loadcontext(conf_path, global_conf=None):
+    if swift_wsgi is not None:
+        return swift_wsgi.loadcontext(loadwsgi.APP, conf_path,
+                                      global_conf=global_conf)
+    if os.path.isdir(conf_path):
+        raise NothingToCheck('%s is a directory: reading conf.d directories '
+                             'needs Swift installed' % conf_path)
+    return loadwsgi.loadcontext(loadwsgi.APP,
+                                'config:' + os.path.abspath(conf_path),
+                                global_conf=global_conf)
+
+
+def _pipeline(conf_path):
+    """The main pipeline's context, loaded as ``swift-proxy-server`` does:
+    with ``log_name`` (its app section's, else ``proxy-server``) passed as
+    paste's global_conf."""
+    if not os.path.exists(conf_path):
+        raise NothingToCheck('%s: no such file or directory' % conf_path)
+    try:
+        ctx = _loadcontext(conf_path)
+        app_ctx = getattr(ctx, 'app_context', ctx)
+        app_conf = dict(app_ctx.global_conf, **app_ctx.local_conf)
+        return _loadcontext(conf_path, {
+            'log_name': app_conf.get('log_name', 'proxy-server')})
+    except NothingToCheck:
+        raise
+    except Exception as err:  # paste raises whatever it meets
+        raise NothingToCheck('cannot load the pipeline from %s: %s'
+                             % (conf_path, err))
+
+
+def _filter_names(ctx):
+    """Section names of the pipeline's filters (Swift's loader sets
+    ``name``; with plain paste.deploy, read the pipeline line)."""
+    names = [getattr(fctx, 'name', None) for fctx in ctx.filter_contexts]
+    if None in names:
+        try:
+            loader = ctx.loader
+            section = loader.find_config_section(loadwsgi.APP, 'main')
+            names = loader.parser.get(section, 'pipeline').split()[:-1]
+        except Exception:
+            names = ['filter #%d' % (i + 1) for i in range(len(names))]
+    return names
+
+
+def load_filters(conf_path):
+    """Every forwarder filter of the proxy's main pipeline.
+
+    A filter is ours when paste resolves its section (``use =
+    egg:swift_forwarder#forwarder``, ``paste.filter_factory =
+    swift_forwarder.middleware:filter_factory``...) to our factory.
+
+    :returns: a list of :class:`FilterConf`, in pipeline order.
+    :raises NothingToCheck: unreadable, not loadable, or no forwarder.
+    """
+    ctx = _pipeline(conf_path)
+    if ctx.object_type.name != 'pipeline':
+        raise NothingToCheck('%s: the main section is not a pipeline, so '
+                             'there is no forwarder filter' % conf_path)
+    found = [FilterConf(name, fctx.global_conf, fctx.local_conf)
+             for name, fctx in zip(_filter_names(ctx), ctx.filter_contexts)
+             if fctx.object is middleware.filter_factory]
+    if not found:
+        raise NothingToCheck(
+            '%s: no swift_forwarder filter in the pipeline (%s)' % (
+                conf_path, ' '.join(_filter_names(ctx) + ['...'])))
+    return found
+
+
+def _no_app(env, start_response):  # the rest of the pipeline: never called
+    raise AssertionError('swift-forwarder-check sends no requests through')
+
+
+def build_filter(filter_conf, node_timeout=None):
+    """The middleware, built as the proxy builds it (``filter_factory``,
+    then the filter on an app), so every startup validation happens.
+
+    The instance returned for the checks is built a second time, with
+    statsd off (a check must not add to the proxies' metrics) and, if
+    given, ``node_timeout`` for its requests.
+
+    :raises Exception: whatever startup would fail with.
+    """
+    middleware.filter_factory(filter_conf.global_conf,
+                              **filter_conf.local_conf)(_no_app)
+    local_conf = dict(filter_conf.local_conf, log_statsd_host='')
+    if node_timeout is not None:
+        local_conf['node_timeout'] = repr(node_timeout)
+    return middleware.filter_factory(filter_conf.global_conf,
+                                     **local_conf)(_no_app)
+
+
+# -- the checks ----------------------------------------------------------------
+
+def describe(err, timeout):
+    """What went wrong, in an operator's words: the most telling low-level
+    error in ``err``'s chain (``__cause__``/``__context__``).
+
+    :param timeout: the seconds that ran out, if it was a timeout.
+    """
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, ConnectionRefusedError):
+            return 'connection refused'
+        if isinstance(err, ssl.SSLCertVerificationError):
+            return 'certificate verify failed: %s' % (
+                err.verify_message or err.reason)
+        if isinstance(err, ssl.SSLError):
+            return 'TLS handshake failed: %s' % (err.reason or err)
+        if isinstance(err, TimeoutError):
+            return 'timed out after %gs' % timeout
+        if isinstance(err, ConnectionResetError):
+            return 'connection reset'
+        if isinstance(err, socket.gaierror):
+            return 'cannot resolve: %s' % (err.strerror or err)
+        nxt = err.__cause__ or err.__context__
+        if nxt is None:
+            return getattr(err, 'reason', None) or str(err) or \
+                type(err).__name__
+        err = nxt
+    return str(err)
+
+
+class TargetChecker(object):
+    """The checks of one target (a :class:`TargetForwarder`).
+
+    :meth:`run` yields ``(check, result, detail)`` rows.
+
+    :param target: the :class:`TargetForwarder`.
+    :param secrets: a set the tokens it fetches are added to, for the
+        output to hide.
+    """
+
+    def __init__(self, target, secrets=None):
+        self.target = target
+        self.pool = target.pool
+        self.storage_url = self.token = None
+        self.secrets = set() if secrets is None else secrets
+
+    def steps(self):
+        if self.target.service is None:
+            return [('resolve', self.resolve), ('connect', self.connect),
+                    ('auth', self.skip_auth), ('info', self.info),
+                    ('account', self.skip_account)]
+        return [('resolve', self.resolve), ('connect', self.connect),
+                ('auth', self.auth), ('account', self.accounts)]
+
+    def run(self):
+        failed = None
+        for check, step in self.steps():
+            if failed is not None:
+                yield check, SKIP, 'after %s FAIL' % failed
+                continue
+            for result, detail in step():
+                yield check, result, detail
+                if result == FAIL:
+                    failed = check
+
+    def resolve(self):
+        target = self.target.target
+        try:
+            infos = socket.getaddrinfo(target.host, target.port, 0,
+                                       socket.SOCK_STREAM)
+        except OSError as err:
+            yield FAIL, '%s: %s' % (target.host, err.strerror or err)
+            return
+        addresses = []
+        for info in infos:
+            if info[4][0] not in addresses:
+                addresses.append(info[4][0])
+        if addresses == [target.host]:
+            yield OK, '%s (an address)' % target.host
+        else:
+            yield OK, '%s: %s' % (target.host, ', '.join(addresses))
+
+    def connect(self):
+        target, pool = self.target.target, self.pool
+        start = time.monotonic()
+        try:
+            conn = pool.connect()
+        except UpstreamConnectError as err:
+            yield FAIL, '%s: %s' % (pool.name, describe(err,
+                                                        pool.conn_timeout))
+            return
+        try:
+            detail = '%s in %.1f ms' % (pool.name,
+                                        (time.monotonic() - start) * 1000)
+            if target.scheme == 'https':
+                detail += ', %s, %s' % (conn.sock.version(), (
+                    'certificate NOT verified (insecure = true)'
+                    if target.insecure else 'certificate verified'))
+                if target.cert_file:
+                    detail += ', client certificate sent'
+        finally:
+            conn.close()
+        yield OK, detail
+
+    def skip_auth(self):
+        yield SKIP, 'passthrough: clients authenticate'
+
+    def skip_account(self):
+        yield SKIP, 'passthrough: clients name their accounts'
+
+    def auth(self):
+        auth = self.target.auth
+        try:
+            self.storage_url, self.token = self.target.service.tokens.get()
+        except AuthError as err:
+            yield FAIL, self._auth_failure(err.__cause__ or err)
+            return
+        self.secrets.add(self.token)
+        yield OK, '%s at %s: storage URL %s' % (
+            auth['auth_user'], auth['auth_url'], self.storage_url)
+
+    def _auth_failure(self, err):
+        url = self.target.auth['auth_url']
+        status = getattr(err, 'http_status', None)
+        if status:
+            return '%s %s from %s' % (status, getattr(err, 'http_reason', '')
+                                      or '', url)
+        return '%s (%s)' % (describe(err, self.target.conf.node_timeout),
+                            url)
+
+    def info(self):
+        try:
+            status, reason, body = self._request('GET', '/info')
+        except _RequestFailed as err:
+            yield FAIL, 'GET /info: %s' % err
+            return
+        head = 'GET /info: %d %s' % (status, reason)
+        if status == 403:
+            yield OK, head + ' (the target has expose_info = false)'
+            return
+        version = _swift_version(body) if status == 200 else None
+        if version is None:
+            yield FAIL, head + ': not a Swift proxy answer'
+        else:
+            yield OK, '%s, Swift %s' % (head, version)
+
+    def accounts(self):
+        try:
+            accounts = [account_from_storage_url(self.storage_url)]
+        except ValueError as err:
+            yield FAIL, str(err)
+            return
+        for account in self.target.auth['account_map'].values():
+            if account not in accounts:
+                accounts.append(account)
+        for account in accounts:
+            path = '/v1/%s' % urllib.parse.quote(account)
+            try:
+                status, reason, _body = self._request(
+                    'HEAD', path, [('X-Auth-Token', self.token)])
+            except _RequestFailed as err:
+                yield FAIL, 'HEAD %s: %s' % (path, err)
+                continue
+            yield (OK if 200 <= status < 300 else FAIL,
+                   'HEAD %s: %d %s' % (path, status, reason))
+
+    def _request(self, method, path, headers=()):
+        """One request through the filter's own upstream (pool, retries,
+        error limiter): ``(status, reason, body)``.
+
+        :raises _RequestFailed: with the reason.
+        """
+        request = UpstreamRequest(method, path, [
+            ('Host', self.target.netloc), ('User-Agent', USER_AGENT)
+        ] + list(headers), None, None)
+        try:
+            conn = self.target.upstream.round_trip(request)
+        except ForwarderError as err:
+            timeout = self.pool.conn_timeout if isinstance(
+                err, UpstreamConnectError) else self.pool.node_timeout
+            raise _RequestFailed(describe(err, timeout)) from err
+        try:
+            resp = conn.response
+            body = resp.read(MAX_BODY) if method != 'HEAD' else b''
+            return resp.status, resp.reason, body
+        except (OSError, http_client.HTTPException) as err:
+            raise _RequestFailed('reading the response: %s' % describe(
+                err, self.pool.node_timeout)) from err
+        finally:
+            self.pool.discard(conn)
+
+
+class _RequestFailed(Exception):
+    """A check's request got no answer; the message says why."""
+
+
+def _swift_version(body):
+    """The version in a Swift ``/info`` body, or None if it is not one."""
+    try:
+        info = json.loads(body)
+    except ValueError:
+        return None
+    swift = info.get('swift') if isinstance(info, dict) else None
+    if not isinstance(swift, dict):
+        return None
+    return swift.get('version', '(version not shown)')
+
+
+# -- output ----------------------------------------------------------------------
+
+class Report(object):
+    """The aligned ``TARGET CHECK RESULT DETAIL`` table, printed as rows
+    come, with every known secret blanked out."""
+
+    def __init__(self, out, labels, secrets):
+        self.out = out
+        self.width = max([len('TARGET')] + [len(label) for label in labels])
+        self.check_width = max(len(check) for check in CHECKS)
+        self.secrets = secrets
+        self.counts = collections.OrderedDict((r, 0) for r in (OK, FAIL, SKIP))
+        self._line('TARGET', 'CHECK', 'RESULT', 'DETAIL')
+
+    def _line(self, *columns):
+        text = '%-*s  %-*s  %-6s  %s' % (self.width, columns[0],
+                                         self.check_width, columns[1],
+                                         columns[2], columns[3])
+        for secret in self.secrets:
+            if len(secret) >= MIN_REDACTED:
+                text = text.replace(secret, '***')
+        self.out.write(text.rstrip() + '\n')
+        self.out.flush()
+
+    def row(self, label, check, result, detail):
+        self.counts[result] += 1
+        self._line(label, check, result, detail)
+
+    def summary(self):
+        total = sum(self.counts.values())
+        self.out.write('%d check%s: %s\n' % (
+            total, '' if total == 1 else 's', ', '.join(
+                '%d %s' % (n, result) for result, n in self.counts.items())))
+        self.out.flush()
+
+    @property
+    def failed(self):
+        return self.counts[FAIL] > 0
+
+
+def _conf_secrets(filter_conf):
+    secrets = {filter_conf.local_conf.get(name) for name in SECRET_OPTIONS}
+    return {value for value in secrets if value}
+
+
+def _target_secrets(mw):
+    return {target.auth[name] for target in mw.targets.values()
+            if target.auth for name in SECRET_OPTIONS
+            if target.auth.get(name)}
+
+
+def _startup_error(name, err):
+    """The error the proxy would stop with, naming the filter's section
+    (config.py's messages say ``[filter:forwarder]`` whatever its name)."""
+    if not isinstance(err, ConfigError):
+        return '[filter:%s]: %s: %s' % (name, type(err).__name__, err)
+    msg = str(err)
+    generic = '[filter:forwarder]'
+    if msg.startswith(generic):
+        return '[filter:%s]%s' % (name, msg[len(generic):])
+    return '[filter:%s]: %s' % (name, msg)
+
+
+def _config_detail(conf_path, filter_conf, mw):
+    return '[filter:%s] in %s: target(s) %s; auth_mode %s' % (
+        filter_conf.name, conf_path, ', '.join(mw.targets), mw.conf.auth_mode)
+
+
+def _build_all(conf_path, filters, node_timeout, secrets):
+    """``[(filter_conf, middleware or None, config row)]``; the secrets
+    of each filter's options join ``secrets``."""
+    built = []
+    for filter_conf in filters:
+        secrets |= _conf_secrets(filter_conf)
+        try:
+            mw = build_filter(filter_conf, node_timeout)
+        except Exception as err:  # the proxy would not start
+            built.append((filter_conf, None,
+                          (FAIL, _startup_error(filter_conf.name, err))))
+            continue
+        secrets |= _target_secrets(mw)
+        built.append((filter_conf, mw,
+                      (OK, _config_detail(conf_path, filter_conf, mw))))
+    return built
+
+
+def check(conf_path, out, node_timeout=None):
+    """Check every forwarder filter of ``conf_path``; the table goes to
+    ``out``.
+
+    :returns: the exit status (0 or 1).
+    :raises NothingToCheck: exit status 2.
+    """
+    filters = load_filters(conf_path)
+    secrets = set()
+    built = _build_all(conf_path, filters, node_timeout, secrets)
+
+    def label(filter_conf, name):  # the filter's name too if there are two
+        if len(filters) == 1:
+            return name
+        return '%s/%s' % (filter_conf.name, name)
+    report = Report(out, [label(fc, name) for fc, mw, _row in built
+                          if mw is not None for name in mw.targets], secrets)
+    for _fc, _mw, (result, detail) in built:
+        report.row('-', 'config', result, detail)
+    for filter_conf, mw, _row in built:
+        if mw is None:
+            continue
+        try:
+            for name, target in mw.targets.items():
+                # the tokens it fetches join ``secrets``: hidden from then on
+                for row in TargetChecker(target, secrets).run():
+                    report.row(label(filter_conf, name), *row)
+        finally:
+            for target in mw.targets.values():
+                target.pool.close()
+    report.summary()
+    return 1 if report.failed else 0
+
+
+def _seconds(value):
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0
+    if not 0 < seconds < float('inf'):
+        raise argparse.ArgumentTypeError('expected seconds > 0, got %r'
+                                         % value)
+    return seconds
+
+
+def main(argv=None):
+    """``swift-forwarder-check``; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog='swift-forwarder-check',
+        description='Check the swift_forwarder filter(s) of a proxy '
+        'configuration, and their targets, before a reload.',
+        epilog='Exit status: 0 nothing failed, 1 a check failed, 2 nothing '
+        'to check.')
+    parser.add_argument('conf_path', metavar='CONF',
+                        help='proxy-server.conf, or a proxy-server.conf.d '
+                        'directory')
+    parser.add_argument('--timeout', type=_seconds, metavar='SECONDS',
+                        help="seconds each check's request may wait for an "
+                        "answer (default: the filter's node_timeout)")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as err:  # --help: 0; usage errors: 2
+        return err.code
+    try:
+        return check(args.conf_path, sys.stdout, args.timeout)
+    except NothingToCheck as err:
+        sys.stderr.write('%s: %s\n' % (parser.prog, err))
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,291 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""What an operator sees of the forwarder in a real proxy: statsd metrics
+(received by a UDP listener here), the per-request log line, secrets kept
+out of the logs, the deep healthcheck and /info."""
+
+import collections
+import json
+import re
+import socket
+import threading
+import time
+import urllib.parse
+import uuid
+
+import pytest
+
+from test.functional.faultproxy import FaultProxy
+from test.functional.rawhttp import LogWatch, make_reconfigure, wait_for
+from test.functional.util import Api, request, split_url
+
+PREFIX = 'ops%s' % uuid.uuid4().hex[:6]
+
+
+class StatsdListener(threading.Thread):
+    """Every statsd datagram sent to 127.0.0.1:<port>, parsed."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.lines = []
+        self._done = threading.Event()
+
+    def run(self):
+        while not self._done.is_set():
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            self.lines.extend(data.decode('utf-8').splitlines())
+
+    def stop(self):
+        self._done.set()
+        self.join()
+        self.sock.close()
+
+    def mark(self):
+        return len(self.lines)
+
+    def since(self, mark):
+        """``{name: [(value, type), ...]}`` of the lines after ``mark``."""
+        metrics = collections.defaultdict(list)
+        for line in self.lines[mark:]:
+            name, rest = line.split(':', 1)
+            value, kind = rest.split('|')[:2]
+            metrics[name].append((float(value), kind))
+        return metrics
+
+    def total(self, mark, name):
+        return sum(value for value, _kind in self.since(mark).get(name, ()))
+
+
+@pytest.fixture(scope='module')
+def ops(clusters):
+    """The local proxy with statsd pointed at a listener in this test."""
+    local, target = clusters
+    listener = StatsdListener()
+    listener.start()
+    reconfigure = make_reconfigure(local)
+    statsd = dict(log_statsd_host='127.0.0.1', log_statsd_port=listener.port,
+                  log_statsd_metric_prefix=PREFIX)
+    api = Api(local, target)
+    container = 'ops-%s' % uuid.uuid4().hex[:8]
+    assert api.direct('PUT', '/' + container)[0] == 201
+    assert api.direct('PUT', '/%s/obj' % container, body=b'x' * 1000)[0] == 201
+    try:
+        yield api, container, listener, lambda **kw: reconfigure(**dict(statsd, **kw))
+    finally:
+        reconfigure()
+        listener.stop()
+        for path in ('/%s/obj' % container, '/%s/big' % container, '/' + container):
+            api.direct('DELETE', path)
+
+
+def metric(name, target='default'):
+    return '%s.forwarder.%s.%s' % (PREFIX, target, name)
+
+
+def settle(listener, mark, name, count, timeout=5):
+    """Wait until ``count`` of metric ``name`` arrived since ``mark``."""
+    wait_for(lambda: listener.total(mark, name) >= count, timeout)
+    time.sleep(0.2)  # anything more would be a bug: let it arrive too
+    return listener.since(mark)
+
+
+def test_ten_gets_give_ten_request_counts(ops):
+    api, container, listener, configure = ops
+    configure()
+    api.via('HEAD', '/' + container)  # a warm pool, so created stays 0
+    mark = listener.mark()
+    for _ in range(10):
+        status, _headers, body = api.via('GET', '/%s/obj' % container)
+        assert (status, len(body)) == (200, 1000)
+    got = settle(listener, mark, metric('requests.GET.2xx'), 10)
+    assert got[metric('requests.GET.2xx')] == [(1.0, 'c')] * 10
+    assert listener.total(mark, metric('bytes_down')) == 10000
+    assert metric('bytes_up') not in got  # nothing uploaded: nothing sent
+    for timer in ('ttfb', 'time', 'pool.wait'):
+        samples = got[metric(timer)]
+        assert len(samples) == 10 and all(kind == 'ms' and value >= 0
+                                          for value, kind in samples), timer
+    assert all(kind == 'g' for _v, kind in got[metric('pool.in_use')])
+    assert [v for v, _k in got[metric('pool.in_use')]] == [1.0] * 10
+    assert listener.total(mark, metric('pool.reused')) == 10
+    assert metric('pool.created') not in got
+    # nothing else is counted for plain successful GETs
+    assert set(got) <= {metric(name) for name in (
+        'requests.GET.2xx', 'bytes_down', 'ttfb', 'time', 'pool.wait',
+        'pool.in_use', 'pool.idle', 'pool.reused')}
+
+
+def test_put_counts_bytes_up(ops):
+    api, container, listener, configure = ops
+    configure()
+    mark = listener.mark()
+    assert api.via('PUT', '/%s/up' % container, body=b'u' * 12345)[0] == 201
+    assert api.via('DELETE', '/%s/up' % container)[0] == 204
+    got = settle(listener, mark, metric('requests.DELETE.2xx'), 1)
+    assert got[metric('requests.PUT.2xx')] == [(1.0, 'c')]
+    assert listener.total(mark, metric('bytes_up')) == 12345
+
+
+def test_pool_exhaustion_is_counted(ops):
+    api, container, listener, configure = ops
+    configure(pool_size=1, pool_timeout=0.5)
+    big = '/%s/big' % container
+    assert api.direct('PUT', big, body=b'b' * (8 * 2 ** 20))[0] == 201
+    host, port, _ = split_url(api.local.proxy_url)
+    holder = socket.create_connection((host, port), timeout=30)
+    try:
+        holder.sendall(('GET %s%s HTTP/1.1\r\nHost: x\r\nX-Auth-Token: %s\r\n\r\n'
+                        % (api.account_path, big, api.token)).encode())
+        assert holder.recv(4096).startswith(b'HTTP/1.1 200')
+        mark = listener.mark()
+        status, headers, body = api.via('GET', '/%s/obj' % container)
+        assert status == 503 and 'retry-after' in headers, body
+        got = settle(listener, mark, metric('pool.exhausted'), 1)
+        assert got[metric('pool.exhausted')] == [(1.0, 'c')]
+        assert got[metric('requests.GET.5xx')] == [(1.0, 'c')]
+    finally:
+        holder.close()
+
+
+def test_loop_refusal_is_counted(ops):
+    api, container, listener, configure = ops
+    configure(max_hops=1)
+    mark = listener.mark()
+    status, _h, body = api.via('GET', '/%s/obj' % container,
+                               headers={'X-Forwarder-Hops': 'elsewhere'})
+    assert status == 508, body
+    got = settle(listener, mark, metric('loop_refusals'), 1)
+    assert got[metric('loop_refusals')] == [(1.0, 'c')]
+    assert got[metric('requests.GET.5xx')] == [(1.0, 'c')]
+
+
+def test_log_line_per_request_with_txn_and_target(ops):
+    api, container, _listener, configure = ops
+    configure()
+    log = LogWatch(api.local.log_path('proxy'))
+    name = 'sp ace/\u00e9t\u00e9 %s' % uuid.uuid4().hex[:6]
+    quoted = urllib.parse.quote(name)
+    status, headers, _body = api.via('PUT', '/%s/%s' % (container, quoted),
+                                     body=b'z' * 777)
+    assert status == 201
+    txn, target_txn = headers['x-trans-id'], headers['x-forwarder-trans-id']
+    assert txn != target_txn
+    path = '%s/%s/%s' % (api.account_path, container, quoted)
+    [line] = log.wait('forwarded to default: PUT %s 201 ' % path, txn)
+    assert 'bytes_up=777 bytes_down=0' in line
+    assert re.search(r' ttfb=\d+\.\d{4} time=\d+\.\d{4} \(txn: %s\)' % txn, line), line
+    # proxy-logging's line names the target and the target's transaction
+    assert log.wait('forwarder:default:%s' % target_txn, txn)
+    api.direct('DELETE', '/%s/%s' % (container, quoted))
+
+
+def test_no_secrets_in_logs(ops, clusters):
+    """Passthrough: the client's token and a tempurl signature; service
+    mode: the forwarder's key and the target's service token.  None of
+    them may be in the local proxy's log, whatever happens."""
+    api, container, _listener, configure = ops
+    local, target = clusters
+    key = 'svc-key-%s' % uuid.uuid4().hex
+    before = local.pipeline_before
+    target.tempauth_conf['user_svc_forwarder'] = '%s .admin' % key
+    target.restart_proxy()
+    log = LogWatch(local.log_path('proxy'))
+    try:
+        configure()
+        api.via('GET', '/%s/obj' % container)
+        sig = uuid.uuid4().hex + uuid.uuid4().hex[:8]
+        request(local.proxy_url, 'GET', '%s/%s/obj?temp_url_sig=%s&temp_url_expires=%d'
+                % (api.account_path, container, sig, time.time() + 60))
+        local.pipeline_before = 'copy'  # service mode: after tempauth
+        configure(auth_mode='service', auth_url=target.auth_url,
+                  auth_user='svc:forwarder', auth_key=key,
+                  account_map='AUTH_test:AUTH_svc', forward='AUTH_test/ops-*')
+        _url, local_token = local.get_auth('test:tester', 'testing')
+        status, _h, _b = request(local.proxy_url, 'PUT', '/v1/AUTH_test/%s' % container,
+                                 {'X-Auth-Token': local_token})
+        assert status in (201, 202), status
+        # and a wrong key: the auth failure is logged, the key is not
+        configure(auth_mode='service', auth_url=target.auth_url,
+                  auth_user='svc:forwarder', auth_key=key + '-wrong',
+                  account_map='AUTH_test:AUTH_svc', forward='AUTH_test/ops-*')
+        status, _h, body = request(local.proxy_url, 'GET', '/v1/AUTH_test/%s' % container,
+                                   {'X-Auth-Token': local_token})
+        assert status >= 500, body
+        service_token = target.get_auth('svc:forwarder', key)[1]
+        assert log.wait('forwarded to default: PUT /v1/AUTH_test/%s 20' % container)
+        text = '\n'.join(log.lines())
+        assert 'forwarded to default: GET' in text
+        for secret in (api.token, sig, key, local_token, service_token):
+            assert secret not in text, 'a secret is in the proxy log'
+    finally:
+        local.pipeline_before = before
+        configure()
+        del target.tempauth_conf['user_svc_forwarder']
+        target.restart_proxy()
+        request(target.proxy_url, 'DELETE', '/v1/AUTH_svc/%s' % container,
+                {'X-Auth-Token': target.get_auth('admin:admin', 'admin')[1]})
+
+
+def test_deep_healthcheck(ops):
+    api, _container, _listener, configure = ops
+    configure()
+    status, headers, body = request(api.local.proxy_url, 'GET', '/forwarder/healthcheck')
+    assert status == 200 and headers['content-type'] == 'application/json'
+    report = json.loads(body)
+    assert report['status'] == 'OK'
+    default = report['targets']['default']
+    assert default['reachable'] is True and default['status'] == 200
+    assert default['time_ms'] > 0 and default['error_limited'] is False
+    assert {'in_use', 'idle', 'created', 'discarded', 'exhausted'} <= set(default['pool'])
+    assert 'retries' in default['counters']
+    # a target that does not answer: 503, and why
+    dead = socket.socket()
+    dead.bind(('127.0.0.1', 0))
+    port = dead.getsockname()[1]
+    dead.close()
+    configure(target_url='http://127.0.0.1:%d' % port)
+    status, _headers, body = request(api.local.proxy_url, 'GET', '/forwarder/healthcheck')
+    report = json.loads(body)
+    assert status == 503 and report['status'] == 'FAIL'
+    assert report['targets']['default']['reachable'] is False
+    assert report['targets']['default']['error'].endswith(
+        'connect failed: Connection refused')
+
+
+def test_deep_healthcheck_stalled_target(ops):
+    """A target that accepts and never answers: the probe gives up."""
+    api, _container, _listener, configure = ops
+    relay = FaultProxy('127.0.0.1', split_url(api.target.proxy_url)[1]).start()
+    try:
+        configure(target_url=relay.url, node_timeout=1)
+        relay.arm('stall_response', after=0)
+        started = time.monotonic()
+        status, _headers, body = request(api.local.proxy_url, 'GET',
+                                         '/forwarder/healthcheck')
+        assert status == 503, body
+        assert json.loads(body)['targets']['default']['error'] == 'timed out'
+        assert time.monotonic() - started < 5
+    finally:
+        relay.stop()
+
+
+def test_info_shows_the_filter(ops):
+    api, _container, _listener, configure = ops
+    configure()
+    status, _headers, body = request(api.local.proxy_url, 'GET', '/info')
+    assert status == 200
+    info = json.loads(body)['forwarder']
+    from swift_forwarder import __version__
+    assert info['version'] == __version__
+    assert info['targets'] == ['default']
+    assert info['auth_mode'] == 'passthrough' and info['pool_size'] == 8
+    text = json.dumps(info)
+    assert 'auth_key' not in text and 'target_url' not in text
+    assert api.target.proxy_url not in text  # addresses: admin section only

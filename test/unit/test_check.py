@@ -1,0 +1,541 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""Tests for swift_forwarder.check (``swift-forwarder-check``).
+
+Configurations are real files loaded through Swift's loader; targets are
+scripted loopback servers (green, like the forwarder's sockets), except
+where the check authenticates: python-swiftclient's ``get_auth`` uses
+blocking sockets, so that server runs in a thread of its own.
+"""
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+from unittest import mock
+
+from swift_forwarder import check
+from test.unit.fakeswift import TOKEN
+from test.unit.helpers import full_backlog_listener, make_cert, \
+    refused_port, scripted_server, tls_wrapper
+
+try:
+    import swift.common.wsgi  # noqa: F401  (conf.d, service mode)
+    HAVE_SWIFT = True
+except ImportError:
+    HAVE_SWIFT = False
+
+KEY = 'sup3r-s3cret-key'
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+SWIFT_INFO = json.dumps({'swift': {'version': '2.38.3'},
+                         'tempauth': {}}).encode('ascii')
+
+
+def proxy_conf(filter_section, pipeline='catch_errors forwarder app',
+               name='forwarder'):
+    """A proxy-server.conf with ``filter_section`` (the options) as
+    ``[filter:<name>]``."""
+    return textwrap.dedent('''\
+        [DEFAULT]
+        user = swift
+        log_name = proxy
+
+        [pipeline:main]
+        pipeline = %s
+
+        [filter:catch_errors]
+        use = egg:swift#catch_errors
+
+        [filter:%s]
+        ''') % (pipeline, name) + textwrap.dedent(filter_section) + \
+        textwrap.dedent('''
+
+        [app:app]
+        use = call:test.unit.helpers:app_factory
+        ''')
+
+
+class CheckTestCase(unittest.TestCase):
+    """Writes configurations to a temporary directory and runs the command
+    on them, capturing its output."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.dir)
+
+    def write(self, text, name='proxy-server.conf'):
+        path = os.path.join(self.dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'w') as fp:
+            fp.write(text)
+        return path
+
+    def run_check(self, *argv):
+        """:returns: (exit status, stdout, stderr)"""
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = check.main(list(argv))
+        return status, out.getvalue(), err.getvalue()
+
+    def rows(self, output):
+        """{(target, check): (result, detail)} of the table; a check seen
+        more than once (account) keeps its rows in a list."""
+        lines = output.splitlines()
+        self.assertEqual(['TARGET', 'CHECK', 'RESULT', 'DETAIL'],
+                         lines[0].split())
+        found = {}
+        for line in lines[1:-1]:
+            target, name, result, detail = (line.split(None, 3) + [''])[:4]
+            found.setdefault((target, name), []).append((result, detail))
+        return {key: rows[0] if len(rows) == 1 else rows
+                for key, rows in found.items()}
+
+    def check_conf(self, filter_section, *argv, **kwargs):
+        path = self.write(proxy_conf(filter_section, **kwargs))
+        return self.run_check(path, *argv)
+
+
+class TestLoading(CheckTestCase):
+    """The filter is found, and its options read, as the proxy would."""
+
+    def test_found_under_another_name(self):
+        """Any section whose factory is ours is checked, by its name;
+        ``%(here)s`` is interpolated as paste.deploy does."""
+        path = self.write(proxy_conf('''\
+            use = egg:swift_forwarder#forwarder
+            target_url = http://127.0.0.1:1
+            targets_conf = %(here)s/targets.conf
+            ''', pipeline='catch_errors federation app', name='federation'))
+        self.write('[target:east]\ntarget_url = http://127.0.0.1:2\n',
+                   'targets.conf')
+        [found] = check.load_filters(path)
+        self.assertEqual('federation', found.name)
+        self.assertEqual(os.path.join(self.dir, 'targets.conf'),
+                         found.local_conf['targets_conf'])
+        self.assertEqual('swift', found.global_conf['user'])
+        # what swift-proxy-server passes: its app section's log_name
+        self.assertEqual('proxy', found.global_conf['log_name'])
+        mw = check.build_filter(found)
+        self.assertEqual(['default', 'east'], list(mw.targets))
+
+    def test_paste_filter_factory_and_two_filters(self):
+        """``paste.filter_factory = ...`` is ours too; two forwarders in
+        one pipeline are both checked, their targets labelled by filter."""
+        path = self.write(textwrap.dedent('''\
+            [pipeline:main]
+            pipeline = one two app
+
+            [filter:one]
+            paste.filter_factory = swift_forwarder.middleware:filter_factory
+            target_url = http://127.0.0.1:1
+
+            [filter:two]
+            use = egg:swift_forwarder#forwarder
+            target_url = http://127.0.0.1:2
+
+            [app:app]
+            use = call:test.unit.helpers:app_factory
+            '''))
+        self.assertEqual(['one', 'two'],
+                         [f.name for f in check.load_filters(path)])
+        status, out, _err = self.run_check(path, '--timeout', '0.5')
+        rows = self.rows(out)
+        self.assertEqual(1, status)
+        self.assertEqual('FAIL', rows['one/default', 'connect'][0])
+        self.assertIn('http://127.0.0.1:2: connection refused',
+                      rows['two/default', 'connect'][1])
+
+    @unittest.skipUnless(HAVE_SWIFT, 'conf.d directories need Swift')
+    def test_conf_d_directory(self):
+        """A proxy-server.conf.d directory, read in name order, as Swift
+        reads it."""
+        self.write(proxy_conf('''\
+            use = egg:swift_forwarder#forwarder
+            target_url = http://127.0.0.1:1
+            '''), 'proxy-server.conf.d/00-base.conf')
+        path = self.write(
+            '[filter:forwarder]\nforward = AUTH_a\n',
+            'proxy-server.conf.d/20-forwarder.conf')
+        [found] = check.load_filters(os.path.dirname(path))
+        self.assertEqual('AUTH_a', found.local_conf['forward'])
+        self.assertEqual('http://127.0.0.1:1', found.local_conf['target_url'])
+
+    def test_no_forwarder_in_pipeline(self):
+        """A forwarder section the pipeline does not use is not loaded by
+        the proxy: nothing to check, exit status 2."""
+        status, out, err = self.check_conf('''\
+            use = egg:swift_forwarder#forwarder
+            target_url = http://127.0.0.1:1
+            ''', pipeline='catch_errors app')
+        self.assertEqual(2, status)
+        self.assertEqual('', out)
+        self.assertIn('no swift_forwarder filter in the pipeline '
+                      '(catch_errors ...)', err)
+
+    def test_missing_and_broken_files(self):
+        """No file, a file paste.deploy can't read, no pipeline: 2."""
+        status, _out, err = self.run_check(os.path.join(self.dir, 'nope'))
+        self.assertEqual(2, status)
+        self.assertIn('nope: no such file or directory', err)
+        status, _out, err = self.run_check(self.write('not an ini file\n'))
+        self.assertEqual(2, status)
+        self.assertIn('cannot load the pipeline from', err)
+        status, _out, err = self.run_check(self.write('[DEFAULT]\n'))
+        self.assertEqual(2, status)
+        self.assertIn('cannot load the pipeline from', err)
+
+    def test_usage(self):
+        """argparse's usage errors are 2, --help is 0."""
+        self.assertEqual(2, self.run_check()[0])
+        self.assertEqual(2, self.run_check('x', '--timeout', '0')[0])
+        status, out, _err = self.run_check('--help')
+        self.assertEqual(0, status)
+        self.assertIn('--timeout', out)
+
+
+class TestConfigErrors(CheckTestCase):
+    """What would stop the proxy at startup is a FAIL naming it."""
+
+    def test_bad_option(self):
+        """An unknown option and a bad value: FAIL, exit status 1, the
+        section's real name in the message; nothing else is checked."""
+        status, out, _err = self.check_conf('''\
+            use = egg:swift_forwarder#forwarder
+            target_url = http://127.0.0.1:1
+            pool_sizee = 3
+            ''', pipeline='fed app', name='fed')
+        self.assertEqual(1, status)
+        self.assertEqual({('-', 'config'): (
+            'FAIL', '[filter:fed]: unknown option(s): pool_sizee')},
+            self.rows(out))
+        self.assertEqual('1 check: 0 OK, 1 FAIL, 0 SKIP',
+                         out.splitlines()[-1])
+        status, out, _err = self.check_conf('''\
+            use = egg:swift_forwarder#forwarder
+            target_url = http://127.0.0.1:1
+            conn_timeout = soon
+            ''')
+        self.assertEqual(1, status)
+        self.assertIn("conn_timeout: expected a number of seconds > 0, got "
+                      "'soon'", self.rows(out)['-', 'config'][1])
+
+    def test_bad_ca_bundle(self):
+        """A ca_certs file that is no certificate stops the proxy too."""
+        bundle = self.write('not a certificate\n', 'ca.pem')
+        status, out, _err = self.check_conf('''\
+            use = egg:swift_forwarder#forwarder
+            target_url = https://127.0.0.1:1
+            ca_certs = %s
+            ''' % bundle)
+        self.assertEqual(1, status)
+        result, detail = self.rows(out)['-', 'config']
+        self.assertEqual('FAIL', result)
+        self.assertIn('[filter:forwarder]: SSLError', detail)
+
+    @unittest.skipUnless(HAVE_SWIFT, 'service mode runs in a Swift proxy')
+    def test_secret_never_printed(self):
+        """A config FAIL in a filter that holds a key prints no key."""
+        status, out, err = self.check_conf('''\
+            use = egg:swift_forwarder#forwarder
+            target_url = http://127.0.0.1:1
+            auth_mode = service
+            auth_url = http://127.0.0.1:1/auth/v1.0
+            auth_user = test:tester
+            auth_key = %s
+            auth_version = 9
+            ''' % KEY)
+        self.assertEqual(1, status)
+        self.assertIn('auth_version: expected one of', out)
+        self.assertNotIn(KEY, out + err)
+
+    def test_report_redacts(self):
+        """Any known secret in a detail is blanked out (the belt to the
+        braces of never formatting one in)."""
+        out = io.StringIO()
+        report = check.Report(out, ['default'], {KEY, 'abc'})
+        report.row('default', 'auth', 'FAIL', 'echoed %s and abc' % KEY)
+        self.assertIn('echoed *** and abc', out.getvalue())
+        self.assertNotIn(KEY, out.getvalue())
+
+
+class TestNetworkChecks(CheckTestCase):
+    """resolve, connect and info against scripted loopback servers."""
+
+    def server(self, handler, **kwargs):
+        server = scripted_server(handler, **kwargs)
+        self.addCleanup(server.stop)
+        return server
+
+    def passthrough(self, url, *extra, conn_timeout='0.5'):
+        return '''\
+            use = egg:swift_forwarder#forwarder
+            target_url = %s
+            conn_timeout = %s
+            retries = 0
+            ''' % (url, conn_timeout) + ''.join(
+                line + '\n' for line in extra)
+
+    def test_refused(self):
+        """connect FAIL naming the refusal; the later checks SKIP."""
+        sock, port = refused_port()
+        self.addCleanup(sock.close)
+        status, out, _err = self.check_conf(
+            self.passthrough('http://127.0.0.1:%d' % port))
+        rows = self.rows(out)
+        self.assertEqual(1, status)
+        self.assertEqual(('OK', '127.0.0.1 (an address)'),
+                         rows['default', 'resolve'])
+        self.assertEqual(('FAIL', 'http://127.0.0.1:%d: connection refused'
+                          % port), rows['default', 'connect'])
+        for name in ('auth', 'info', 'account'):
+            self.assertEqual(('SKIP', 'after connect FAIL'),
+                             rows['default', name])
+        self.assertEqual('6 checks: 2 OK, 1 FAIL, 3 SKIP',
+                         out.splitlines()[-1])
+
+    def test_connect_timeout(self):
+        """A connect that hangs fails after conn_timeout."""
+        listener, fillers = full_backlog_listener()
+        for sock in [listener] + fillers:
+            self.addCleanup(sock.close)
+        status, out, _err = self.check_conf(self.passthrough(
+            'http://127.0.0.1:%d' % listener.getsockname()[1],
+            conn_timeout='0.2'))
+        self.assertEqual(1, status)
+        self.assertIn(': timed out after 0.2s',
+                      self.rows(out)['default', 'connect'][1])
+
+    def test_resolve_failure(self):
+        """The resolver's error; nothing is connected to."""
+        error = socket.gaierror(socket.EAI_NONAME, 'Name or service not '
+                                'known')
+        with mock.patch.object(check.socket, 'getaddrinfo',
+                               side_effect=error):
+            status, out, _err = self.check_conf(
+                self.passthrough('http://swift.invalid'))
+        rows = self.rows(out)
+        self.assertEqual(1, status)
+        self.assertEqual(('FAIL', 'swift.invalid: Name or service not known'),
+                         rows['default', 'resolve'])
+        self.assertEqual(('SKIP', 'after resolve FAIL'),
+                         rows['default', 'connect'])
+
+    def tls_server(self, handler=None, **kwargs):
+        cert, key = make_cert(self.dir, name='server')
+        return cert, self.server(handler or self.info_handler(),
+                                 wrap=tls_wrapper(cert, key), **kwargs)
+
+    def info_handler(self, status=200, body=SWIFT_INFO):
+        def handler(sock):
+            request = sock.read_request()
+            if request is None:  # the connect check's connection
+                return
+            assert (request.method, request.target) == ('GET', '/info')
+            sock.respond(status, body, [('Content-Type', 'application/json')])
+        return handler
+
+    def test_tls_wrong_ca(self):
+        """A certificate the configured CA did not sign."""
+        _cert, server = self.tls_server(expect_errors=True)
+        other_ca, _key = make_cert(self.dir, name='other')
+        status, out, _err = self.check_conf(self.passthrough(
+            'https://127.0.0.1:%d' % server.port, 'ca_certs = ' + other_ca))
+        self.assertEqual(1, status)
+        result, detail = self.rows(out)['default', 'connect']
+        self.assertEqual('FAIL', result)
+        self.assertIn(': certificate verify failed: ', detail)
+        self.assertEqual([], server.requests)
+
+    def test_tls_ok(self):
+        """The right CA: connect OK with the TLS version, info OK."""
+        cert, server = self.tls_server()
+        status, out, _err = self.check_conf(self.passthrough(
+            'https://127.0.0.1:%d' % server.port, 'ca_certs = ' + cert))
+        rows = self.rows(out)
+        self.assertEqual(0, status, out)
+        result, detail = rows['default', 'connect']
+        self.assertEqual('OK', result)
+        self.assertRegex(detail, r'^https://127.0.0.1:\d+ in [\d.]+ ms, '
+                         r'TLSv1\.[23], certificate verified$')
+        self.assertEqual(('SKIP', 'passthrough: clients authenticate'),
+                         rows['default', 'auth'])
+        self.assertEqual(('OK', 'GET /info: 200 OK, Swift 2.38.3'),
+                         rows['default', 'info'])
+        self.assertEqual('SKIP', rows['default', 'account'][0])
+        # one connection for connect, one for info; both closed
+        self.assertEqual(2, server.accepted)
+
+    def test_connections_released(self):
+        """The checks leave nothing in use or idle in the filter's pool."""
+        server = self.server(self.info_handler())
+        path = self.write(proxy_conf(self.passthrough(
+            'http://127.0.0.1:%d' % server.port)))
+        [found] = check.load_filters(path)
+        target = check.build_filter(found).targets['default']
+        rows = list(check.TargetChecker(target).run())
+        self.assertEqual(['OK', 'OK', 'SKIP', 'OK', 'SKIP'],
+                         [result for _check, result, _detail in rows])
+        self.assertEqual((0, 0), (target.pool.in_use, target.pool.idle))
+
+    def test_info_answers(self):
+        """403 (expose_info off) is a Swift proxy; a 404 or a 200 that is
+        not Swift's /info JSON is not."""
+        cases = [
+            (403, b'', 'OK', 'GET /info: 403 Status (the target has '
+             'expose_info = false)'),
+            (404, b'', 'FAIL', 'GET /info: 404 Status: not a Swift proxy '
+             'answer'),
+            (200, b'<html>It works!</html>', 'FAIL',
+             'GET /info: 200 OK: not a Swift proxy answer'),
+            (200, b'{"nginx": {}}', 'FAIL',
+             'GET /info: 200 OK: not a Swift proxy answer'),
+        ]
+        for status, body, result, detail in cases:
+            server = self.server(self.info_handler(status, body))
+            code, out, _err = self.check_conf(self.passthrough(
+                'http://127.0.0.1:%d' % server.port))
+            self.assertEqual((result, detail),
+                             self.rows(out)['default', 'info'], body)
+            self.assertEqual(0 if result == 'OK' else 1, code)
+
+    def test_timeout_option(self):
+        """--timeout bounds each request's wait for an answer."""
+        def stall(sock):
+            if sock.read_request() is not None:
+                sock.read_to_eof()  # until the check gives up and closes
+        server = self.server(stall)
+        status, out, _err = self.check_conf(self.passthrough(
+            'http://127.0.0.1:%d' % server.port), '--timeout', '0.2')
+        self.assertEqual(1, status)
+        self.assertEqual(('FAIL', 'GET /info: timed out after 0.2s'),
+                         self.rows(out)['default', 'info'])
+
+
+class FakeSwift(object):
+    """:mod:`test.unit.fakeswift` in a process of its own (see there why).
+
+    :param auth_status: what ``GET /auth/v1.0`` answers.
+    :param accounts: {account: status} for ``HEAD /v1/<account>``.
+    """
+
+    def __init__(self, directory, auth_status=200, accounts=None):
+        self.log_file = os.path.join(directory, 'fakeswift.log')
+        self.proc = subprocess.Popen(
+            [sys.executable, '-m', 'test.unit.fakeswift', str(auth_status),
+             json.dumps(accounts or {}), self.log_file],
+            stdout=subprocess.PIPE, cwd=REPO, text=True)
+        try:
+            port = int(self.proc.stdout.readline())
+        except ValueError:
+            self.stop()
+            raise
+        self.url = 'http://127.0.0.1:%d' % port
+
+    @property
+    def requests(self):
+        """``[(method, path, headers)]`` received so far."""
+        if not os.path.exists(self.log_file):
+            return []
+        with open(self.log_file) as fp:
+            return [tuple(json.loads(line)) for line in fp]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(5)
+        self.proc.stdout.close()
+
+
+@unittest.skipUnless(HAVE_SWIFT, 'service mode runs in a Swift proxy')
+class TestServiceMode(CheckTestCase):
+    """auth and account, in auth_mode = service."""
+
+    def service(self, fake, *extra):
+        return '''\
+            use = egg:swift_forwarder#forwarder
+            target_url = %s
+            auth_mode = service
+            auth_url = %s/auth/v1.0
+            auth_user = fed:forwarder
+            auth_key = %s
+            retries = 0
+            ''' % (fake.url, fake.url, KEY) + ''.join(
+                line + '\n' for line in extra)
+
+    def fake_swift(self, **kwargs):
+        fake = FakeSwift(self.dir, **kwargs)
+        self.addCleanup(fake.stop)
+        return fake
+
+    def test_auth_refused(self):
+        """A 401 from the auth endpoint, named with its URL; never the key;
+        the accounts are not tried."""
+        fake = self.fake_swift(auth_status=401)
+        status, out, err = self.check_conf(self.service(fake))
+        rows = self.rows(out)
+        self.assertEqual(1, status)
+        self.assertEqual(('FAIL', '401 Unauthorized from %s/auth/v1.0'
+                          % fake.url), rows['default', 'auth'])
+        self.assertEqual(('SKIP', 'after auth FAIL'),
+                         rows['default', 'account'])
+        self.assertNotIn(('default', 'info'), rows)
+        self.assertNotIn(KEY, out + err)
+        self.assertEqual([('GET', '/auth/v1.0')],
+                         [r[:2] for r in fake.requests])
+        headers = {k.lower(): v for k, v in fake.requests[0][2].items()}
+        self.assertEqual(KEY, headers['x-auth-key'])
+
+    def test_auth_unreachable(self):
+        """An auth endpoint nobody listens on."""
+        fake = self.fake_swift()
+        sock, port = refused_port()
+        self.addCleanup(sock.close)
+        conf = self.service(fake).replace(
+            '%s/auth' % fake.url, 'http://127.0.0.1:%d/auth' % port)
+        status, out, _err = self.check_conf(conf)
+        self.assertEqual(1, status)
+        self.assertEqual(('FAIL', 'connection refused (http://127.0.0.1:%d/'
+                          'auth/v1.0)' % port),
+                         self.rows(out)['default', 'auth'])
+
+    def test_auth_and_accounts(self):
+        """A token, then a HEAD of the service account and of each mapped
+        one, with the token; a refused account fails alone.  The token
+        is never printed."""
+        fake = self.fake_swift(accounts={'AUTH_svc': 204, 'AUTH_fed': 403})
+        status, out, err = self.check_conf(self.service(
+            fake, 'account_map = AUTH_a:AUTH_fed AUTH_b:AUTH_svc'))
+        rows = self.rows(out)
+        self.assertEqual(1, status)
+        self.assertEqual(('OK', 'fed:forwarder at %s/auth/v1.0: storage URL '
+                          '%s/v1/AUTH_svc' % (fake.url, fake.url)),
+                         rows['default', 'auth'])
+        self.assertEqual([('OK', 'HEAD /v1/AUTH_svc: 204 No Content'),
+                          ('FAIL', 'HEAD /v1/AUTH_fed: 403 Forbidden')],
+                         rows['default', 'account'])
+        heads = [r for r in fake.requests if r[0] == 'HEAD']
+        self.assertEqual(['/v1/AUTH_svc', '/v1/AUTH_fed'],
+                         [r[1] for r in heads])
+        self.assertEqual({TOKEN}, {v for r in heads for k, v in r[2].items()
+                                   if k.lower() == 'x-auth-token'})
+        self.assertNotIn(TOKEN, out + err)
+        self.assertNotIn(KEY, out + err)
+
+    def test_all_ok(self):
+        fake = self.fake_swift(accounts={'AUTH_svc': 204})
+        status, out, _err = self.check_conf(self.service(fake))
+        self.assertEqual(0, status, out)
+        self.assertEqual('5 checks: 5 OK, 0 FAIL, 0 SKIP',
+                         out.splitlines()[-1])
+
+
+if __name__ == '__main__':
+    unittest.main()
