@@ -47,6 +47,29 @@ class TestTargets(unittest.TestCase):
         self.assertEqual((), conf.targets['west'].forward)  # opt-in only
         self.assertEqual('AUTH_m', conf.targets['default'].forward[0].account)
 
+    def test_verify_get_per_target(self):
+        """verify_get is the filter's unless a section sets its own."""
+        path = self.write('t.conf', '''
+            [target:tls]
+            target_url = https://tls.example.com
+            verify_get = false
+
+            [target:plain]
+            target_url = http://plain.example.com
+            ''')
+        conf = parse_conf({'target_url': 'http://main', 'targets_conf': path})
+        self.assertEqual({'default': True, 'tls': False, 'plain': True}, {
+            name: t.verify_get for name, t in conf.targets.items()})
+        conf = parse_conf({'target_url': 'http://main', 'targets_conf': path,
+                           'verify_get': 'no'})
+        self.assertEqual({'default': False, 'tls': False, 'plain': False}, {
+            name: t.verify_get for name, t in conf.targets.items()})
+        bad = self.write('bad.conf', '[target:x]\ntarget_url = http://x\n'
+                         'verify_get = maybe\n')
+        with self.assertRaises(ConfigError) as caught:
+            parse_conf({'targets_conf': bad})
+        self.assertIn('[target:x]: verify_get', str(caught.exception))
+
     def test_sections_only(self):
         """No inline target_url: the targets come from targets_conf."""
         path = self.write('t.conf', '[target:a]\ntarget_url = http://a\n')

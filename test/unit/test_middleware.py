@@ -1040,6 +1040,25 @@ class TestGetEtag(MiddlewareTestCase):
                          self.access_lines())
         self.assertPool(mw, in_use=0, idle=0, discarded=1)
 
+    def check_verify_get_off(self, size):
+        """verify_get = false: the body is relayed unchecked (a target
+        reached over TLS, where CPU is short)."""
+        data = os.urandom(size)
+        mw = self.middleware(keep_alive_handler(
+            data, headers=[('Etag', WRONG_ETAG)]), client_chunk_size='64',
+            verify_get='false')
+        resp = self.call(mw, make_env())
+        self.assertEqual('200 OK', resp.status)
+        self.assertEqual(data, resp.read())
+        self.assertEqual(0, self.counters(mw)['etag_mismatches'])
+        self.assertPool(mw, in_use=0, idle=1, discarded=0)
+
+    def test_verify_get_off_small_body(self):
+        self.check_verify_get_off(64)  # read at once
+
+    def test_verify_get_off_streamed_body(self):
+        self.check_verify_get_off(1000)
+
     def test_small_body_match(self):
         data = b's' * 64
         mw = self.middleware(keep_alive_handler(
