@@ -322,8 +322,10 @@ def scripted_server(handler, **kwargs):
     return ScriptedServer(handler, **kwargs)
 
 
-def keep_alive_handler(body=b'hello', status=200, headers=()):
-    """A handler answering every request on the connection the same way."""
+def serving(answer):
+    """A handler that reads every request on the connection (sending
+    ``100 Continue`` when asked, reading the body) and answers it with
+    ``answer(sock, request)``."""
     def handler(sock):
         while True:
             request = sock.read_head()
@@ -332,9 +334,16 @@ def keep_alive_handler(body=b'hello', status=200, headers=()):
             if request.header('Expect', '').lower() == '100-continue':
                 sock.send_continue()
             sock.read_body(request)
-            payload = b'' if request.method == 'HEAD' else body
-            sock.respond(status, payload, headers)
+            answer(sock, request)
     return handler
+
+
+def keep_alive_handler(body=b'hello', status=200, headers=()):
+    """A handler answering every request on the connection the same way."""
+    def answer(sock, request):
+        payload = b'' if request.method == 'HEAD' else body
+        sock.respond(status, payload, headers)
+    return serving(answer)
 
 
 # -- leak checks ------------------------------------------------------------

@@ -28,10 +28,11 @@ from swift_forwarder.middleware import ForwarderMiddleware, \
     _TxnLoggerAdapter
 
 from test.unit.helpers import FakeApp, FakeLogger, GreenTestCase, \
-    LeakTracker, keep_alive_handler, make_env, make_pool, refused_port
+    LeakTracker, keep_alive_handler, make_env, make_pool, refused_port, \
+    serving
 from test.unit.test_auth import FakeSwobRequest
-from test.unit.test_middleware import WRONG_ETAG, MiddlewareTestCase, \
-    md5_hex, response_head
+from test.unit.test_middleware import RESUMED_DATA, WRONG_ETAG, \
+    MiddlewareTestCase, resume_and_mismatch_handler
 
 
 class FakeStatsdClient(object):
@@ -445,18 +446,10 @@ class TestMiddlewareMetrics(MetricsTestCase):
 
     def test_put_head_and_statuses(self):
         """bytes_up of an upload; each method and status class its own."""
-        def handler(sock):
-            while True:
-                request = sock.read_head()
-                if request is None:
-                    return
-                if request.header('Expect'):
-                    sock.send_continue()
-                sock.read_body(request)
-                status = 404 if request.path.endswith('/missing') else 201
-                sock.respond(status, b'' if request.method == 'HEAD'
-                             else b'nope')
-        mw = self.middleware(handler)
+        def answer(sock, request):
+            status = 404 if request.path.endswith('/missing') else 201
+            sock.respond(status, b'' if request.method == 'HEAD' else b'nope')
+        mw = self.middleware(serving(answer))
         self.call(mw, make_env('PUT', body=b'u' * 1000)).read()
         self.call(mw, make_env('HEAD')).read()
         self.call(mw, make_env(path='/v1/AUTH_a/c/missing')).read()
@@ -529,24 +522,10 @@ class TestMiddlewareMetrics(MetricsTestCase):
     def test_resume_and_etag_mismatch(self):
         """A resumed body counts resumes (and one 2xx); a body whose ETag
         does not match counts etag_mismatches and a 5xx (502)."""
-        data = bytes(range(256)) * 4
-        etag = md5_hex(data)
-
-        def handler(sock):
-            request = sock.read_head()
-            if request.path.endswith('/bad'):
-                sock.respond(200, data[:64], [('Etag', WRONG_ETAG)])
-            elif request.header('Range'):
-                sock.respond(206, data[300:], [
-                    ('Etag', etag), ('Content-Range', 'bytes 300-1023/1024')])
-            else:
-                sock.sendall(response_head('200 OK', [
-                    ('Content-Length', 1024), ('Etag', etag)]) + data[:300])
-                return
-            sock.read_to_eof()
-        mw = self.middleware(handler, client_chunk_size='64')
+        mw = self.middleware(resume_and_mismatch_handler(),
+                             client_chunk_size='64')
         self.call(mw, make_env(path='/v1/AUTH_a/c/bad')).read()
-        self.assertEqual(data, self.call(
+        self.assertEqual(RESUMED_DATA, self.call(
             mw, make_env(path='/v1/AUTH_a/c/cut')).read())
         counts = self.logger.counts()
         self.assertEqual({'resumes': 1, 'etag_mismatches': 1, 'GET.5xx': 1,
@@ -643,21 +622,14 @@ class TestSecrets(MetricsTestCase):
     def test_passthrough_mode(self):
         """Successes, the target's errors, the forwarder's refusals and
         failures, and an ETag mismatch on PUT."""
-        def handler(sock):
-            while True:
-                request = sock.read_head()
-                if request is None:
-                    return
-                if request.header('Expect'):
-                    sock.send_continue()
-                sock.read_body(request)
-                if request.method == 'PUT':
-                    sock.respond(201, b'', [('Etag', WRONG_ETAG)])
-                elif request.path.endswith('/denied'):
-                    sock.respond(401, b'Unauthorized')
-                else:
-                    sock.respond(200, b'z' * 100)
-        mw = self.middleware(handler, client_chunk_size='64')
+        def answer(sock, request):
+            if request.method == 'PUT':
+                sock.respond(201, b'', [('Etag', WRONG_ETAG)])
+            elif request.path.endswith('/denied'):
+                sock.respond(401, b'Unauthorized')
+            else:
+                sock.respond(200, b'z' * 100)
+        mw = self.middleware(serving(answer), client_chunk_size='64')
         for env in (self.env(), self.env(path='/v1/AUTH_test/c/denied'),
                     self.env('PUT', body=b'data'),
                     self.env(path='/v1/AUTH_test/c/../o'),

@@ -787,28 +787,13 @@ class TestHealthcheck(MiddlewareTestCase):
 
     def test_counters(self):
         """The counters reflect resumes and ETag mismatches."""
-        data = bytes(range(256)) * 4
-        etag = md5_hex(data)
-
-        def handler(sock):
-            request = sock.read_head()
-            if request.path.endswith('/bad'):  # read at once: a 502
-                sock.respond(200, data[:64], [('Etag', WRONG_ETAG)])
-            elif request.header('Range'):
-                sock.respond(206, data[300:], [
-                    ('Etag', etag), ('Content-Range', 'bytes 300-1023/1024')])
-            else:
-                sock.sendall(response_head('200 OK', [
-                    ('Content-Length', 1024), ('Etag', etag)]) + data[:300])
-                return
-            sock.read_to_eof()
-        mw = self.middleware(handler, healthcheck_path='/hc',
-                             client_chunk_size='64')
+        mw = self.middleware(resume_and_mismatch_handler(),
+                             healthcheck_path='/hc', client_chunk_size='64')
         resp = self.call(mw, make_env(path='/v1/AUTH_a/c/bad'))
         self.assertEqual(502, resp.status_int)
         resp.read()
         resp = self.call(mw, make_env(path='/v1/AUTH_a/c/cut'))
-        self.assertEqual(data, resp.read())
+        self.assertEqual(RESUMED_DATA, resp.read())
         _status, health = self.healthcheck(mw, 'probe=no')
         self.assertEqual(dict(self.ZERO_COUNTERS, resumes=1,
                               etag_mismatches=1),
@@ -843,6 +828,31 @@ def put_handler(etag, delete_status=204):
 def response_head(status, headers):
     lines = ['HTTP/1.1 %s' % status] + ['%s: %s' % pair for pair in headers]
     return ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
+
+
+#: The body :func:`resume_and_mismatch_handler` serves.
+RESUMED_DATA = bytes(range(256)) * 4
+
+
+def resume_and_mismatch_handler():
+    """A target whose ``.../bad`` object has a wrong ETag (64 bytes: read at
+    once, a 502), and whose other objects break off after 300 of 1024 bytes
+    and serve the rest to a Range request (one resume)."""
+    etag = md5_hex(RESUMED_DATA)
+
+    def handler(sock):
+        request = sock.read_head()
+        if request.path.endswith('/bad'):
+            sock.respond(200, RESUMED_DATA[:64], [('Etag', WRONG_ETAG)])
+        elif request.header('Range'):
+            sock.respond(206, RESUMED_DATA[300:], [
+                ('Etag', etag), ('Content-Range', 'bytes 300-1023/1024')])
+        else:
+            sock.sendall(response_head('200 OK', [
+                ('Content-Length', 1024), ('Etag', etag)]) + RESUMED_DATA[:300])
+            return
+        sock.read_to_eof()
+    return handler
 
 
 class TestPutEtag(MiddlewareTestCase):
