@@ -306,8 +306,8 @@ from swift_forwarder.exceptions import BadRequest, ConfigError, \
 from swift_forwarder.forward import ErrorLimiter, Upstream, UpstreamRequest
 from swift_forwarder.green import Timeout, http_client, local
 from swift_forwarder.iterators import RequestBody, ResponseBody
-from swift_forwarder.metrics import RequestRecord, TargetMetrics, \
-    loggable_path
+from swift_forwarder.metrics import NULL_METRICS, RequestRecord, \
+    TargetMetrics, loggable_path
 from swift_forwarder.pool import ConnectionPool
 
 try:
@@ -342,6 +342,10 @@ class ForwarderMiddleware(object):
         self.app = app
         self.conf = parse_conf(conf if local_conf is None else local_conf,
                                swift_dir=conf.get('swift_dir', '/etc/swift'))
+        # Swift's logger sends no metric without log_statsd_host: then the
+        # forwarder does not even make the calls.  A logger passed in (a
+        # test, a tool) gets every one.
+        statsd = logger is not None or bool(conf.get('log_statsd_host'))
         self.logger = logger or get_logger(conf)
         if self.conf.auth_mode == 'service' and SwobRequest is None:
             raise ConfigError('[filter:forwarder]: auth_mode = service runs '
@@ -350,7 +354,8 @@ class ForwarderMiddleware(object):
             raise ConfigError('[filter:forwarder]: container_opt_in runs in '
                               'a Swift proxy (swift not found)')
         self.targets = collections.OrderedDict(
-            (name, TargetForwarder(self.conf, target_conf, self.logger))
+            (name, TargetForwarder(self.conf, target_conf, self.logger,
+                                   statsd))
             for name, target_conf in self.conf.targets.items())
 
     def __call__(self, env, start_response):
@@ -472,9 +477,10 @@ class TargetForwarder(object):
     :param conf: the :class:`ForwarderConfig`.
     :param target_conf: this target's :class:`TargetConf`.
     :param logger: the middleware's logger.
+    :param statsd: send metrics through ``logger`` (else none at all).
     """
 
-    def __init__(self, conf, target_conf, logger):
+    def __init__(self, conf, target_conf, logger, statsd=True):
         self.conf = conf
         self.logger = logger
         target = self.target = target_conf.target
@@ -487,7 +493,8 @@ class TargetForwarder(object):
             '%s:%d' % (host, target.port)
         self.via = '1.1 %s (swift_forwarder/%s)' % (
             conf.forwarder_id, __version__)
-        self.metrics = TargetMetrics(logger, self.name)
+        self.metrics = TargetMetrics(logger, self.name) if statsd else \
+            NULL_METRICS
         self.pool = ConnectionPool(
             target, conf.pool_size, conf.pool_timeout, conf.conn_timeout,
             conf.node_timeout, conf.max_idle_time, self.metrics)
@@ -665,12 +672,12 @@ class TargetForwarder(object):
         if span is None:
             return None
         first, last, etag = span
-        headers = [(name, value) for name, value in request.headers
-                   if name.lower() not in routing.RESUME_DROPPED]
         upstream = self.upstream
 
         def resume(offset):
             start = first + offset
+            headers = [(name, value) for name, value in request.headers
+                       if name.lower() not in routing.RESUME_DROPPED]
             upstream.count('resumes')
             self.logger.warning('Resuming GET %s at byte %d',
                                 request.target.split('?', 1)[0], start)

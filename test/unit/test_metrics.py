@@ -112,6 +112,20 @@ class TestMetricName(unittest.TestCase):
 
 class TestTargetMetrics(unittest.TestCase):
 
+    def test_no_statsd_host_no_calls(self):
+        """Built from proxy-server.conf without log_statsd_host, the
+        filter makes no metric calls at all (Swift's logger would send
+        nothing); with it, every target has its metrics."""
+        conf = {'target_url': 'http://127.0.0.1:1'}
+        mw = ForwarderMiddleware(FakeApp(), conf)
+        self.assertIs(NULL_METRICS, mw.targets['default'].metrics)
+        self.assertIs(NULL_METRICS, mw.targets['default'].pool.metrics)
+        conf['log_statsd_host'] = '127.0.0.1'
+        mw = ForwarderMiddleware(FakeApp(), conf)
+        self.assertIsInstance(mw.targets['default'].metrics, TargetMetrics)
+        self.assertIs(mw.targets['default'].metrics,
+                      mw.targets['default'].pool.metrics)
+
     def test_names_and_types(self):
         """Counters go to update_stats, timers (given in seconds) to
         timing in ms, gauges to the statsd client's ``_send`` with type
