@@ -120,8 +120,28 @@ def target_url(value):
             or port in (-1, 0) or parsed.path not in ('', '/') or parsed.query
             or parsed.fragment or parsed.username or parsed.password):
         raise ValueError('expected http[s]://host[:port], got %r' % (value,))
+    host = parsed.hostname
+    if not _valid_host(host):
+        raise ValueError('expected a valid host name or address, got %r'
+                         % (host,))
     default_port = 443 if parsed.scheme == 'https' else 80
     return parsed.scheme, parsed.hostname, port or default_port
+
+
+def _valid_host(host):
+    """An IP address, or a name the resolver can take (IDNA: no empty
+    label, none over 63 characters)."""
+    try:
+        socket.inet_pton(socket.AF_INET6 if ':' in host else socket.AF_INET,
+                         host)
+        return True
+    except OSError:
+        pass
+    try:
+        host.encode('idna')
+    except UnicodeError:
+        return False
+    return ':' not in host
 
 
 def text(value):
@@ -233,13 +253,23 @@ class ForwarderConfig(collections.namedtuple('ForwarderConfig',
     __slots__ = ()
 
 
-def parse_conf(local_conf, swift_dir=None):
+#: Options never taken from ``[DEFAULT]``: there they are the proxy's own
+#: server certificate, not the forwarder's client certificate.
+NOT_INHERITED = frozenset(('cert_file', 'key_file'))
+
+
+def parse_conf(local_conf, swift_dir=None, global_conf=None):
     """Check and convert the filter section's own options.
 
     :param local_conf: the ``[filter:forwarder]`` options as paste.deploy
         passes them (only the section's own keys, not ``[DEFAULT]``).
     :param swift_dir: where container-sync-realms.conf is (with
         container_opt_in, its clusters are targets named ``//realm/cluster``).
+    :param global_conf: paste.deploy's global conf: ``[DEFAULT]``, with the
+        section's ``set name = value`` lines.  As for every Swift
+        middleware, an option found there wins (paste.deploy drops the
+        section's own value of a name ``[DEFAULT]`` also sets), except
+        :data:`NOT_INHERITED`.
     :returns: a :class:`ForwarderConfig`.
     :raises ConfigError: naming the option, for an unknown option, a missing
         required one, or a value of the wrong form.
@@ -250,10 +280,13 @@ def parse_conf(local_conf, swift_dir=None):
     if unknown:
         raise ConfigError('[filter:forwarder]: unknown option(s): %s'
                           % ', '.join(unknown))
+    merged = {name: value for name, value in (global_conf or {}).items()
+              if name not in NOT_INHERITED}
+    merged.update(local_conf)
     values = {}
     for name, converter, default in OPTIONS:
         values[name] = _convert('[filter:forwarder]', name,
-                                local_conf.get(name, default))
+                                merged.get(name, default))
     _check_pairs('[filter:forwarder]', values)
     if values['auth_mode'] == 'service':
         missing = [name for name in ('auth_url', 'auth_user', 'auth_key')
@@ -308,7 +341,7 @@ def _load_targets_conf(path, filter_values):
         with open(path) as f:
             parser.read_file(f)
     except (OSError, configparser.Error) as err:
-        raise ConfigError('targets_conf %s: %s' % (path, err))
+        raise ConfigError('targets_conf %s: %s' % (path, _conf_error(err)))
     targets = collections.OrderedDict()
     for section in parser.sections():
         where = 'targets_conf %s [%s]' % (path, section)
@@ -339,14 +372,30 @@ def _load_targets_conf(path, filter_values):
     return targets
 
 
+def _conf_error(err):
+    """A config file error, without the offending line's text, which may
+    hold a key (``auth_key s3cr3t``, the ``=`` forgotten)."""
+    if isinstance(err, configparser.MissingSectionHeaderError):
+        return 'line %d is not in a [section]' % err.lineno
+    if isinstance(err, configparser.ParsingError):
+        return 'cannot parse line(s) %s' % ', '.join(
+            str(lineno) for lineno, _line in err.errors)
+    if isinstance(err, OSError):
+        return err.strerror or str(err)
+    return str(err)  # duplicate options or sections: names, no values
+
+
 def _load_realms(swift_dir):
     """``(//REALM/CLUSTER, (scheme, host, port))`` for every cluster of
     container-sync-realms.conf (names upper-cased, as Swift compares
     them)."""
     path = os.path.join(swift_dir, 'container-sync-realms.conf')
     parser = configparser.ConfigParser(interpolation=None)
-    if not parser.read(path):
-        return []
+    try:
+        if not parser.read(path):
+            return []
+    except configparser.Error as err:
+        raise ConfigError('%s: %s' % (path, _conf_error(err)))
     found = []
     for realm in parser.sections():
         for option, url in parser.items(realm):

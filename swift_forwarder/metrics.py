@@ -47,16 +47,17 @@ class TargetMetrics(object):
         self._update_stats = getattr(logger, 'update_stats', None)
         self._timing = getattr(logger, 'timing', None)
         self._logger = logger
+        self._failures = 0
 
     def increment(self, name, value=1):
         """A counter (``c``)."""
         if self._update_stats is not None and value:
-            self._update_stats(self._prefix + name, value)
+            self._emit(self._update_stats, self._prefix + name, value)
 
     def timing(self, name, seconds):
         """A timer (``ms``), given in seconds."""
         if self._timing is not None:
-            self._timing(self._prefix + name, seconds * 1000.0)
+            self._emit(self._timing, self._prefix + name, seconds * 1000.0)
 
     def gauge(self, name, value):
         """A gauge (``g``): the value now, in this worker."""
@@ -65,7 +66,21 @@ class TargetMetrics(object):
                          'statsd_client', None)
         send = getattr(client, '_send', None)
         if send is not None:
-            send(self._prefix + name, value, 'g', None)
+            self._emit(send, self._prefix + name, value, 'g', None)
+
+    def _emit(self, send, *args):
+        """Send one metric; a metric that cannot be sent (no file
+        descriptor left for the UDP socket...) is lost, never the request
+        it was about: callers count in places (a pool slot held, a
+        connection open) where an exception would leak."""
+        try:
+            send(*args)
+        except Exception:
+            self._failures += 1
+            if self._failures == 1 or self._failures % 1000 == 0:
+                self._logger.warning('Metric %s not sent (%d so far)',
+                                     args[0], self._failures,
+                                     exc_info=True)
 
 
 class _NullMetrics(object):
@@ -141,6 +156,12 @@ class RequestRecord(object):
         elapsed = time.monotonic() - self.start
         bytes_up = 0 if self.request_body is None else \
             self.request_body.bytes_read
+        log = self.logger.error if error else self.logger.info
+        log('forwarded to %s: %s %s %d bytes_up=%d bytes_down=%d ttfb=%s '
+            'time=%.4f%s', self.target, self.method, self.path, status,
+            bytes_up, bytes_down, '-' if self.ttfb is None else
+            '%.4f' % self.ttfb, elapsed,
+            '' if outcome is None else ': %s' % outcome)
         metrics = self.metrics
         metrics.increment('requests.%s.%dxx' % (
             self.method if self.method in METHODS else 'BAD_METHOD',
@@ -148,8 +169,3 @@ class RequestRecord(object):
         metrics.increment('bytes_up', bytes_up)
         metrics.increment('bytes_down', bytes_down)
         metrics.timing('time', elapsed)
-        log = self.logger.error if error else self.logger.info
-        log('forwarded to %s: %s %s %d bytes_up=%d bytes_down=%d ttfb=%s '
-            'time=%.4f%s', self.target, self.method, self.path, status,
-            bytes_up, bytes_down, '-' if self.ttfb is None else '%.4f' % self.ttfb,
-            elapsed, '' if outcome is None else ': %s' % outcome)

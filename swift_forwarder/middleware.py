@@ -181,7 +181,8 @@ Any other status comes from the target unchanged.
 Observability
 -------------
 Each forwarded request gets one log line (info; error level when the
-forwarder failed it with a 5xx or its response body was aborted)::
+forwarder failed it with a 5xx other than the loop guard's 508, or its
+response body was aborted)::
 
     forwarded to <target>: <METHOD> <path> <status> bytes_up=N
     bytes_down=N ttfb=<s> time=<s>[: <reason>] (txn: <transaction id>)
@@ -198,7 +199,11 @@ Configuration
 All options go in ``[filter:forwarder]``.  Unknown options, and values of
 the wrong form, stop the proxy at startup with a message naming the option.
 Swift's ``log_*`` and ``log_statsd_*`` options are accepted as in any
-middleware.
+middleware.  As for every Swift middleware, paste.deploy gives a value set
+in ``[DEFAULT]`` precedence over the section's (``node_timeout`` there
+applies here too); write ``set name = value`` in the section to override
+one.  ``cert_file`` and ``key_file`` are never taken from ``[DEFAULT]``,
+where they are the proxy's own server certificate.
 
 ``target_url``
     ``http[s]://host[:port]`` of the target cluster's proxy.  Required
@@ -304,7 +309,7 @@ from swift_forwarder.exceptions import BadRequest, ConfigError, \
     EtagMismatch, ForwarderError, LoopDetected, UpstreamBodyError, \
     UpstreamError
 from swift_forwarder.forward import ErrorLimiter, Upstream, UpstreamRequest
-from swift_forwarder.green import Timeout, http_client, local
+from swift_forwarder.green import Timeout, http_client, local, spawn
 from swift_forwarder.iterators import RequestBody, ResponseBody
 from swift_forwarder.metrics import NULL_METRICS, RequestRecord, \
     TargetMetrics, loggable_path
@@ -341,7 +346,8 @@ class ForwarderMiddleware(object):
     def __init__(self, app, conf, logger=None, local_conf=None):
         self.app = app
         self.conf = parse_conf(conf if local_conf is None else local_conf,
-                               swift_dir=conf.get('swift_dir', '/etc/swift'))
+                               swift_dir=conf.get('swift_dir', '/etc/swift'),
+                               global_conf=conf)
         # Swift's logger sends no metric without log_statsd_host: then the
         # forwarder does not even make the calls.  A logger passed in (a
         # test, a tool) gets every one.
@@ -376,7 +382,7 @@ class ForwarderMiddleware(object):
         try:
             return target.forward(env, start_response)
         except ForwarderError as err:  # logged on the request's line
-            return self.error_response(env, start_response, err)
+            return self.error_response(env, start_response, err, target.name)
 
     def route(self, env, path):
         """The :class:`TargetForwarder` this request goes to, or None.
@@ -432,10 +438,16 @@ class ForwarderMiddleware(object):
                                 account, container, name)
         return target
 
-    def error_response(self, env, start_response, err):
-        """Answer a :class:`ForwarderError` (logged by the caller)."""
+    def error_response(self, env, start_response, err, target_name=None):
+        """Answer a :class:`ForwarderError` (logged by the caller).  The
+        client's body names the target, never its address (the log line
+        has that)."""
         status = err.status_hint
-        body = ('%s\n' % err).encode('utf-8')
+        if isinstance(err, UpstreamError) and target_name is not None:
+            text = 'Target %s: %s' % (target_name, err.reason)
+        else:
+            text = str(err)
+        body = ('%s\n' % text).encode('utf-8')
         headers = [('Content-Type', 'text/plain; charset=UTF-8'),
                    ('Content-Length', str(len(body)))]
         headers.extend(err.headers)
@@ -451,6 +463,9 @@ class ForwarderMiddleware(object):
         always 200)."""
         probe = urllib.parse.parse_qs(env.get('QUERY_STRING', '')).get(
             'probe', ['yes'])[-1] not in ('no', '0', 'false')
+        # every target at once: one dead target costs one probe timeout
+        probes = {name: spawn(target.probe)
+                  for name, target in self.targets.items()} if probe else {}
         targets = {}
         for name, target in self.targets.items():
             targets[name] = {
@@ -459,7 +474,7 @@ class ForwarderMiddleware(object):
                 'error_limited': target.upstream.limiter.suppressed_until >
                 time.monotonic()}
             if probe:
-                targets[name].update(target.probe())
+                targets[name].update(probes[name].wait())
         healthy = all(t.get('reachable', True) for t in targets.values())
         body = json.dumps({'pid': os.getpid(), 'status': 'OK' if healthy
                            else 'FAIL', 'targets': targets},
@@ -560,9 +575,6 @@ class TargetForwarder(object):
         request's log line and metrics come once it is over (see
         :class:`RequestRecord`)."""
         record = RequestRecord(self.name, self.metrics, self.logger, env)
-        log_info = env.setdefault('swift.log_info', [])
-        log_info.append('forwarder:%s' % self.name)
-        record.log_info = (log_info, len(log_info) - 1)
         try:
             return self._forward(env, start_response, record)
         except ForwarderError as err:
@@ -595,6 +607,11 @@ class TargetForwarder(object):
                                      env.get('swift.trans_id'), self.via,
                                      service=self.service is not None),
             body, length)
+        # proxy-logging names the target of what was sent there (not of
+        # what was refused before it)
+        log_info = env.setdefault('swift.log_info', [])
+        log_info.append('forwarder:%s' % self.name)
+        record.log_info = (log_info, len(log_info) - 1)
         if self.service is None:
             conn = self.upstream.round_trip(request)
         else:
@@ -795,7 +812,7 @@ def filter_factory(global_conf, **local_conf):
     """paste.deploy entry point: ``use = egg:swift_forwarder#forwarder``."""
     conf = global_conf.copy()
     conf.update(local_conf)
-    parse_conf(local_conf)  # fail at startup, naming the bad option
+    parse_conf(local_conf, global_conf=global_conf)  # fail at startup
 
     def forwarder_filter(app):
         middleware = ForwarderMiddleware(app, conf, local_conf=local_conf)

@@ -114,9 +114,12 @@ class ConnectionPool(object):
             self._slots.release()
             raise
         self.in_use += 1
-        metrics.gauge('pool.in_use', self.in_use)
-        metrics.gauge('pool.idle', len(self._idle))
+        self._gauges()
         return conn
+
+    def _gauges(self):
+        self.metrics.gauge('pool.in_use', self.in_use)
+        self.metrics.gauge('pool.idle', len(self._idle))
 
     def _get_idle(self):
         now = time.monotonic()
@@ -142,12 +145,14 @@ class ConnectionPool(object):
                               **self._conn_kwargs)
         try:
             conn.connect()
-        except OSError as err:
+        except (OSError, ValueError) as err:  # ValueError: idna of the host
             conn.close()
-            if isinstance(err, TimeoutError):
-                reason = 'connect timed out after %gs' % self.conn_timeout
-            elif isinstance(err, ssl.SSLError):
+            if isinstance(err, ssl.SSLError):  # (a ValueError too)
                 reason = 'TLS handshake failed: %s' % (err.strerror or err)
+            elif isinstance(err, ValueError):
+                reason = 'connect failed: %s' % err
+            elif isinstance(err, TimeoutError):
+                reason = 'connect timed out after %gs' % self.conn_timeout
             else:  # 'Connection refused', not eventlet's 'ECONNREFUSED'
                 reason = 'connect failed: %s' % (
                     os.strerror(err.errno) if err.errno else err)
@@ -166,6 +171,7 @@ class ConnectionPool(object):
         conn.release_response()
         self._idle.append(conn)
         self._release()
+        self._gauges()
 
     def release(self, conn):
         """A response read to the end: pool the connection, unless the
@@ -179,11 +185,12 @@ class ConnectionPool(object):
         """Close a connection in an unknown state and free its slot."""
         self._close(conn)
         self._release()
+        self._gauges()
 
     def _close(self, conn):
+        conn.close()
         self.discarded += 1
         self.metrics.increment('pool.discarded')
-        conn.close()
 
     def _release(self):
         self.in_use -= 1

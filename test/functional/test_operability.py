@@ -113,7 +113,9 @@ def test_ten_gets_give_ten_request_counts(ops):
         assert len(samples) == 10 and all(kind == 'ms' and value >= 0
                                           for value, kind in samples), timer
     assert all(kind == 'g' for _v, kind in got[metric('pool.in_use')])
-    assert [v for v, _k in got[metric('pool.in_use')]] == [1.0] * 10
+    # at each checkout, and as each connection goes back to the pool
+    assert [v for v, _k in got[metric('pool.in_use')]] == [1.0, 0.0] * 10
+    assert [v for v, _k in got[metric('pool.idle')]] == [0.0, 1.0] * 10
     assert listener.total(mark, metric('pool.reused')) == 10
     assert metric('pool.created') not in got
     # nothing else is counted for plain successful GETs

@@ -80,7 +80,14 @@ class TestConverters(unittest.TestCase):
             'http://h/v1', 'http://h/v1/AUTH_a', 'http://h?x=1',
             'http://h#frag', 'http://user:pass@h', 'http://user@h',
             'http://h:port', 'http://h:99999', 'http://h:0',
+            # names the resolver would choke on (UnicodeError at connect)
+            'http://swift..example.com', 'http://%s.example.com' % ('a' * 64),
+            'http://.example.com',
         ))
+        self.assertEqual(('http', '::1', 8080),
+                         config.target_url('http://[::1]:8080'))
+        self.assertEqual(('https', 'b\xfccher.example', 443),
+                         config.target_url('https://b\xfccher.example'))
 
     def test_http_path(self):
         """An absolute path without spaces, query or fragment, or empty."""
@@ -277,6 +284,30 @@ class TestParseConf(unittest.TestCase):
                                'key_file': key})
             self.assertEqual((cert, key), (conf.targets['default'].target.cert_file,
                                            conf.targets['default'].target.key_file))
+
+    def test_default_section_wins_as_in_swift(self):
+        """paste.deploy drops a section's own value of a name [DEFAULT]
+        also sets (and puts ``set name = value`` into global_conf): the
+        forwarder takes them from there, as every Swift middleware does,
+        except the proxy's own server certificate."""
+        global_conf = {'node_timeout': '7', 'client_timeout': '30',
+                       'cert_file': __file__, 'key_file': __file__,
+                       'bind_port': '8080', 'user': 'swift'}
+        conf = parse_conf({'target_url': 'http://t', 'pool_size': '3'},
+                          global_conf=global_conf)
+        self.assertEqual((7.0, 30.0, 3, None, None), (
+            conf.node_timeout, conf.client_timeout, conf.pool_size,
+            conf.cert_file, conf.key_file))
+        # the section's own options still win over [DEFAULT]'s (as paste
+        # passes a section's value when [DEFAULT] has none)
+        conf = parse_conf({'target_url': 'http://t', 'node_timeout': '9'},
+                          global_conf={'node_timeout': '7'})
+        self.assertEqual(9.0, conf.node_timeout)
+        # and a bad [DEFAULT] value is named like any other
+        with self.assertRaises(ConfigError) as caught:
+            parse_conf({'target_url': 'http://t'},
+                       global_conf={'node_timeout': 'soon'})
+        self.assertIn('node_timeout', str(caught.exception))
 
     def test_options_table_matches_fields(self):
         """Every option in the table is a config field, in order."""

@@ -70,6 +70,19 @@ class TestTargets(unittest.TestCase):
             parse_conf({'targets_conf': bad})
         self.assertIn('[target:x]: verify_get', str(caught.exception))
 
+    def test_parse_errors_never_show_a_line(self):
+        """A line configparser cannot read may hold a key (the ``=``
+        forgotten): the error names the file and line number only."""
+        for text, expected in (
+                ('[target:a]\ntarget_url = http://a\nauth_key s3cr3t\n',
+                 'cannot parse line(s) 3'),
+                ('auth_key = s3cr3t\n', 'line 1 is not in a [section]')):
+            path = self.write('t.conf', text)
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf({'targets_conf': path})
+            self.assertIn(expected, str(caught.exception))
+            self.assertNotIn('s3cr3t', str(caught.exception))
+
     def test_sections_only(self):
         """No inline target_url: the targets come from targets_conf."""
         path = self.write('t.conf', '[target:a]\ntarget_url = http://a\n')

@@ -362,8 +362,9 @@ class TestPoolMetrics(GreenTestCase):
                           ('default.pool.created', 1, 'c'),
                           ('default.pool.in_use', 1, 'g'),
                           ('default.pool.idle', 0, 'g')], self.sent())
-        pool.put(first)
-        self.assertEqual([], self.sent())
+        pool.put(first)  # the gauges again, as the connection goes back
+        self.assertEqual([('default.pool.in_use', 0, 'g'),
+                          ('default.pool.idle', 1, 'g')], self.sent())
         first = pool.get()
         second = pool.get()
         self.assertEqual([('default.pool.wait', 'W', 'ms'),
@@ -379,7 +380,11 @@ class TestPoolMetrics(GreenTestCase):
         self.assertEqual([('default.pool.exhausted', 1, 'c')], self.sent())
         pool.discard(first)
         pool.put(second)
-        self.assertEqual([('default.pool.discarded', 1, 'c')], self.sent())
+        self.assertEqual([('default.pool.discarded', 1, 'c'),
+                          ('default.pool.in_use', 1, 'g'),
+                          ('default.pool.idle', 0, 'g'),
+                          ('default.pool.in_use', 0, 'g'),
+                          ('default.pool.idle', 1, 'g')], self.sent())
         third = pool.get()
         self.assertEqual([('default.pool.wait', 'W', 'ms'),
                           ('default.pool.reused', 1, 'c'),
@@ -400,7 +405,27 @@ class TestPoolMetrics(GreenTestCase):
                           ('default.pool.discarded', 1, 'c'),
                           ('default.pool.created', 1, 'c'),
                           ('default.pool.in_use', 1, 'g'),
-                          ('default.pool.idle', 0, 'g')], self.sent())
+                          ('default.pool.idle', 0, 'g'),
+                          ('default.pool.in_use', 0, 'g'),
+                          ('default.pool.idle', 1, 'g')], self.sent())
+
+    def test_metric_failure_loses_nothing_else(self):
+        """A metric that cannot be sent (EMFILE for the UDP socket) is
+        lost, logged once; the pool's slots and sockets are not."""
+        pool = self.pool(maxsize=1, pool_timeout=0.01)
+
+        def broken(*args):
+            raise OSError(24, 'Too many open files')
+        self.logger.update_stats = self.logger.timing = broken
+        self.logger.statsd_client._send = broken
+        pool.metrics = TargetMetrics(self.logger, 'default')
+        for _ in range(3):
+            pool.discard(pool.get())
+            pool.put(pool.get())
+        self.assertStats(pool, in_use=0, idle=1, discarded=3)
+        self.assertEqual(1, len(self.logger.get_lines('warning')))
+        self.assertIn('Metric default.pool.wait not sent (1 so far)',
+                      self.logger.get_lines('warning')[0])
 
     def test_connect_outside_the_pool(self):
         """ConnectionPool.connect (probes): no metric, no counter."""
@@ -446,9 +471,11 @@ class TestMiddlewareMetrics(MetricsTestCase):
             for timer in ('ttfb', 'time', 'pool.wait'):
                 self.assertEqual(5, len(logger.values('default.' + timer,
                                                       'ms')), timer)
-            self.assertEqual([1] * 5, logger.values('default.pool.in_use',
-                                                    'g'))
-            self.assertEqual([0] * 5, logger.values('default.pool.idle', 'g'))
+            # at each checkout, and as each connection goes back
+            self.assertEqual([1, 0] * 5, logger.values('default.pool.in_use',
+                                                       'g'))
+            self.assertEqual([0, 1] * 5, logger.values('default.pool.idle',
+                                                       'g'))
             self.assertEqual(
                 {('default.requests.GET.2xx', 'c'), ('default.bytes_down', 'c'),
                  ('default.pool.created', 'c'), ('default.pool.reused', 'c'),
@@ -600,14 +627,15 @@ class TestLogInfo(MetricsTestCase):
 
     def test_no_response(self):
         """No response head (or none with an X-Trans-Id): the target's
-        name only; not forwarded: nothing."""
+        name only; refused before sending, or not forwarded: nothing."""
         mw = self.middleware(keep_alive_handler(), forward='AUTH_test')
         env = make_env()
         self.call(mw, env).read()
         self.assertEqual(['forwarder:default'], env['swift.log_info'])
+        # refused before anything was sent (a loop): not the target's
         env = make_env(headers={'X-Forwarder-Hops': 'fwd-test'})
         self.call(mw, env).read()
-        self.assertEqual(['forwarder:default'], env['swift.log_info'])
+        self.assertNotIn('swift.log_info', env)
         env = make_env(path='/v1/AUTH_local/c/o')
         self.call(mw, env).read()
         self.assertNotIn('swift.log_info', env)
@@ -809,7 +837,8 @@ class TestOnTheWire(GreenTestCase):
                        for line in statsd)
         self.assertEqual(sorted('proxy01.forwarder.default.' + name for name in (
             'pool.wait|ms', 'pool.created|c', 'pool.in_use|g', 'pool.idle|g',
-            'ttfb|ms', 'requests.GET.2xx|c', 'bytes_down|c', 'time|ms',
+            'pool.in_use|g', 'pool.idle|g', 'ttfb|ms', 'requests.GET.2xx|c',
+            'bytes_down|c', 'time|ms',
             'requests.BAD_METHOD.4xx|c', 'time|ms')), names)
         self.assertIn('proxy01.forwarder.default.requests.GET.2xx:1|c', statsd)
         for line in syslog + statsd:

@@ -450,7 +450,8 @@ class TestErrors(MiddlewareTestCase):
         mw = self.middleware(port=port, retries='1')
         resp = self.call(mw, self.env())
         self.assertError(resp, '503 Service Unavailable',
-                         'http://127.0.0.1:%d: connect failed' % port)
+                         'Target default: connect failed: '
+                         'Connection refused')
         self.assertIsNone(resp.header('Retry-After'))
         # 'Connection refused' however eventlet's connect found out (its
         # own errors say 'ECONNREFUSED')
@@ -773,6 +774,30 @@ class TestHealthcheck(MiddlewareTestCase):
         self.assertEqual('http://127.0.0.1:%d' % port, targets['east']['url'])
         self.assertEqual(1, self.server.accepted)
 
+    def test_targets_probed_at_once(self):
+        """Three targets that never answer cost one probe timeout, not
+        three."""
+        def handler(sock):
+            sock.read_head()
+            sock.read_to_eof()
+        server = self.start_server(handler)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, 'targets.conf')
+            with open(path, 'w') as fp:
+                for name in ('east', 'west'):
+                    fp.write('[target:%s]\ntarget_url = http://127.0.0.1:%d\n'
+                             % (name, server.port))
+            mw = self.middleware(port=server.port, targets_conf=path,
+                                 node_timeout='0.3', healthcheck_path='/hc')
+        started = time.monotonic()
+        status, health = self.healthcheck(mw)
+        elapsed = time.monotonic() - started
+        self.assertEqual('503 Service Unavailable', status)
+        self.assertEqual({'default': 'timed out', 'east': 'timed out',
+                          'west': 'timed out'}, {
+            name: target['error'] for name, target in health['targets'].items()})
+        self.assertLess(elapsed, 0.6)
+
     def test_error_limited(self):
         """A suppressed target shows ``error_limited``; the probe still
         goes out (it is how an operator sees the target is back)."""
@@ -882,8 +907,9 @@ class TestPutEtag(MiddlewareTestCase):
         self.assertIn('ETag mismatch on PUT: sent MD5 %s, target ETag %s'
                       % (md5_hex(self.DATA), WRONG_ETAG), body)
         self.assertIn(outcome, body)
-        self.assertTrue(body.startswith('http://127.0.0.1:%d: '
-                                        % self.server.port), body)
+        # the client learns the target's name, not its address
+        self.assertTrue(body.startswith('Target default: '), body)
+        self.assertNotIn(str(self.server.port), body)
         return body
 
     def test_raise(self):
@@ -1329,8 +1355,9 @@ class TestErrorLimiting(MiddlewareTestCase):
         resp = self.call(mw, make_env())
         self.assertEqual('503 Service Unavailable', resp.status)
         self.assertEqual('1', resp.header('Retry-After'))
-        self.assertIn(b'http://127.0.0.1:%d: error-limited after 2 failures'
-                      % port, resp.read())
+        body = resp.read()
+        self.assertIn(b'Target default: error-limited after 2 failures', body)
+        self.assertNotIn(b'%d' % port, body)
         resp = self.call(mw, make_env(path='/hc'))
         self.assertEqual('503 Service Unavailable', resp.status)
         health = json.loads(resp.read())['targets']['default']
