@@ -30,16 +30,25 @@ does at startup happens here too (``config``).  Then, for each target:
     target (the service storage URL's, and ``account_map``'s), with the
     service token.
 
-Once a check of a target fails, its later checks are SKIPped.  Exit status:
-0 when nothing failed, 1 when a check failed, 2 when there is nothing to
-check (unreadable file, no forwarder in the pipeline, bad usage).  Keys,
-passwords and tokens are never printed.
+Once a check of a target fails, its later checks are SKIPped; an error
+no check expected is that check's FAIL too, and the next target is still
+checked.  Exit status: 0 when nothing failed, 1 when a check failed,
+including ``config`` when paste cannot load the pipeline at all (a parse
+error, a misspelled egg name, another filter's import failing: the proxy
+would not start either), 2 when there is nothing to check (the file
+missing or unreadable, no forwarder filter in the pipeline, bad usage).
+Keys, passwords and tokens are never printed, nor the text of a line the
+configuration parser rejects (``auth_key s3cr3t``, the ``=`` forgotten):
+only its file and line number.
 """
 
 import argparse
 import collections
+import configparser
+import http.client
 import json
 import os
+import re
 import sys
 import time
 import urllib.parse
@@ -58,7 +67,8 @@ from swift_forwarder.exceptions import ConfigError  # noqa: E402
 from swift_forwarder.exceptions import ForwarderError  # noqa: E402
 from swift_forwarder.exceptions import UpstreamConnectError  # noqa: E402
 from swift_forwarder.forward import UpstreamRequest  # noqa: E402
-from swift_forwarder.green import http_client, socket, ssl  # noqa: E402
+from swift_forwarder.green import Timeout, http_client, socket  # noqa: E402
+from swift_forwarder.green import ssl  # noqa: E402
 
 try:  # importing it also teaches paste.deploy Swift's config_dir: loader
     from swift.common import wsgi as swift_wsgi
@@ -78,6 +88,11 @@ MIN_REDACTED = 4
 #: Bytes of a response body read at most (``/info`` is a few KB).
 MAX_BODY = 1 << 20
 USER_AGENT = 'swift-forwarder-check/%s' % __version__
+#: Characters of an unexpected error's message printed at most.
+MAX_REASON = 200
+
+#: A bad answer, from the forwarder's green http.client or a library's.
+HTTP_ERRORS = (http_client.HTTPException, http.client.HTTPException)
 
 #: One filter of the pipeline: its section name and paste's two dicts.
 FilterConf = collections.namedtuple('FilterConf',
@@ -86,6 +101,52 @@ FilterConf = collections.namedtuple('FilterConf',
 
 class NothingToCheck(Exception):
     """The file can't be read or holds no forwarder: exit status 2."""
+
+
+class PipelineError(Exception):
+    """paste cannot load the pipeline, so the proxy would not start: a
+    ``config`` FAIL, exit status 1.  The message is safe to print."""
+
+
+def parser_error(err, conf_path):
+    """A :class:`configparser.Error`, described by its file and line
+    numbers (and section and option names), never with the text of the
+    line or the value it was about: ``auth_key s3cr3t``, with the ``=``
+    forgotten, is a ParsingError whose message holds the key."""
+    source = getattr(err, 'source', None) or conf_path or 'the config'
+    section = getattr(err, 'section', None)
+    option = getattr(err, 'option', None)
+    lineno = getattr(err, 'lineno', None)
+    if isinstance(err, configparser.MissingSectionHeaderError):
+        return '%s: line %d is not in a [section]' % (source, err.lineno)
+    if isinstance(err, configparser.ParsingError):
+        linenos = [str(n) for n, _line in getattr(err, 'errors', ())]
+        return '%s: cannot parse line%s %s' % (
+            source, '' if len(linenos) == 1 else 's',
+            ', '.join(linenos) or '(unknown)')
+    where = source if lineno is None else '%s line %d' % (source, lineno)
+    if isinstance(err, configparser.DuplicateSectionError):
+        return '%s: section [%s] given twice' % (where, section)
+    if isinstance(err, configparser.DuplicateOptionError):
+        return '%s: option %s given twice in [%s]' % (where, option, section)
+    if isinstance(err, configparser.InterpolationError):
+        return '%s: [%s] %s: bad %%(...)s interpolation (%s)' % (
+            where, section, option, type(err).__name__)
+    names = ''.join(' %s' % name for name in (
+        section and '[%s]' % section, option) if name)
+    return '%s:%s %s' % (where, names, type(err).__name__)
+
+
+def _parser_error_in(err):
+    """The :class:`configparser.Error` ``err`` is or was raised from (paste
+    and Swift re-raise them, message and all, or wrap them), if any."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, configparser.Error):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
 
 
 # -- loading the configuration ------------------------------------------------
@@ -108,6 +169,7 @@ def _pipeline(conf_path):
     paste's global_conf."""
     if not os.path.exists(conf_path):
         raise NothingToCheck('%s: no such file or directory' % conf_path)
+    _check_readable(conf_path)
     try:
         ctx = _loadcontext(conf_path)
         app_ctx = getattr(ctx, 'app_context', ctx)
@@ -117,8 +179,26 @@ def _pipeline(conf_path):
     except NothingToCheck:
         raise
     except Exception as err:  # paste raises whatever it meets
-        raise NothingToCheck('cannot load the pipeline from %s: %s'
-                             % (conf_path, err))
+        found = _parser_error_in(err)
+        if found is not None:  # it names the file (of a conf.d's too)
+            raise PipelineError('cannot load the pipeline: %s'
+                                % parser_error(found, conf_path))
+        raise PipelineError('cannot load the pipeline from %s: %s: %s'
+                            % (conf_path, type(err).__name__, err))
+
+
+def _check_readable(conf_path):
+    """:raises NothingToCheck: the file (or conf.d directory) can't be read
+    (no check run by this user could tell anything about it)."""
+    try:
+        if os.path.isdir(conf_path):
+            os.listdir(conf_path)
+        else:
+            with open(conf_path, 'rb'):
+                pass
+    except OSError as err:
+        raise NothingToCheck('%s: cannot read it: %s' % (
+            conf_path, err.strerror or err))
 
 
 def _filter_names(ctx):
@@ -143,7 +223,8 @@ def load_filters(conf_path):
     swift_forwarder.middleware:filter_factory``...) to our factory.
 
     :returns: a list of :class:`FilterConf`, in pipeline order.
-    :raises NothingToCheck: unreadable, not loadable, or no forwarder.
+    :raises NothingToCheck: missing, unreadable, or no forwarder.
+    :raises PipelineError: paste cannot load the pipeline.
     """
     ctx = _pipeline(conf_path)
     if ctx.object_type.name != 'pipeline':
@@ -200,7 +281,7 @@ def describe(err, timeout):
                 err.verify_message or err.reason)
         if isinstance(err, ssl.SSLError):
             return 'TLS handshake failed: %s' % (err.reason or err)
-        if isinstance(err, TimeoutError):
+        if isinstance(err, (TimeoutError, Timeout)):
             return 'timed out after %gs' % timeout
         if isinstance(err, ConnectionResetError):
             return 'connection reset'
@@ -208,10 +289,19 @@ def describe(err, timeout):
             return 'cannot resolve: %s' % (err.strerror or err)
         nxt = err.__cause__ or err.__context__
         if nxt is None:
+            if isinstance(err, (ValueError,) + HTTP_ERRORS):
+                return _type_and_message(err)
             return getattr(err, 'reason', None) or str(err) or \
                 type(err).__name__
         err = nxt
     return str(err)
+
+
+def _type_and_message(err):
+    """``Type: message``, or ``Type`` if it has none."""
+    msg = str(err)
+    return '%s: %s' % (type(err).__name__, msg) if msg else \
+        type(err).__name__
 
 
 class TargetChecker(object):
@@ -229,6 +319,8 @@ class TargetChecker(object):
         self.pool = target.pool
         self.storage_url = self.token = None
         self.secrets = set() if secrets is None else secrets
+        self.secrets.update(target.auth[name] for name in SECRET_OPTIONS
+                            if target.auth and target.auth.get(name))
 
     def steps(self):
         if self.target.service is None:
@@ -244,18 +336,50 @@ class TargetChecker(object):
             if failed is not None:
                 yield check, SKIP, 'after %s FAIL' % failed
                 continue
-            for result, detail in step():
+            for result, detail in self._guarded(step):
                 yield check, result, detail
                 if result == FAIL:
                     failed = check
+
+    def _guarded(self, step):
+        """``step()``'s rows; an error it did not expect (a bug, or one
+        of a library's we did not know) ends it with a FAIL, not a
+        traceback that would stop the other targets' checks."""
+        rows = step()
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except (Exception, Timeout) as err:  # eventlet's: BaseException
+                yield FAIL, 'unexpected error: %s' % self._short(err)
+                return
+            yield row
+
+    def _short(self, err):
+        """``Type: message`` on one line, secrets blanked out before it is
+        cut to :data:`MAX_REASON` (a cut secret would not be found)."""
+        text = _type_and_message(err)
+        for secret in self.secrets:
+            if len(secret) >= MIN_REDACTED:
+                text = text.replace(secret, '***')
+        text = ' '.join(text.split())
+        if len(text) > MAX_REASON:
+            text = text[:MAX_REASON - 3] + '...'
+        return text
 
     def resolve(self):
         target = self.target.target
         try:
             infos = socket.getaddrinfo(target.host, target.port, 0,
                                        socket.SOCK_STREAM)
-        except OSError as err:
-            yield FAIL, '%s: %s' % (target.host, err.strerror or err)
+        except UnicodeError as err:  # IDNA: an empty label, or over 63
+            yield FAIL, '%s: not a valid host name (%s)' % (
+                target.host, _idna_reason(err))
+            return
+        except (OSError, ValueError) as err:
+            yield FAIL, '%s: %s' % (target.host, getattr(
+                err, 'strerror', None) or err)
             return
         addresses = []
         for info in infos:
@@ -361,7 +485,8 @@ class TargetChecker(object):
         ] + list(headers), None, None)
         try:
             conn = self.target.upstream.round_trip(request)
-        except ForwarderError as err:
+        except (ForwarderError, OSError, ValueError, Timeout) + \
+                HTTP_ERRORS as err:
             timeout = self.pool.conn_timeout if isinstance(
                 err, UpstreamConnectError) else self.pool.node_timeout
             raise _RequestFailed(describe(err, timeout)) from err
@@ -369,7 +494,7 @@ class TargetChecker(object):
             resp = conn.response
             body = resp.read(MAX_BODY) if method != 'HEAD' else b''
             return resp.status, resp.reason, body
-        except (OSError, http_client.HTTPException) as err:
+        except (OSError, ValueError, Timeout) + HTTP_ERRORS as err:
             raise _RequestFailed('reading the response: %s' % describe(
                 err, self.pool.node_timeout)) from err
         finally:
@@ -378,6 +503,13 @@ class TargetChecker(object):
 
 class _RequestFailed(Exception):
     """A check's request got no answer; the message says why."""
+
+
+def _idna_reason(err):
+    """``label empty or too long`` out of ``encoding with 'idna' codec
+    failed (UnicodeError: label empty or too long)``."""
+    found = re.search(r'\(\w+: (.+)\)$', str(err))
+    return found.group(1) if found else str(err) or type(err).__name__
 
 
 def _swift_version(body):
@@ -445,7 +577,12 @@ def _target_secrets(mw):
 
 def _startup_error(name, err):
     """The error the proxy would stop with, naming the filter's section
-    (config.py's messages say ``[filter:forwarder]`` whatever its name)."""
+    (config.py's messages say ``[filter:forwarder]`` whatever its name).
+    One from the configuration parser (a targets_conf...) is described
+    by :func:`parser_error`: its message may quote a line holding a key."""
+    found = _parser_error_in(err)
+    if found is not None:
+        return '[filter:%s]: %s' % (name, parser_error(found, None))
     if not isinstance(err, ConfigError):
         return '[filter:%s]: %s: %s' % (name, type(err).__name__, err)
     msg = str(err)
@@ -485,7 +622,13 @@ def check(conf_path, out, node_timeout=None):
     :returns: the exit status (0 or 1).
     :raises NothingToCheck: exit status 2.
     """
-    filters = load_filters(conf_path)
+    try:
+        filters = load_filters(conf_path)
+    except PipelineError as err:  # the proxy would not start
+        report = Report(out, [], set())
+        report.row('-', 'config', FAIL, str(err))
+        report.summary()
+        return 1
     secrets = set()
     built = _build_all(conf_path, filters, node_timeout, secrets)
 
@@ -529,8 +672,9 @@ def main(argv=None):
         prog='swift-forwarder-check',
         description='Check the swift_forwarder filter(s) of a proxy '
         'configuration, and their targets, before a reload.',
-        epilog='Exit status: 0 nothing failed, 1 a check failed, 2 nothing '
-        'to check.')
+        epilog='Exit status: 0 nothing failed, 1 a check failed (or the '
+        'pipeline cannot be loaded), 2 nothing to check (no such file, '
+        'unreadable, no forwarder filter in the pipeline).')
     parser.add_argument('conf_path', metavar='CONF',
                         help='proxy-server.conf, or a proxy-server.conf.d '
                         'directory')

@@ -190,3 +190,37 @@ def test_tls_right_ca(tls_target, conf_copy):
     assert found['connect'][0] == 'OK'
     assert found['connect'][1].endswith(', certificate verified')
     assert 'GET /info: 200 OK, Swift 2.' in found['info'][1]
+
+
+def test_unparsable_line_hides_the_key(clusters, conf_copy):
+    """A line of the real conf the parser rejects (``auth_key <key>``, its
+    ``=`` forgotten): the proxy would not start, so exit status 1, and
+    only the file and line number are printed, never the key.  Through
+    the console script."""
+    key = 'forgotten-equals-%d' % os.getpid()
+    path = conf_copy()
+    with open(path) as fp:
+        lines = fp.read().splitlines()
+    lineno = lines.index('[filter:forwarder]') + 2
+    lines.insert(lineno - 1, 'auth_key %s' % key)
+    with open(path, 'w') as fp:
+        fp.write('\n'.join(lines) + '\n')
+    status, out, err = run_script(path)
+    assert status == 1, out + err
+    assert key not in out + err
+    assert rows(out) == {'config': (
+        'FAIL', 'cannot load the pipeline: %s: cannot parse line %d'
+        % (path, lineno))}
+    assert err == ''
+
+
+def test_misspelled_egg(clusters, conf_copy):
+    """``use = egg:swift_forwarder#forwardr``: paste cannot load the
+    pipeline, the proxy would not start: a config FAIL, exit status 1."""
+    path = conf_copy(use='egg:swift_forwarder#forwardr')
+    status, out, err = run_main(path)
+    assert status == 1, out + err
+    result, detail = rows(out)['config']
+    assert result == 'FAIL'
+    assert "Entry point 'forwardr' not found" in detail
+    assert out.splitlines()[-1] == '1 check: 0 OK, 1 FAIL, 0 SKIP'

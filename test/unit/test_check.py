@@ -8,7 +8,9 @@ where the check authenticates: python-swiftclient's ``get_auth`` uses
 blocking sockets, so that server runs in a thread of its own.
 """
 
+import configparser
 import contextlib
+import http.client
 import io
 import json
 import os
@@ -22,6 +24,9 @@ import unittest
 from unittest import mock
 
 from swift_forwarder import check
+from swift_forwarder.exceptions import ConfigError
+from swift_forwarder.green import Timeout
+from swift_forwarder.green import http_client as green_http
 from test.unit.fakeswift import TOKEN
 from test.unit.helpers import full_backlog_listener, make_cert, \
     refused_port, scripted_server, tls_wrapper
@@ -62,6 +67,14 @@ def proxy_conf(filter_section, pipeline='catch_errors forwarder app',
         [app:app]
         use = call:test.unit.helpers:app_factory
         ''')
+
+
+def cancelled_timeout(seconds):
+    """An eventlet Timeout as one that expired reads (``5 seconds``),
+    without its timer running."""
+    timeout = Timeout(seconds)
+    timeout.cancel()
+    return timeout
 
 
 class CheckTestCase(unittest.TestCase):
@@ -181,17 +194,76 @@ class TestLoading(CheckTestCase):
         self.assertIn('no swift_forwarder filter in the pipeline '
                       '(catch_errors ...)', err)
 
-    def test_missing_and_broken_files(self):
-        """No file, a file paste.deploy can't read, no pipeline: 2."""
-        status, _out, err = self.run_check(os.path.join(self.dir, 'nope'))
+    def test_missing_file(self):
+        """No file: nothing to check, 2."""
+        status, out, err = self.run_check(os.path.join(self.dir, 'nope'))
         self.assertEqual(2, status)
+        self.assertEqual('', out)
         self.assertIn('nope: no such file or directory', err)
-        status, _out, err = self.run_check(self.write('not an ini file\n'))
-        self.assertEqual(2, status)
-        self.assertIn('cannot load the pipeline from', err)
-        status, _out, err = self.run_check(self.write('[DEFAULT]\n'))
-        self.assertEqual(2, status)
-        self.assertIn('cannot load the pipeline from', err)
+
+    def test_unreadable(self):
+        """A file, or a conf.d directory, this user can't read: 2 (the
+        check can tell nothing; mocked: the tests may run as root)."""
+        path = self.write(proxy_conf('''\
+            use = egg:swift_forwarder#forwarder
+            target_url = http://127.0.0.1:1
+            '''))
+        denied = PermissionError(13, 'Permission denied')
+        with mock.patch.object(check, 'open', create=True,
+                               side_effect=denied):
+            status, out, err = self.run_check(path)
+        self.assertEqual((2, ''), (status, out))
+        self.assertIn('%s: cannot read it: Permission denied' % path, err)
+        with mock.patch.object(check.os, 'listdir', side_effect=denied):
+            status, out, err = self.run_check(self.dir)
+        self.assertEqual((2, ''), (status, out))
+        self.assertIn('%s: cannot read it: Permission denied' % self.dir,
+                      err)
+
+    def assert_load_fail(self, path, detail):
+        """The run: a single config FAIL row, ``detail``; exit status 1."""
+        status, out, err = self.run_check(path)
+        self.assertEqual(1, status, out + err)
+        self.assertEqual('', err)
+        self.assertEqual({('-', 'config'): ('FAIL', detail)}, self.rows(out))
+        self.assertEqual('1 check: 0 OK, 1 FAIL, 0 SKIP',
+                         out.splitlines()[-1])
+
+    def test_broken_files(self):
+        """A file that exists but that paste.deploy can't load (not an ini
+        file, no main section) would not start the proxy: a config FAIL,
+        1, not "nothing to check"."""
+        path = self.write('not an ini file\n')
+        self.assert_load_fail(path, 'cannot load the pipeline: %s: line 1 '
+                              'is not in a [section]' % path)
+        path = self.write('[DEFAULT]\n')
+        status, out, _err = self.run_check(path)
+        self.assertEqual(1, status)
+        self.assertIn('FAIL    cannot load the pipeline from %s: '
+                      "LookupError: No section 'main'" % path, out)
+
+    def test_unloadable_pipeline(self):
+        """A misspelled egg name, another filter's import failing: the
+        pipeline does not load, the proxy would not start: FAIL, 1."""
+        path = self.write(proxy_conf('''\
+            use = egg:swift_forwarder#forwardr
+            target_url = http://127.0.0.1:1
+            '''))
+        self.assert_load_fail(
+            path, "cannot load the pipeline from %s: LookupError: Entry "
+            "point 'forwardr' not found in egg 'swift_forwarder' (protocols: "
+            "paste.filter_factory, paste.filter_app_factory; entry_points: )"
+            % path)
+        path = self.write(proxy_conf('''\
+            use = egg:swift_forwarder#forwarder
+            target_url = http://127.0.0.1:1
+
+            [filter:other]
+            paste.filter_factory = no_such_module_here:filter_factory
+            ''', pipeline='catch_errors other forwarder app'))
+        self.assert_load_fail(
+            path, "cannot load the pipeline from %s: ModuleNotFoundError: "
+            "No module named 'no_such_module_here'" % path)
 
     def test_usage(self):
         """argparse's usage errors are 2, --help is 0."""
@@ -256,6 +328,116 @@ class TestConfigErrors(CheckTestCase):
         self.assertEqual(1, status)
         self.assertIn('auth_version: expected one of', out)
         self.assertNotIn(KEY, out + err)
+
+    def line_of(self, text, line):
+        return text.splitlines().index(line) + 1
+
+    def test_parse_error_hides_the_line(self):
+        """``auth_key s3cr3t`` (the ``=`` forgotten) is a parse error whose
+        message quotes the line: only the file and line numbers are
+        printed, never the key; exit status 1 (the proxy would not
+        start)."""
+        text = proxy_conf('''\
+            use = egg:swift_forwarder#forwarder
+            target_url = http://127.0.0.1:1
+            auth_mode = service
+            auth_key %s
+            auth_user test-tester
+            ''' % KEY)
+        path = self.write(text)
+        status, out, err = self.run_check(path)
+        self.assertEqual(1, status)
+        self.assertNotIn(KEY, out + err)
+        self.assertEqual({('-', 'config'): (
+            'FAIL', 'cannot load the pipeline: %s: cannot parse lines %d, %d'
+            % (path, self.line_of(text, 'auth_key ' + KEY),
+               self.line_of(text, 'auth_user test-tester')))},
+            self.rows(out))
+
+    @unittest.skipUnless(HAVE_SWIFT, 'conf.d directories need Swift')
+    def test_parse_error_in_conf_d(self):
+        """In a conf.d directory, the file at fault is named."""
+        self.write(proxy_conf('''\
+            use = egg:swift_forwarder#forwarder
+            target_url = http://127.0.0.1:1
+            '''), 'proxy-server.conf.d/00-base.conf')
+        path = self.write('[filter:forwarder]\nauth_key %s\n' % KEY,
+                          'proxy-server.conf.d/20-forwarder.conf')
+        status, out, err = self.run_check(os.path.dirname(path))
+        self.assertEqual(1, status)
+        self.assertNotIn(KEY, out + err)
+        self.assertIn('FAIL    cannot load the pipeline: %s: cannot parse '
+                      'line 2' % path, out)
+
+    def test_interpolation_and_duplicate_errors(self):
+        """An interpolation error quotes the raw value, a duplicate does
+        not, but both are told the same way: file, line, names; never a
+        value."""
+        path = self.write(proxy_conf('''\
+            use = egg:swift_forwarder#forwarder
+            target_url = http://127.0.0.1:1
+            auth_key = %%(nope)s%s
+            ''' % KEY))
+        status, out, err = self.run_check(path)
+        self.assertEqual(1, status)
+        self.assertNotIn(KEY, out + err)
+        self.assertEqual(('FAIL', 'cannot load the pipeline: %s: '
+                          '[filter:forwarder] auth_key: bad %%(...)s '
+                          'interpolation (InterpolationMissingOptionError)'
+                          % path), self.rows(out)['-', 'config'])
+        text = proxy_conf('''\
+            use = egg:swift_forwarder#forwarder
+            target_url = http://127.0.0.1:1
+            auth_key = %s
+            auth_key = %s
+            ''' % (KEY, KEY))
+        path = self.write(text)
+        status, out, err = self.run_check(path)
+        self.assertEqual(1, status)
+        self.assertNotIn(KEY, out + err)
+        self.assertEqual(('FAIL', 'cannot load the pipeline: %s line %d: '
+                          'option auth_key given twice in [filter:forwarder]'
+                          % (path, self.line_of(text, 'auth_key = ' + KEY)
+                             + 1)), self.rows(out)['-', 'config'])
+
+    def test_parser_error_wrapped(self):
+        """A configparser error another raised while handling it (Swift,
+        paste, config.py), quoting it or not, is told by its file and
+        line numbers only."""
+        parsing = configparser.ParsingError('/etc/swift/x.conf')
+        parsing.append(7, repr('auth_key %s\n' % KEY))
+        try:
+            try:
+                raise parsing
+            except configparser.Error as err:
+                raise ConfigError('targets_conf x.conf: %s' % err)
+        except ConfigError as err:
+            wrapped = err
+        self.assertIn(KEY, str(wrapped))
+        self.assertEqual('[filter:fed]: /etc/swift/x.conf: cannot parse '
+                         'line 7', check._startup_error('fed', wrapped))
+        with mock.patch.object(check, '_loadcontext', side_effect=wrapped):
+            status, out, err = self.run_check(self.write('[x]\n'))
+        self.assertEqual(1, status)
+        self.assertNotIn(KEY, out + err)
+        self.assertIn('cannot load the pipeline: /etc/swift/x.conf: cannot '
+                      'parse line 7', out)
+
+    def test_targets_conf_parse_error(self):
+        """targets_conf's own parse errors: a config FAIL, no key."""
+        targets = self.write('[target:east]\ntarget_url = http://127.0.0.1:2'
+                             '\nauth_key %s\n' % KEY, 'targets.conf')
+        status, out, err = self.check_conf('''\
+            use = egg:swift_forwarder#forwarder
+            target_url = http://127.0.0.1:1
+            targets_conf = %s
+            ''' % targets)
+        self.assertEqual(1, status)
+        self.assertNotIn(KEY, out + err)
+        result, detail = self.rows(out)['-', 'config']
+        self.assertEqual('FAIL', result)
+        self.assertEqual('[filter:forwarder]: %s: cannot parse line 3'
+                         % targets, detail)
 
     def test_report_redacts(self):
         """Any known secret in a detail is blanked out (the belt to the
@@ -328,6 +510,156 @@ class TestNetworkChecks(CheckTestCase):
                          rows['default', 'resolve'])
         self.assertEqual(('SKIP', 'after resolve FAIL'),
                          rows['default', 'connect'])
+
+    def target(self, url='http://127.0.0.1:1', *extra):
+        """A passthrough filter's default TargetForwarder."""
+        path = self.write(proxy_conf(self.passthrough(url, *extra)))
+        [found] = check.load_filters(path)
+        target = check.build_filter(found).targets['default']
+        self.addCleanup(target.pool.close)
+        return target
+
+    def test_resolve_bad_host_name(self):
+        """A name IDNA refuses (an empty label, one over 63 characters):
+        eventlet's getaddrinfo raises UnicodeError; a resolve FAIL."""
+        for host in ('swift..example.com', 'a' * 64 + '.example.com'):
+            target = self.target()
+            target.target = target.target._replace(host=host)
+            rows = list(check.TargetChecker(target).run())
+            self.assertEqual(('resolve', 'FAIL', '%s: not a valid host name '
+                              '(label empty or too long)' % host), rows[0])
+            self.assertEqual(('connect', 'SKIP', 'after resolve FAIL'),
+                             rows[1])
+
+    def test_bad_host_name_in_conf(self):
+        """The same host in target_url: one FAIL (config, where the
+        filter rejects it at startup as the proxy would; else resolve),
+        no traceback."""
+        status, out, err = self.check_conf(self.passthrough(
+            'http://swift..example.com'))
+        self.assertEqual((1, ''), (status, err))
+        fails = [detail for result, detail in self.rows(out).values()
+                 if result == 'FAIL']
+        self.assertEqual(1, len(fails), out)
+        self.assertIn('swift..example.com', fails[0])
+
+    def test_config_error_while_building(self):
+        """A ConfigError from building the filter is its config FAIL."""
+        error = ConfigError('[filter:forwarder] target_url: not a valid '
+                            'host name')
+        with mock.patch.object(check, 'build_filter', side_effect=error):
+            status, out, err = self.check_conf(
+                self.passthrough('http://127.0.0.1:1'), pipeline='fed app',
+                name='fed')
+        self.assertEqual((1, ''), (status, err))
+        self.assertEqual({('-', 'config'): (
+            'FAIL', '[filter:fed] target_url: not a valid host name')},
+            self.rows(out))
+
+    def test_unexpected_error_next_target_checked(self):
+        """An error no check expected is a FAIL with its type and message
+        (on one line), not a traceback; the other targets are still
+        checked."""
+        sock, port = refused_port()
+        self.addCleanup(sock.close)
+        targets = self.write('[target:east]\ntarget_url = http://127.0.0.1:'
+                             '%d\n' % port, 'targets.conf')
+        real = check.socket.getaddrinfo
+
+        def getaddrinfo(host, *args):
+            if host == 'broken.example':
+                raise RuntimeError('resolver\nexploded')
+            return real(host, *args)
+        with mock.patch.object(check.socket, 'getaddrinfo', getaddrinfo):
+            status, out, err = self.check_conf(self.passthrough(
+                'http://broken.example', 'targets_conf = ' + targets))
+        self.assertEqual((1, ''), (status, err))
+        rows = self.rows(out)
+        self.assertEqual(('FAIL', 'unexpected error: RuntimeError: resolver '
+                          'exploded'), rows['default', 'resolve'])
+        self.assertEqual(('SKIP', 'after resolve FAIL'),
+                         rows['default', 'connect'])
+        self.assertEqual(('OK', '127.0.0.1 (an address)'),
+                         rows['east', 'resolve'])
+        self.assertEqual(('FAIL', 'http://127.0.0.1:%d: connection refused'
+                          % port), rows['east', 'connect'])
+
+    def test_unexpected_connect_errors(self):
+        """ValueError, UnicodeError, HTTPException, eventlet's Timeout (a
+        BaseException) out of the connect: a FAIL, later checks SKIP."""
+        for error, detail in [
+                (ValueError('bad'), 'ValueError: bad'),
+                (UnicodeError('label empty or too long'),
+                 'UnicodeError: label empty or too long'),
+                (http.client.HTTPException('what'), 'HTTPException: what'),
+                (cancelled_timeout(5), 'Timeout: 5 seconds')]:
+            target = self.target()
+            with mock.patch.object(target.pool, 'connect',
+                                   side_effect=error):
+                rows = list(check.TargetChecker(target).run())
+            self.assertEqual(('connect', 'FAIL', 'unexpected error: '
+                              + detail), rows[1])
+            self.assertEqual(('info', 'SKIP', 'after connect FAIL'), rows[3])
+
+    def test_request_errors(self):
+        """Errors out of the info request, or out of reading its answer:
+        a FAIL naming the request (the connection discarded)."""
+        target = self.target()
+        target.pool.connect = mock.Mock()  # the connect check: OK
+        discarded = []
+        target.pool.discard = discarded.append
+        timeout = '%gs' % target.pool.node_timeout
+        for error, detail in [
+                (http.client.BadStatusLine('HTTP/9'), 'BadStatusLine: HTTP/9'),
+                (green_http.IncompleteRead(b'ab', 3),
+                 'IncompleteRead: IncompleteRead(2 bytes read, 3 more '
+                 'expected)'),
+                (UnicodeError('bad header'), 'UnicodeError: bad header'),
+                (Timeout(None), 'timed out after ' + timeout),
+                (ValueError('chunk size'), 'ValueError: chunk size')]:
+            with mock.patch.object(target.upstream, 'round_trip',
+                                   side_effect=error):
+                rows = list(check.TargetChecker(target).run())
+            self.assertEqual(('info', 'FAIL', 'GET /info: ' + detail),
+                             rows[3], error)
+            conn = mock.Mock()
+            conn.response.read.side_effect = error
+            with mock.patch.object(target.upstream, 'round_trip',
+                                   return_value=conn):
+                rows = list(check.TargetChecker(target).run())
+            self.assertEqual(('info', 'FAIL', 'GET /info: reading the '
+                              'response: ' + detail), rows[3], error)
+            self.assertIs(conn, discarded[-1])
+
+    def test_unexpected_error_redacted(self):
+        """An unexpected error's message is redacted like the rest, before
+        it is shortened (a cut key would not be found any more)."""
+        target = self.target()
+        target.pool.connect = mock.Mock()
+        target.auth = {'auth_user': 'fed:fwd', 'account_map': {},
+                       'auth_url': 'http://127.0.0.1:1/auth/v1.0',
+                       'auth_key': KEY}
+        target.service = mock.Mock()
+        message = 'x' * (check.MAX_REASON - 30) + ' key ' + KEY
+        target.service.tokens.get.side_effect = ValueError(message)
+        secrets = set()
+        rows = list(check.TargetChecker(target, secrets).run())
+        self.assertEqual({KEY}, secrets)
+        check_name, result, detail = rows[2]
+        self.assertEqual(('auth', 'FAIL'), (check_name, result))
+        self.assertNotIn(KEY[:8], detail)
+        self.assertTrue(detail.endswith(' key ***'), detail)
+        self.assertEqual(('account', 'SKIP', 'after auth FAIL'), rows[3])
+        message = 'x' * check.MAX_REASON + KEY
+        target.service.tokens.get.side_effect = ValueError(message)
+        detail = list(check.TargetChecker(target).run())[2][2]
+        self.assertEqual(check.MAX_REASON + len('unexpected error: '),
+                         len(detail))
+        self.assertTrue(detail.endswith('x...'), detail)
+        target.service.tokens.get.side_effect = Timeout(None)
+        rows = list(check.TargetChecker(target).run())
+        self.assertEqual(('auth', 'FAIL', 'unexpected error: Timeout'),
+                         rows[2])
 
     def tls_server(self, handler=None, **kwargs):
         cert, key = make_cert(self.dir, name='server')
