@@ -578,10 +578,11 @@ class TargetForwarder(object):
         try:
             return self._forward(env, start_response, record)
         except ForwarderError as err:
-            if isinstance(err, LoopDetected):
+            loop = isinstance(err, LoopDetected)  # a refusal, not a failure
+            if loop:
                 self.upstream.count('loop_refusals')
-            record.finish(err.status_hint, outcome=str(err), error=(
-                err.status_hint >= 500 and not isinstance(err, LoopDetected)))
+            record.finish(err.status_hint, outcome=str(err),
+                          error=err.status_hint >= 500 and not loop)
             raise
 
     def _forward(self, env, start_response, record):

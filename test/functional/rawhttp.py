@@ -4,13 +4,12 @@
 forwarder's counters, socket counts on both sides, log lines."""
 
 import http.client
-import json
 import os
 import socket
 import threading
 import time
 
-from test.functional.util import request, split_url, tcp_connections, \
+from test.functional.util import healthcheck, split_url, tcp_connections, \
     worker_pid
 
 
@@ -61,13 +60,6 @@ def wait_for(predicate, timeout=10, interval=0.02):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
-
-
-def healthcheck(local):
-    status, _headers, body = request(local.proxy_url, 'GET',
-                                     '/forwarder/healthcheck?probe=no')
-    assert status == 200, body
-    return json.loads(body)['targets']['default']
 
 
 def counters(local):

@@ -16,10 +16,10 @@ import uuid
 
 import pytest
 
+from test.functional.rawhttp import wait_pool_idle
 from test.functional.util import Api, pool_stats, split_url, \
     tcp_connections, worker_pid
-from test.functional.test_pool_behaviour import BIG, BLOCK, _open_download, \
-    _wait_idle
+from test.functional.test_pool_behaviour import BIG, BLOCK, _open_download
 
 
 @pytest.fixture(scope='module')
@@ -116,7 +116,7 @@ def test_pool_exhaustion_gives_503_with_retry_after(api, reconfigure):
     finally:
         for sock in held:
             sock.close()
-    assert _wait_idle(api.local)['in_use'] == 0
+    assert wait_pool_idle(api.local)['in_use'] == 0
     assert api.via('HEAD', '/' + container)[0] == 204
     api.direct('DELETE', big)
     api.direct('DELETE', '/' + container)
@@ -209,7 +209,7 @@ def test_target_dying_mid_body_aborts_client_stream(api, reconfigure):
             resp.read()
         conn.close()
         assert len(caught.value.partial) == 100000
-        stats = _wait_idle(api.local)
+        stats = wait_pool_idle(api.local)
         assert stats['in_use'] == 0 and stats['discarded'] == 1
         assert tcp_connections(worker_pid(api.local),
                                remote_port=target.port) == []

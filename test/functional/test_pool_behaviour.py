@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from test.functional.rawhttp import wait_pool_idle
 from test.functional.util import Api, pool_stats, split_url, \
     tcp_connections, worker_pid
 
@@ -43,15 +44,6 @@ def _open_download(api, path):
     head = sock.recv(4096)
     assert head.startswith(b'HTTP/1.1 200'), head[:200]
     return sock, len(head.split(b'\r\n\r\n', 1)[1])
-
-
-def _wait_idle(local, timeout=10):
-    deadline = time.time() + timeout
-    while True:
-        stats = pool_stats(local)
-        if stats['in_use'] == 0 or time.time() > deadline:
-            return stats
-        time.sleep(0.05)
 
 
 class PortSampler(threading.Thread):
@@ -103,7 +95,7 @@ def test_client_disconnects_mid_download_discard_sockets(env):
     """50 clients drop a 200 MB download after 1 MB: every upstream socket
     is discarded (not pooled) and none is left open on either side."""
     api, big, _small = env
-    before = _wait_idle(api.local)
+    before = wait_pool_idle(api.local)
     for _ in range(50):
         sock, got = _open_download(api, big)
         while got < 2 ** 20:
@@ -111,7 +103,7 @@ def test_client_disconnects_mid_download_discard_sockets(env):
             assert data
             got += len(data)
         sock.close()
-    after = _wait_idle(api.local)
+    after = wait_pool_idle(api.local)
     discarded = after['discarded'] - before['discarded']
     created = after['created'] - before['created']
     target_port = split_url(api.target.proxy_url)[1]

@@ -30,12 +30,18 @@ def request(base_url, method, path, headers=None, body=None, timeout=60):
         conn.close()
 
 
-def pool_stats(local):
-    """The forwarder's pool counters in the local proxy's worker."""
+def healthcheck(local):
+    """The default target's state in the local proxy's worker (the
+    forwarder's healthcheck, without probing the target)."""
     status, _headers, body = request(local.proxy_url, 'GET',
                                      '/forwarder/healthcheck?probe=no')
     assert status == 200, body
-    return json.loads(body)['targets']['default']['pool']
+    return json.loads(body)['targets']['default']
+
+
+def pool_stats(local):
+    """The forwarder's pool counters in the local proxy's worker."""
+    return healthcheck(local)['pool']
 
 
 def child_pids(pid):

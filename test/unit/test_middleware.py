@@ -29,7 +29,8 @@ from swift_forwarder.middleware import INFO_OPTIONS, ForwarderMiddleware, \
     filter_factory
 
 from test.unit.helpers import FakeApp, FakeLogger, GreenTestCase, \
-    LeakTracker, SpyInput, keep_alive_handler, make_env, refused_port
+    LeakTracker, SpyInput, keep_alive_handler, make_env, refused_port, \
+    serving
 
 
 #: The figures of an access line that vary from run to run.
@@ -835,19 +836,12 @@ WRONG_ETAG = md5_hex(b'not what was sent')
 def put_handler(etag, delete_status=204):
     """Answers PUTs with 201 and ``etag`` (no ETag header if None), and
     DELETEs with ``delete_status``, keep-alive."""
-    def handler(sock):
-        while True:
-            request = sock.read_head()
-            if request is None:
-                return
-            if request.header('Expect', '').lower() == '100-continue':
-                sock.send_continue()
-            sock.read_body(request)
-            if request.method == 'PUT':
-                sock.respond(201, b'', [('Etag', etag)] if etag else [])
-            else:
-                sock.respond(delete_status, b'')
-    return handler
+    def answer(sock, request):
+        if request.method == 'PUT':
+            sock.respond(201, b'', [('Etag', etag)] if etag else [])
+        else:
+            sock.respond(delete_status, b'')
+    return serving(answer)
 
 
 def response_head(status, headers):
