@@ -165,7 +165,10 @@ class Upstream(object):
 
     def _on_retry(self, err):
         self.count('retries')
-        self._failed()
+        if not isinstance(err, _StaleConnection):
+            # a keep-alive socket the target timed out is routine, not a
+            # sign of a sick target
+            self._failed()
 
     def _failed(self):
         if self.limiter.failure():

@@ -704,11 +704,16 @@ class TargetForwarder(object):
                     ('Range', 'bytes=%d-%s' % (start, '' if last is None
                                                else last)),
                     ('If-Match', etag)], None, None))
-            if routing.content_range_start(conn.response) != start:
-                status = conn.response.status
+            span = routing.content_range(conn.response)
+            if span is None or span[0] != start or (
+                    last is not None and span[1] != last):
+                resp = conn.response
                 upstream.pool.discard(conn)
                 raise UpstreamBodyError(upstream.name, 'resume at byte %d '
-                                        'got %d' % (start, status))
+                                        'got %d %s' % (
+                                            start, resp.status,
+                                            resp.getheader('Content-Range')
+                                            or 'without Content-Range'))
             return conn
         return resume
 

@@ -19,7 +19,7 @@ __all__ = [
     'response_headers', 'is_auth_path', 'client_base_url', 'map_account',
     'split_account', 'is_cluster_only',
     'rewrite_storage_url', 'put_etag_checkable', 'body_etag', 'resumable_span',
-    'content_range_start',
+    'content_range',
 ]
 
 #: Methods forwarded to the target; anything else gets 405, as from Swift.
@@ -415,8 +415,11 @@ def body_etag(method, target, resp):
     return _md5_etag(resp)
 
 
-def _content_range(resp):
-    """(first, last) from a single-range 206's Content-Range, or None."""
+def content_range(resp):
+    """``(first, last)`` from a single-range 206's Content-Range, or None
+    (another status, no or a malformed Content-Range, multipart)."""
+    if resp.status != 206:
+        return None
     value = resp.getheader('Content-Range') or ''
     unit, _sep, rest = value.partition(' ')
     span = rest.split('/', 1)[0].split('-')
@@ -424,12 +427,6 @@ def _content_range(resp):
             part.isdigit() for part in span):
         return None
     return int(span[0]), int(span[1])
-
-
-def content_range_start(resp):
-    """First byte of a single-range 206 response, else None."""
-    span = _content_range(resp) if resp.status == 206 else None
-    return span[0] if span else None
 
 
 def resumable_span(method, resp):
@@ -445,6 +442,6 @@ def resumable_span(method, resp):
         last = int(length) - 1 if length and length.isdigit() else None
         return 0, last, etag
     if resp.status == 206:
-        span = _content_range(resp)
+        span = content_range(resp)
         return span + (etag,) if span else None
     return None

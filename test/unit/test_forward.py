@@ -611,6 +611,31 @@ class TestUpstream(GreenTestCase):
         self.assertEqual(0, upstream.counters['suppressions'])
         self.assertEqual(2, server.accepted)
 
+    def test_stale_keep_alive_not_a_target_failure(self):
+        """A pooled socket the target closed while idle is retried (and
+        counted as a retry) but is not a failure toward error_limit: a
+        burst after an idle spell must not suppress a healthy target."""
+        def handler(sock):
+            sock.read_request()
+            sock.respond(200, b'ok')
+            if sock.server.accepted <= 3:
+                sock.read_head()  # the next request on it: hang up
+                return
+            keep_alive_handler(b'ok')(sock)
+        server = self.start_server(handler)
+        pool = self.make_pool(server.port)
+        upstream, _clock = upstream_for(pool, limit=1)
+        held = [upstream.round_trip(get_request()) for _ in range(3)]
+        for conn in held:
+            finish(pool, conn)
+        # three at once, each on one of the dead sockets, then a fresh one
+        burst = [upstream.round_trip(get_request()) for _ in range(3)]
+        self.assertEqual([b'ok'] * 3, [finish(pool, conn) for conn in burst])
+        self.assertEqual({'retries': 3, 'suppressions': 0},
+                         self.counters(upstream, 'retries', 'suppressions'))
+        self.assertIs(False, upstream.limiter.allow())
+        self.assertEqual(6, server.accepted)
+
     def test_pool_exhausted_not_a_target_failure(self):
         """PoolExhaustedError is ours, not the target's: it does not count
         toward error_limit."""

@@ -1278,7 +1278,8 @@ class TestResume(MiddlewareTestCase):
             for chunk in resp.body:
                 received.append(chunk)
         resp.body.close()
-        self.assertIn('resume at byte 300 got 200', str(caught.exception))
+        self.assertIn('resume at byte 300 got 200 without Content-Range',
+                      str(caught.exception))
         self.assertEqual(self.DATA[:300], b''.join(received))
         self.assertEqual(['bytes=300-1023'] * 2, [
             r.header('Range') for r in self.server.requests[1:]])
@@ -1288,8 +1289,37 @@ class TestResume(MiddlewareTestCase):
         self.assertEqual([resuming, resuming, (
             'error', 'forwarded to default: GET /v1/AUTH_test/c/o 200 '
             'bytes_up=0 bytes_down=300 ttfb=T time=T: response body aborted: '
-            'http://127.0.0.1:%d: resume at byte 300 got 200 (txn: txRES)'
+            'http://127.0.0.1:%d: resume at byte 300 got 200 without '
+            'Content-Range (txn: txRES)'
             % self.server.port)], self.access_lines())
+        self.assertPool(mw, in_use=0, idle=0, discarded=3)
+
+    def test_resume_wrong_span(self):
+        """A resume must carry exactly the bytes asked for: a 206 that
+        starts right but ends short, or that starts elsewhere, is a failed
+        resume, never spliced in."""
+        def span(first, last):
+            def script(sock, request):
+                self.cut(first, last, last - first + 1,
+                         '206 Partial Content')(sock, request)
+                sock.read_to_eof()
+            return script
+        mw = self.middleware(self.handler(
+            self.cut(0, 1023, 300), span(300, 999), span(200, 1023)),
+            client_chunk_size='64', retries='2')
+        resp = self.get(mw)
+        received = []
+        with self.assertRaises(UpstreamBodyError) as caught:
+            for chunk in resp.body:
+                received.append(chunk)
+        resp.body.close()
+        self.assertIn('resume at byte 300 got 206 bytes 200-1023/1024',
+                      str(caught.exception))
+        self.assertEqual(self.DATA[:300], b''.join(received))
+        self.assertEqual(2, self.counters(mw)['resumes'])
+        # neither the short span nor the misplaced one was relayed
+        self.assertEqual(['bytes=300-1023'] * 2, [
+            r.header('Range') for r in self.server.requests[1:]])
         self.assertPool(mw, in_use=0, idle=0, discarded=3)
 
     def test_resume_412_then_206(self):

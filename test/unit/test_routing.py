@@ -556,17 +556,19 @@ class TestResumableSpan(unittest.TestCase):
         self.assertEqual(dict.fromkeys(cases), cases)
 
 
-class TestContentRangeStart(unittest.TestCase):
-    """The first byte of a single-range 206."""
+class TestContentRange(unittest.TestCase):
+    """The span of a single-range 206."""
 
-    def start(self, status, headers):
-        return routing.content_range_start(FakeResponse(status, headers))
+    def span(self, status, headers):
+        return routing.content_range(FakeResponse(status, headers))
 
-    def test_start(self):
-        self.assertEqual(140, self.start(206, [
+    def test_span(self):
+        self.assertEqual((140, 199), self.span(206, [
             ('Content-Range', 'bytes 140-199/1000')]))
-        self.assertEqual(0, self.start(206, [
+        self.assertEqual((0, 0), self.span(206, [
             ('Content-Range', 'bytes 0-0/1')]))
+        self.assertEqual((5, 9), self.span(206, [
+            ('Content-Range', 'bytes 5-9/*')]))
 
     def test_none(self):
         """Not a 206, no or a malformed Content-Range: None."""
@@ -577,7 +579,7 @@ class TestContentRangeStart(unittest.TestCase):
                 (206, [('Content-Range', 'bytes 140-/1000')]),
                 (206, [('Content-Range', 'bytes -5-10/1000')]),
                 (206, [('Content-Range', 'bytes=140-199/1000')])):
-            self.assertIsNone(self.start(status, headers),
+            self.assertIsNone(self.span(status, headers),
                               (status, headers))
 
 
