@@ -613,21 +613,26 @@ class TargetForwarder(object):
         log_info = env.setdefault('swift.log_info', [])
         log_info.append('forwarder:%s' % self.name)
         record.log_info = (log_info, len(log_info) - 1)
-        if self.service is None:
-            conn = self.upstream.round_trip(request)
-        else:
-            conn = self._service_round_trip(env, request)
+        conn = self._send(env, request)
         resp = conn.response
         record.response_head(resp.status, resp.getheader('X-Trans-Id'))
         if check_put and 200 <= resp.status < 300:
             self._check_put(env, request, conn, body.md5.hexdigest())
-        app_iter = self._response_body(request, conn, record)
+        app_iter = self._response_body(env, request, conn, record)
         headers = routing.response_headers(resp.getheaders())
         if routing.is_auth_path(env['PATH_INFO']):
             headers = routing.rewrite_storage_url(
                 headers, routing.client_base_url(env))
         start_response('%d %s' % (resp.status, resp.reason), headers)
         return app_iter
+
+    def _send(self, env, request):
+        """One round trip for ``env``: ``request`` as built for it, or one
+        derived from it (a resume, a raise_and_delete DELETE).  In service
+        mode it goes to the mapped account with the service token."""
+        if self.service is None:
+            return self.upstream.round_trip(request)
+        return self._service_round_trip(env, request)
 
     def _service_round_trip(self, env, request):
         """Service mode: the request in the mapped account, with the
@@ -657,17 +662,18 @@ class TargetForwarder(object):
             self.service.forget_acls(target_account, container)
         return conn
 
-    def _response_body(self, request, conn, record):
+    def _response_body(self, env, request, conn, record):
         """A short body is read at once and the connection released before
         the client sees anything; anything longer streams, verified against
         its ETag and resumed if the target breaks off."""
         resp = conn.response
         etag = routing.body_etag(request.method, request.target, resp) \
             if self.verify_get else None
+        resume = self._resumer(env, request, resp)
         if resp.length is not None and resp.length <= \
                 self.conf.client_chunk_size:
             body = ResponseBody(self.pool, conn, max(resp.length, 1),
-                                etag=etag, resume=self._resumer(request, resp),
+                                etag=etag, resume=resume,
                                 max_resumes=self.conf.retries)
             try:
                 data = b''.join(body)
@@ -680,10 +686,10 @@ class TargetForwarder(object):
             return [data]
         return ResponseBody(self.pool, conn, self.conf.client_chunk_size,
                             on_close=functools.partial(self._on_close, record),
-                            etag=etag, resume=self._resumer(request, resp),
+                            etag=etag, resume=resume,
                             max_resumes=self.conf.retries)
 
-    def _resumer(self, request, resp):
+    def _resumer(self, env, request, resp):
         """None, or a function that asks the target for the rest of this
         GET response from a given offset, pinned to the same ETag."""
         span = routing.resumable_span(request.method, resp)
@@ -699,7 +705,7 @@ class TargetForwarder(object):
             upstream.count('resumes')
             self.logger.warning('Resuming GET %s at byte %d',
                                 request.target.split('?', 1)[0], start)
-            conn = upstream.round_trip(UpstreamRequest(
+            conn = self._send(env, UpstreamRequest(
                 'GET', request.target, headers + [
                     ('Range', 'bytes=%d-%s' % (start, '' if last is None
                                                else last)),
@@ -732,7 +738,7 @@ class TargetForwarder(object):
             return
         self._discard_body(conn)
         if policy == 'raise_and_delete':
-            status = self._delete(request)
+            status = self._delete(env, request)
             msg += '; object deleted' if status // 100 == 2 or \
                 status == 404 else '; DELETE got %d' % status
         else:
@@ -747,11 +753,11 @@ class TargetForwarder(object):
         finally:
             body.close()
 
-    def _delete(self, request):
+    def _delete(self, env, request):
         """DELETE what ``request`` wrote; returns the target's status."""
         headers = [(name, value) for name, value in request.headers
                    if name.lower() not in routing.DELETE_DROPPED]
-        conn = self.upstream.round_trip(UpstreamRequest(
+        conn = self._send(env, UpstreamRequest(
             'DELETE', request.target.split('?')[0], headers, None, None))
         status = conn.response.status
         self._discard_body(conn)

@@ -10,7 +10,8 @@ from swift_forwarder.auth import AuthError, ServiceAuth, TokenCache, \
     account_from_storage_url
 from swift_forwarder.exceptions import UpstreamError
 from test.unit.helpers import make_env
-from test.unit.test_middleware import MiddlewareTestCase
+from test.unit.test_middleware import RESUMED_DATA, WRONG_ETAG, \
+    MiddlewareTestCase, md5_hex, response_head
 
 
 class FakeClock(object):
@@ -258,6 +259,83 @@ class TestServiceMode(MiddlewareTestCase):
         resp = self.call(mw, self.env())
         self.assertEqual(502, resp.status_int)
         self.assertIn(b'refused the service token', resp.read())
+
+    def test_raise_and_delete_in_the_mapped_account(self):
+        """raise_and_delete: the DELETE of the corrupt object goes where
+        the PUT went, the mapped account, with the service token."""
+        import swift_forwarder.middleware as middleware
+        self.patch_swob(middleware)
+        requests = []
+
+        def handler(sock):
+            while True:
+                request = sock.read_head()
+                if request is None:
+                    return
+                requests.append(request)
+                if request.header('Expect'):
+                    sock.send_continue()
+                sock.read_body(request)
+                if request.header('X-Auth-Token') != 'AUTH_tkSERVICE':
+                    sock.respond(401, b'')
+                elif request.method == 'PUT':
+                    sock.respond(201, b'', [('Etag', WRONG_ETAG)])
+                else:
+                    sock.respond(204, b'')
+        mw = self.service_mw(handler, etag_mismatch_policy='raise_and_delete')
+        mw.targets['default'].service._acls[('AUTH_remote', 'c')] = (
+            1e12, (None, None))
+        resp = self.call(mw, self.env('PUT', body=b'x' * 100, headers={
+            'X-Auth-Token': 'AUTH_tkLOCAL'}))
+        self.assertEqual(502, resp.status_int)
+        self.assertIn(b'; object deleted', resp.read())
+        self.assertEqual([
+            ('PUT', '/v1/AUTH_remote/c/o', 'AUTH_tkSERVICE'),
+            ('DELETE', '/v1/AUTH_remote/c/o', 'AUTH_tkSERVICE'),
+        ], [(r.method, r.path, r.header('X-Auth-Token')) for r in requests])
+
+    def test_resume_in_the_mapped_account(self):
+        """A GET resume goes to the mapped account with the service
+        token, and re-authenticates on a 401 like any request."""
+        import swift_forwarder.middleware as middleware
+        self.patch_swob(middleware)
+        etag = md5_hex(RESUMED_DATA)
+        requests = []
+
+        def handler(sock):
+            while True:
+                request = sock.read_head()
+                if request is None:
+                    return
+                requests.append(request)
+                # the token expires between the GET and its resume
+                if request.header('X-Auth-Token') != (
+                        'AUTH_tk2' if request.header('Range') else 'AUTH_tk1'):
+                    sock.respond(401, b'')
+                elif request.header('Range'):
+                    sock.respond(206, RESUMED_DATA[300:], [
+                        ('Etag', etag),
+                        ('Content-Range', 'bytes 300-1023/1024')])
+                else:  # break off after 300 bytes
+                    sock.sendall(response_head('200 OK', [
+                        ('Content-Length', 1024), ('Etag', etag)]) +
+                        RESUMED_DATA[:300])
+                    return
+        mw = self.service_mw(handler, client_chunk_size='64')
+        tokens = iter(['AUTH_tk1', 'AUTH_tk2'])
+        service = mw.targets['default'].service
+        service.tokens._fetch = lambda: ('http://t/v1/AUTH_s', next(tokens))
+        service._acls[('AUTH_remote', 'c')] = (1e12, (None, None))
+        resp = self.call(mw, self.env(headers={
+            'X-Auth-Token': 'AUTH_tkLOCAL'}))
+        self.assertEqual((200, RESUMED_DATA), (resp.status_int, resp.read()))
+        self.assertEqual([
+            ('/v1/AUTH_remote/c/o', None, 'AUTH_tk1'),
+            ('/v1/AUTH_remote/c/o', 'bytes=300-1023', 'AUTH_tk1'),
+            ('/v1/AUTH_remote/c/o', 'bytes=300-1023', 'AUTH_tk2'),
+        ], [(r.path, r.header('Range'), r.header('X-Auth-Token'))
+            for r in requests])
+        self.assertEqual(1, self.counters(mw)['resumes'])
 
     def test_bad_input_before_acl_lookup(self):
         """Bad input is refused before anything, the ACL HEAD included,
