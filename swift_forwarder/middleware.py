@@ -169,12 +169,19 @@ client disconnects or stalls mid-upload                499/408; the upload is
 =====================================================  ======================
 
 Where Swift itself refuses a request the same way (NUL or invalid UTF-8 in
-a name: 412), the answer is Swift's.  Three refusals are the forwarder's
-own, because a proxy in front of another cluster adds risks Swift alone
-does not have: both ``Content-Length`` and ``Transfer-Encoding`` (request
-smuggling), an ``Expect`` other than ``100-continue``, and ``.``/``..``
-path segments (anything that normalises paths between here and the target
-would read them as "up").
+a name: 412), the answer is Swift's.  These refusals are the forwarder's
+own (Swift alone would take the request), because a proxy in front of
+another cluster adds risks Swift alone does not have; each is a 400 unless
+said otherwise:
+
+* both ``Content-Length`` and ``Transfer-Encoding`` (request smuggling);
+* a ``Content-Length`` that is not plain digits (``+2``);
+* an ``Expect`` other than ``100-continue`` (417);
+* ``.``/``..`` path segments, also percent-encoded (anything that
+  normalises paths between here and the target would read them as "up");
+* a header value holding NUL, or continued on the next line (obs-fold),
+  and a CR, LF or NUL in the query string: such bytes would be written
+  onto the upstream request line or header block.
 
 Any other status comes from the target unchanged.
 

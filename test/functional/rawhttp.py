@@ -79,18 +79,24 @@ def wait_pool_idle(local, timeout=10):
 
 
 def forwarder_sockets(local, upstream_port):
-    """ESTABLISHED sockets of the local proxy worker to ``upstream_port``."""
+    """Sockets the local proxy worker holds to ``upstream_port``."""
     return len(tcp_connections(worker_pid(local), remote_port=upstream_port))
 
 
 def target_sockets(target):
-    """ESTABLISHED sockets the target proxy's worker holds on its port."""
+    """Sockets the target proxy's worker holds on its port."""
     return len(tcp_connections(worker_pid(target),
                                local_port=port_of(target)))
 
 
+def client_sockets(local):
+    """Sockets the local proxy worker holds on its own port: its clients'."""
+    return len(tcp_connections(worker_pid(local), local_port=port_of(local)))
+
+
 def client_socket_gone(local, client_port, timeout=5):
-    """True once the local proxy worker holds no socket to ``client_port``."""
+    """True once the local proxy worker holds no socket to ``client_port``
+    (in any state: one the client closed but the worker did not counts)."""
     pid = worker_pid(local)
     return wait_for(lambda: not tcp_connections(pid, remote_port=client_port),
                     timeout)

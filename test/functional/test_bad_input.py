@@ -6,11 +6,12 @@
 Each gets the exact 4xx expected.  Where plain Swift rejects the request too,
 the same bytes sent straight to the target must get the same status; where
 the forwarder refuses on purpose what Swift takes (both framing headers, a
-bad ``Expect``, ``.``/``..`` segments, ``Content-Length: +2``...), the
-target's own answer is only printed.  Afterwards nothing is stored on the
-target, the local proxy's worker holds no more sockets to the target than
-before and none to the test's client socket, and requests the forwarder
-refuses itself never reached the target (its pool was not touched).
+bad ``Expect``, ``.``/``..`` segments, ``Content-Length: +2``...: see the
+list in swift_forwarder/middleware.py), the target must take them (2xx).
+Afterwards nothing is stored on the target, the local proxy's worker holds
+no more sockets to the target than before and none to the test's client
+socket, and requests the forwarder refuses itself never reached the target
+(its pool was not touched).
 
 ``pytest -s`` prints a table of every case: its status through the
 forwarder and directly.
@@ -103,6 +104,9 @@ def dot_paths(ctx, name):
 CASES = [
     # header syntax and CR/LF injection
     case('obs-fold', 400, put(extra=b'X-Object-Meta-A: one\r\n two\r\n'), same=False),
+    # eventlet (Swift's WSGI server) splits a header line at a bare CR before
+    # any middleware runs: the target refuses the past X-Delete-At it then
+    # sees, as Swift alone does (test_bare_cr_splits_as_in_swift: parity)
     case('bare-cr-injects-header', 400, put(
         extra=b'X-Object-Meta-A: one\rX-Delete-At: 1\r\n'), upstream=True),
     case('nul-in-header-value', 400, put(extra=b'X-Object-Meta-A: o\x00ne\r\n'),
@@ -277,6 +281,8 @@ def test_malformed_request(env, case):
     direct_status = send_raw(target_port, case.build(ctx, direct_name), case.method)[0]
     if case.same:
         assert direct_status == status
+    else:  # a refusal of the forwarder's own: Swift alone takes it
+        assert 200 <= direct_status < 300, direct_status
     RESULTS.append((case.id, status, direct_status))
 
 
@@ -309,6 +315,25 @@ def test_absurd_ranges_answered_as_the_target_does(env, value):
             direct[1].replace(other.encode(), b'B')
     else:
         assert via[1] == direct[1]
+
+
+def test_bare_cr_splits_as_in_swift(env):
+    """A bare CR in a header line: the proxy's WSGI server (eventlet, as
+    in any Swift proxy) reads two header lines before the forwarder sees the
+    request, so the forwarder can only relay what Swift itself would take.
+    Through the forwarder and directly, the object gets the same metadata."""
+    api, ctx, _reconfigure = env
+    build = put(extra=b'X-Object-Meta-A: one\rX-Object-Meta-Injected: yes\r\n')
+    seen = []
+    for port, name in ((port_of(api.local), 'v-cr-%s' % uuid.uuid4().hex[:6]),
+                       (port_of(api.target), 'd-cr-%s' % uuid.uuid4().hex[:6])):
+        assert send_raw(port, build(ctx, name))[0] == 201
+        status, headers, _ = api.direct('HEAD', '/%s/%s' % (ctx.container, name))
+        assert status == 200
+        seen.append({k: v for k, v in headers.items()
+                     if k.startswith('x-object-meta-')})
+    assert seen[0] == seen[1], seen
+    assert seen[0].get('x-object-meta-injected') == 'yes', seen
 
 
 def test_encoded_crlf_in_the_path_is_a_name_not_a_header(env):

@@ -28,9 +28,9 @@ import uuid
 import pytest
 
 from test.functional.faultproxy import FaultProxy
-from test.functional.rawhttp import LogWatch, counters, forwarder_sockets, \
-    make_reconfigure, port_of, send_raw, target_sockets, wait_for, \
-    wait_pool_idle
+from test.functional.rawhttp import LogWatch, client_sockets, counters, \
+    forwarder_sockets, make_reconfigure, port_of, send_raw, target_sockets, \
+    wait_for, wait_pool_idle
 from test.functional.util import Api
 
 BIG = 3 * 2 ** 20
@@ -79,10 +79,12 @@ class Env(object):
         return counters(self.local)
 
     def sockets(self):
-        """(forwarder worker -> fault proxy, fault proxy relays, target
-        worker on its port), once the pool has nothing in use."""
+        """(local proxy worker <- its clients, forwarder worker -> fault
+        proxy, fault proxy relays, target worker on its port), once the
+        pool has nothing in use."""
         assert wait_pool_idle(self.local)['in_use'] == 0
-        return (forwarder_sockets(self.local, self.fault.port),
+        return (client_sockets(self.local),
+                forwarder_sockets(self.local, self.fault.port),
                 self.fault.active, target_sockets(self.target))
 
     def assert_no_leak(self, baseline, timeout=10):
@@ -97,8 +99,8 @@ class Env(object):
         if not ok:
             TALLY['sockets leaked'] += sum(max(0, n - b) for n, b in
                                            zip(now, baseline))
-        assert ok, 'sockets (forwarder->target, relays, target side): ' \
-            'before %s, after %s' % (baseline, now)
+        assert ok, 'sockets (clients->forwarder, forwarder->target, ' \
+            'relays, target side): before %s, after %s' % (baseline, now)
 
 
 @pytest.fixture(scope='module')
@@ -533,7 +535,8 @@ def test_aborted_transfers_leave_no_sockets(env):
     # the pool (to be reused or left idle): that is right, not a leak
     completed = downloads['reused'] + downloads['idle']
     print('\n200 aborted uploads: discarded %d; 200 aborted downloads: discarded %d, '
-          'completed first %d; sockets (forwarder->target, relays, target side) '
+          'completed first %d; sockets (clients->forwarder, forwarder->target, '
+          'relays, target side) '
           'before %s, after %s' % (uploads['discarded'], downloads['discarded'],
                                    completed, baseline, now))
     assert uploads['discarded'] == 200  # a half-sent upload is never reused

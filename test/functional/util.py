@@ -88,9 +88,14 @@ def _socket_inodes(pid):
     return inodes
 
 
+#: /proc/net/tcp's state of a listening socket.
+_LISTEN = '0A'
+
+
 def tcp_connections(pid, remote_port=None, local_port=None):
-    """ESTABLISHED TCP sockets of ``pid``: a list of (local port, remote
-    port), filtered by either port."""
+    """TCP connections ``pid`` holds open, in any state but LISTEN (a
+    socket the peer closed but ``pid`` did not, CLOSE_WAIT, is still held):
+    a list of (local port, remote port), filtered by either port."""
     inodes = _socket_inodes(pid)
     found = []
     with open('/proc/net/tcp') as f:
@@ -99,7 +104,7 @@ def tcp_connections(pid, remote_port=None, local_port=None):
             fields = line.split()
             lport = int(fields[1].split(':')[1], 16)
             rport = int(fields[2].split(':')[1], 16)
-            if fields[3] != '01' or fields[9] not in inodes:
+            if fields[3] == _LISTEN or fields[9] not in inodes:
                 continue
             if remote_port is not None and rport != remote_port:
                 continue
