@@ -5,8 +5,10 @@
 Starts a *target* cluster and a *local* cluster whose proxy pipeline holds
 the forwarder, then, with python-swiftclient through the local proxy only:
 uploads a 100 MB object and a small one, lists the container, downloads
-both and compares MD5s, and reads the objects directly on the target to
-show where they live.  Prints the pool counters at the end.
+both and compares MD5s, then GETs both directly from the target cluster
+and compares their MD5s with what was uploaded (they live there, intact).
+Prints the pool counters at the end; the exit status is 1 if any check
+failed.
 
 The clusters stay up until Ctrl-C; with ``DEMO_ONCE=1`` the demo exits.
 """
@@ -74,6 +76,23 @@ def pool_counters(local):
         return json.loads(resp.read())['targets']
 
 
+def _check_on_target(direct, container, name, expected_md5):
+    """GET ``name`` straight from the target cluster and compare the MD5 of
+    its bytes with what was uploaded through the forwarder; True if equal."""
+    headers, body = direct.get_object(container, name,
+                                      resp_chunk_size=2 ** 20)
+    md5 = hashlib.md5()
+    size = 0
+    for piece in body:
+        md5.update(piece)
+        size += len(piece)
+    good = md5.hexdigest() == expected_md5 == headers['etag']
+    _say('  GET %s on the target: %d bytes, md5 %s, etag %s, uploaded md5 '
+         '%s: %s', name, size, md5.hexdigest(), headers['etag'],
+         expected_md5, 'OK' if good else 'MISMATCH')
+    return good
+
+
 def run_session(local, target):
     """The scripted session; returns True when every check passed."""
     target_url, token = target.get_auth()
@@ -121,10 +140,9 @@ def run_session(local, target):
     ok &= got == small
 
     _say('reading directly on the target cluster (%s):', target.proxy_url)
-    for name in ('big', 'small.txt'):
-        head = direct.head_object(container, name)
-        _say('  %s: %s bytes, etag %s', name, head['content-length'],
-             head['etag'])
+    for name, expected_md5 in (('big', expected),
+                               ('small.txt', hashlib.md5(small).hexdigest())):
+        ok &= _check_on_target(direct, container, name, expected_md5)
     for name, counters in pool_counters(local).items():
         _say('forwarder pool %s (%s): %s', name, counters['url'],
              ', '.join('%s=%s' % kv for kv in sorted(

@@ -4,8 +4,9 @@
 
 ``clusters`` starts once per session: a *target* cluster, and a *local* one whose proxy has
 the forwarder (before tempauth) pointed at the target.  Logs stay in pytest's temp dir
-(``<tmp>/saio0/{local,target}/log/*.log``) after the run.  The tests are skipped, with the
-reason, when Swift or memcached is missing.
+(``<tmp>/saio0/{local,target}/log/*.log``) after the run.  When Swift or memcached is
+missing the tests *fail* (never skip), with what to install: ``make test`` installs both, so
+a missing one is a broken environment, and a skipped suite would read as a green one.
 """
 
 import json
@@ -30,10 +31,13 @@ def _terminated(signum, frame):
 
 
 def require_saio():
-    """Skip the calling test unless dev clusters can run here."""
+    """Fail the calling test, saying what is missing, unless dev clusters
+    can run here."""
     reason = saio.missing_requirement()
     if reason:
-        pytest.skip('functional tests need real Swift clusters: %s' % reason)
+        pytest.fail('functional tests need real Swift clusters: %s '
+                    '(`make test` installs Swift and memcached)' % reason,
+                    pytrace=False)
 
 
 @pytest.fixture(scope='session')

@@ -1,9 +1,11 @@
 # Copyright (c) 2026 swift_forwarder developers
 # Licensed under the Apache License, Version 2.0
-"""A 1 GB object streams through without the forwarder holding it."""
+"""Large objects stream through without the forwarder holding them: 1 GB up
+and down, and 256 MiB uploaded chunked."""
 
 import hashlib
 import http.client
+import itertools
 import os
 import threading
 import time
@@ -16,6 +18,10 @@ from test.functional.util import Api, rss_bytes, split_url, worker_pid
 GB = 2 ** 30
 BLOCK = os.urandom(2 ** 20)
 RSS_LIMIT = 50 * 2 ** 20
+CHUNKED_SIZE = 256 * 2 ** 20
+#: Chunk sizes of the chunked upload, in turn: around the forwarder's
+#: 64 KiB client_chunk_size, a single byte, and several MiB.
+PIECE_SIZES = (2 ** 20, 65537, 1, 300007, 8191, 3 * 2 ** 20 + 3)
 
 
 class RssSampler(threading.Thread):
@@ -94,15 +100,81 @@ def test_1gb_put_and_get_stream_through(api):
                 got.update(piece)
             conn.close()
             get_time = time.time() - start
+        # the GET's baseline is where the PUT left the RSS: growth that
+        # stays after each phase would hide from the per-phase figures
+        overall = get_rss.peak - put_rss.baseline
         print('\n1 GB PUT %.1fs (%.0f MB/s), RSS +%.1f MB; GET %.1fs '
-              '(%.0f MB/s), RSS +%.1f MB' % (
+              '(%.0f MB/s), RSS +%.1f MB; RSS +%.1f MB across both (%.1f -> '
+              'peak %.1f MB)' % (
                   put_time, GB / 2 ** 20 / put_time, put_rss.growth / 2 ** 20,
                   get_time, GB / 2 ** 20 / get_time,
-                  get_rss.growth / 2 ** 20))
+                  get_rss.growth / 2 ** 20, overall / 2 ** 20,
+                  put_rss.baseline / 2 ** 20, get_rss.peak / 2 ** 20))
         assert size == GB
         assert got.hexdigest() == sent.hexdigest()
         assert put_rss.growth < RSS_LIMIT
         assert get_rss.growth < RSS_LIMIT
+        assert overall < RSS_LIMIT
     finally:
         api.direct('DELETE', '/%s/1gb' % container)
+        api.direct('DELETE', '/' + container)
+
+
+def _uneven_pieces(size, md5):
+    """``size`` bytes made on the fly (MiB blocks, each tagged with its
+    index so no two are alike), handed out in pieces of uneven sizes: each
+    becomes one chunk of a chunked upload."""
+    sizes = itertools.cycle(PIECE_SIZES)
+    pending = b''
+    index = made = 0
+    while made < size:
+        want = min(next(sizes), size - made)
+        while len(pending) < want:
+            pending += index.to_bytes(8, 'big') + BLOCK[8:]
+            index += 1
+        piece, pending = pending[:want], pending[want:]
+        md5.update(piece)
+        made += len(piece)
+        yield piece
+
+
+def test_256mib_chunked_put_streams_through(api):
+    """256 MiB uploaded with Transfer-Encoding: chunked (no length known up
+    front): stored intact on the target, and the forwarder's RSS grows
+    < 50 MB."""
+    container = 'chunked-%s' % uuid.uuid4().hex[:8]
+    assert api.direct('PUT', '/' + container)[0] == 201
+    name = '/%s/chunked' % container
+    host, port, _ = split_url(api.local.proxy_url)
+    pid = worker_pid(api.local)
+    api.via('HEAD', '/' + container)  # warm up the worker and its pool
+    sent = hashlib.md5()
+    try:
+        with RssSampler(pid) as rss:
+            start = time.time()
+            conn = http.client.HTTPConnection(host, port, timeout=120)
+            conn.request('PUT', api.account_path + name,
+                         body=_uneven_pieces(CHUNKED_SIZE, sent),
+                         headers={'X-Auth-Token': api.token,
+                                  'Transfer-Encoding': 'chunked'},
+                         encode_chunked=True)
+            resp = conn.getresponse()
+            body = resp.read()
+            conn.close()
+            put_time = time.time() - start
+        status, headers, _body = api.direct('HEAD', name)
+        print('\n256 MiB chunked PUT %.1fs (%.0f MB/s), RSS +%.1f MB '
+              '(%.1f -> peak %.1f MB); on the target: %s bytes, etag %s' % (
+                  put_time, CHUNKED_SIZE / 2 ** 20 / put_time,
+                  rss.growth / 2 ** 20, rss.baseline / 2 ** 20,
+                  rss.peak / 2 ** 20, headers.get('content-length'),
+                  headers.get('etag')))
+        assert resp.status == 201, body
+        assert resp.getheader('etag') == sent.hexdigest()
+        assert status == 200
+        assert headers['content-length'] == str(CHUNKED_SIZE)
+        assert headers['etag'] == sent.hexdigest()
+        assert rss.growth < RSS_LIMIT
+    finally:
+        api.direct('DELETE', name)
         api.direct('DELETE', '/' + container)

@@ -1,8 +1,10 @@
 # Copyright (c) 2026 swift_forwarder developers
 # Licensed under the Apache License, Version 2.0
 """Connection reuse, client disconnects and pool exhaustion, counted on
-both sides: the forwarder's pool counters and the kernel's socket table."""
+both sides: the forwarder's pool counters, the kernel's socket table, and
+(for reuse) the connections a TCP proxy in front of the target accepts."""
 
+import http.client
 import socket
 import threading
 import time
@@ -10,7 +12,8 @@ import uuid
 
 import pytest
 
-from test.functional.rawhttp import wait_pool_idle
+from test.functional.faultproxy import FaultProxy
+from test.functional.rawhttp import make_reconfigure, port_of, wait_pool_idle
 from test.functional.util import Api, pool_stats, split_url, \
     tcp_connections, worker_pid
 
@@ -61,15 +64,34 @@ class PortSampler(threading.Thread):
                 self.pid, remote_port=self.target_port))
 
 
-def test_sequential_gets_reuse_connections(env):
-    """500 sequential GETs open at most a couple of upstream connections."""
+@pytest.fixture
+def via_fault_proxy(env):
+    """The forwarder talks to the target through a :class:`FaultProxy`
+    (which counts the connections it accepts: the target-side count); the
+    local proxy is restarted for it, and with its normal options after."""
+    api = env[0]
+    reconfigure = make_reconfigure(api.local)
+    fault = FaultProxy('127.0.0.1', port_of(api.target)).start()
+    try:
+        reconfigure(target_url=fault.url)
+        yield fault
+    finally:
+        reconfigure()
+        fault.stop()
+
+
+def test_sequential_gets_reuse_connections(env, via_fault_proxy):
+    """500 sequential GETs open at most a couple of upstream connections,
+    counted three ways: the pool's counter, the worker's sockets, and the
+    connections accepted in front of the target."""
     api, _big, small = env
+    fault = via_fault_proxy
     host, port, _ = split_url(api.local.proxy_url)
-    target_port = split_url(api.target.proxy_url)[1]
-    before = pool_stats(api.local)
-    sampler = PortSampler(worker_pid(api.local), target_port)
+    before = wait_pool_idle(api.local)
+    accepted_before = fault.accepted
+    response_bytes_before = fault.bytes['response']
+    sampler = PortSampler(worker_pid(api.local), fault.port)
     sampler.start()
-    import http.client
     conn = http.client.HTTPConnection(host, port, timeout=30)
     try:
         for _ in range(500):
@@ -83,12 +105,18 @@ def test_sequential_gets_reuse_connections(env):
         sampler.join()
     after = pool_stats(api.local)
     created = after['created'] - before['created']
-    print('\n500 GETs: %d upstream connections created, %d upstream local '
-          'ports seen, %d reuses' % (created, len(sampler.ports),
-                                     after['reused'] - before['reused']))
+    reused = after['reused'] - before['reused']
+    accepted = fault.accepted - accepted_before
+    relayed = fault.bytes['response'] - response_bytes_before
+    print('\n500 GETs: target side accepted %d connections (%d response '
+          'bytes relayed); forwarder created %d upstream connections, '
+          'reused %d, %d upstream local ports seen' % (
+              accepted, relayed, created, reused, len(sampler.ports)))
+    assert relayed >= 500 * len(b'small')  # the GETs did go through it
+    assert 1 <= accepted <= 2
     assert created <= 2
     assert 1 <= len(sampler.ports) <= 3
-    assert after['reused'] - before['reused'] >= 498
+    assert reused >= 498
 
 
 def test_client_disconnects_mid_download_discard_sockets(env):
