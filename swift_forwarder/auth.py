@@ -16,6 +16,7 @@ Tokens and keys are never logged.
 import time
 import urllib.parse
 
+from swift_forwarder import routing
 from swift_forwarder.exceptions import UpstreamError
 from swift_forwarder.green import Event
 
@@ -107,7 +108,23 @@ def _safe_reason(err):
 #: the target takes at most this long to apply here.
 ACL_CACHE_TIME = 10.0
 
-_READ_METHODS = frozenset(('GET', 'HEAD'))
+_READ_METHODS = ('GET', 'HEAD')
+
+#: Request headers (environ keys) naming another object of the account,
+#: which the target then reads or writes with the forwarder's identity,
+#: and the access the client needs to it: copy's source and destination, a
+#: symlink's target, a DLO's segments (an SLO manifest's are in its body:
+#: see the middleware).
+REFERENCES = (('HTTP_X_COPY_FROM', 'GET'), ('HTTP_DESTINATION', 'PUT'),
+              ('HTTP_X_SYMLINK_TARGET', 'GET'),
+              ('HTTP_X_OBJECT_MANIFEST', 'GET'))
+#: ...and naming another account: only the request's own is forwarded (and
+#: then dropped: the target takes the mapped account by default).
+ACCOUNT_REFERENCES = ('HTTP_X_COPY_FROM_ACCOUNT', 'HTTP_DESTINATION_ACCOUNT',
+                      'HTTP_X_SYMLINK_TARGET_ACCOUNT')
+
+#: Target containers whose ACLs are cached at most, per worker and target.
+ACL_CACHE_SIZE = 10000
 
 
 class ServiceAuth(object):
@@ -142,11 +159,18 @@ class ServiceAuth(object):
     def authorize(self, env, swob_request):
         """None if the client may go on, else the local auth's (or our)
         refusal, a WSGI app.  Nothing reaches the target for a refused
-        request, except the cached HEAD that reads its container's ACLs."""
-        from swift_forwarder.routing import split_account
-        req = swob_request(env)
-        account, container, obj = split_account(env['PATH_INFO'])
+        request, except the cached HEADs that read its containers' ACLs.
+
+        Besides the request's own container, every container a header
+        makes the target read or write (:data:`REFERENCES`) is authorized
+        too: the target acts with the forwarder's identity, which may do
+        anything in the mapped account.
+        """
+        account, container, obj = routing.split_account(env['PATH_INFO'])
         method = env['REQUEST_METHOD']
+        if self.account_map and account not in self.account_map:
+            return _refusal(403, 'Account %s is not forwarded (not in '
+                            'account_map)' % account)
         if container is None and method not in _READ_METHODS and \
                 not self.allow_account_requests:
             return _refusal(403, 'Account %s is not forwarded (set '
@@ -156,13 +180,58 @@ class ServiceAuth(object):
             return _refusal(401, 'No local auth before the forwarder')
         if method == 'OPTIONS':  # CORS preflight: never authorized
             return None
+        req = swob_request(env)
         if container is not None and (obj is not None or
                                       method in _READ_METHODS):
-            storage_url, _token = self.tokens.get()
-            read, write = self.container_acls(
-                self.target_account(account, storage_url), container)
-            req.acl = read if method in _READ_METHODS else write
-        return authorize(req)
+            # COPY reads the object here and writes the Destination
+            read, write = self._acls_of(account, container)
+            req.acl = read if method in _READ_METHODS + ('COPY',) else write
+        refusal = authorize(req)
+        if refusal is not None:
+            return refusal
+        return self._authorize_references(env, swob_request, account)
+
+    def _authorize_references(self, env, swob_request, account):
+        for key in ACCOUNT_REFERENCES:
+            value = env.get(key)
+            if value is not None and urllib.parse.unquote(
+                    routing.wsgi_to_str(value.strip())) != account:
+                return _refusal(403, '%s: a reference to another account '
+                                'is not forwarded' % routing.header_name(key))
+        for key, access in REFERENCES:
+            value = env.get(key)
+            if value is None:
+                continue
+            named = routing.reference(value)
+            if named is None:
+                return _refusal(400, '%s must be of the form '
+                                '<container>/<object>' % routing.header_name(key))
+            refusal = self.authorize_reference(env, swob_request, *named,
+                                               access=access)
+            if refusal is not None:
+                return refusal
+        return None
+
+    def authorize_reference(self, env, swob_request, container, obj,
+                            access='GET'):
+        """May the client ``access`` (GET: read; PUT: write) the object
+        ``container``/``obj`` (WSGI strings) of the request's account, as
+        the target would act on it for this request?  None, or the local
+        auth's refusal."""
+        account_wsgi = env['PATH_INFO'].split('/', 3)[2]
+        sub_env = dict(env, REQUEST_METHOD=access, PATH_INFO='/v1/%s/%s/%s' % (
+            account_wsgi, container, obj or '.'))
+        sub_env.pop('swift.authorize_override', None)
+        req = swob_request(sub_env)
+        account, container, _obj = routing.split_account(sub_env['PATH_INFO'])
+        read, write = self._acls_of(account, container)
+        req.acl = read if access in _READ_METHODS else write
+        return env['swift.authorize'](req)
+
+    def _acls_of(self, account, container):
+        storage_url, _token = self.tokens.get()
+        return self.container_acls(
+            self.target_account(account, storage_url), container)
 
     def container_acls(self, target_account, container):
         """(read ACL, write ACL) of the target's container, cached."""
@@ -191,6 +260,11 @@ class ServiceAuth(object):
         elif not 200 <= status < 300:
             raise UpstreamError(self.upstream.name, 'reading the ACLs of '
                                 'container %s got %d' % (container, status))
+        if len(self._acls) >= ACL_CACHE_SIZE:
+            self._acls = {k: v for k, v in self._acls.items()
+                          if now - v[0] < ACL_CACHE_TIME}
+            if len(self._acls) >= ACL_CACHE_SIZE:
+                self._acls.clear()
         self._acls[key] = (now, acls)
         return acls
 

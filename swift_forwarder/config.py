@@ -159,6 +159,13 @@ def account_map(value):
             raise ValueError('expected LOCAL_ACCOUNT:TARGET_ACCOUNT pairs, '
                              'got %r' % (word,))
         mapping[local] = target
+    shared = sorted(target for target in set(mapping.values())
+                    if list(mapping.values()).count(target) > 1)
+    if shared:
+        # two local accounts in one target account would share its
+        # containers: each local owner could read the other's data
+        raise ValueError('each local account needs a target account of its '
+                         'own; several map to %s' % ', '.join(shared))
     return mapping
 
 
@@ -294,6 +301,10 @@ def parse_conf(local_conf, swift_dir=None, global_conf=None):
         if missing:
             raise ConfigError('[filter:forwarder]: auth_mode = service needs '
                               '%s' % ', '.join(missing))
+        if values['forward_auth']:
+            raise ConfigError('[filter:forwarder]: forward_auth is for '
+                              'auth_mode = passthrough (in service mode the '
+                              'local auth answers auth requests)')
     targets = collections.OrderedDict()
     if values['target_url']:
         targets['default'] = _target_conf('default', values, values)
@@ -306,8 +317,25 @@ def parse_conf(local_conf, swift_dir=None, global_conf=None):
     if not targets:
         raise ConfigError('[filter:forwarder]: set target_url (or '
                           'targets_conf)')
+    for target_conf in targets.values():
+        _check_one_account(target_conf, values['container_opt_in'])
     values['targets'] = targets
     return ForwarderConfig(**values)
+
+
+def _check_one_account(target_conf, container_opt_in):
+    """Service mode without account_map puts every forwarded local
+    account into the service account, where their owners would share
+    containers: allow it only for ``forward`` rules of one account."""
+    if target_conf.auth is None or target_conf.auth['account_map']:
+        return
+    accounts = set(rule.account for rule in target_conf.forward)
+    if container_opt_in or None in accounts or len(accounts) > 1:
+        raise ConfigError(
+            'target %s: auth_mode = service without account_map would put '
+            'every forwarded local account into the service account; set '
+            'account_map (a target account per local account), or forward '
+            'one account only' % target_conf.target.name)
 
 
 def _convert(where, name, raw):

@@ -67,10 +67,37 @@ then sees the forwarder's own service token, in the mapped account; the
 client's local token never crosses, and the target's token never comes
 back.  Headers only a cluster may set (``X-Backend-*``, ``X-*-Sysmeta-*``,
 ``X-Timestamp``, ``X-Auth-*``, ``X-Service-Token``, identity headers,
-``X-Forwarded-*`` from the client) are dropped.  If the target refuses the
+``X-Forwarded-*``, ``X-Cluster-Client-Ip``, ``Forwarded`` and
+``Authorization`` from the client) are dropped.  If the target refuses the
 service token (401), the forwarder re-authenticates once (one greenlet
 does; the others wait for it) and retries the request when none of its body
 was read yet.
+
+The service identity may do anything in the mapped account, so the
+forwarder authorizes as the client everything the target would do for the
+request, not only its path:
+
+* each local account has a target account of its own: ``account_map`` is
+  one-to-one, a request in a local account it does not list gets 403, and
+  without ``account_map`` (everything in the service account) ``forward``
+  may name one local account only (a startup error otherwise);
+* another container named by ``X-Copy-From`` (read), a COPY's
+  ``Destination`` (write; the COPY itself needs read), ``X-Symlink-Target``
+  or ``X-Object-Manifest`` (read), or by the segments of an SLO manifest
+  (``?multipart-manifest=put``: the manifest, at most 8 MiB as in Swift's
+  slo, is read and checked before it is sent), is authorized with that
+  container's target ACLs too; a malformed one gets 400;
+* ``X-Copy-From-Account``, ``Destination-Account`` and
+  ``X-Symlink-Target-Account`` naming another account get 403 (naming the
+  request's own, they are dropped: the target's default is the mapped
+  account);
+* an encoded ``/`` in the account or container (``/v1/AUTH_a%2Fc/o``) gets
+  400: it would move the split between what is authorized here and what
+  the target acts on.
+
+A reference is checked when it is made, as a copy would be: a symlink or
+a DLO made by a client allowed to read its segments then serves them to
+whoever may read the manifest, which is what a copy of the data would do.
 
 Several targets
 ---------------
@@ -270,8 +297,10 @@ where they are the proxy's own server certificate.
     Service mode: seconds a service token is used before it is renewed
     (keep it below the target's token lifetime); a 401 renews it at once.
 ``account_map =``
-    Service mode: ``AUTH_local:AUTH_target`` pairs, space-separated.  Other
-    accounts map to the account of the service credentials' storage URL.
+    Service mode: ``AUTH_local:AUTH_target`` pairs, space-separated, one
+    target account per local account; a request in a local account not
+    listed gets 403.  Without it, the account of the service credentials'
+    storage URL is used, and ``forward`` may name one local account only.
 ``allow_account_requests = false``
     Service mode: forward PUT/POST/DELETE on the account itself.
 ``etag_mismatch_policy = raise``
@@ -301,6 +330,7 @@ where they are the proxy's own server certificate.
 import collections
 import functools
 import http
+import io
 import json
 import logging
 import os
@@ -335,6 +365,10 @@ __all__ = ['ForwarderMiddleware', 'filter_factory']
 
 #: Longest wait for a healthcheck probe's answer (``node_timeout`` if less).
 PROBE_TIMEOUT = 10
+
+#: Service mode: the largest SLO manifest read to authorize its segments
+#: (Swift's slo ``max_manifest_size`` default).
+MAX_MANIFEST_SIZE = 8 * 1024 * 1024
 
 #: Reason phrases for statuses http.client does not know.
 _REASONS = {499: 'Client Disconnect', 508: 'Loop Detected'}
@@ -598,7 +632,11 @@ class TargetForwarder(object):
         has_body, length = routing.check_request(env)
         if self.service is not None and env['PATH_INFO'].startswith('/v1/'):
             # after the input checks: bad input never costs the ACL lookup
+            routing.check_service_path(env)
             refusal = self.service.authorize(env, SwobRequest)
+            if refusal is None and routing.is_manifest_put(env):
+                refusal = self._authorize_segments(env, length)
+                has_body, length = True, int(env['CONTENT_LENGTH'])
             if refusal is not None:
                 def refused(status, headers, exc_info=None):
                     record.finish(int(status.split(' ', 1)[0]),
@@ -632,6 +670,38 @@ class TargetForwarder(object):
                 headers, routing.client_base_url(env))
         start_response('%d %s' % (resp.status, resp.reason), headers)
         return app_iter
+
+    def _authorize_segments(self, env, length):
+        """Service mode: an SLO manifest names its segments in its body,
+        and the target reads them with the forwarder's identity.  Read the
+        manifest (at most :data:`MAX_MANIFEST_SIZE` bytes, as Swift's slo),
+        authorize the client to read each segment's container, and put the
+        manifest back as the body to send.  None, or the refusal."""
+        if length is not None and length > MAX_MANIFEST_SIZE:
+            raise ForwarderError('Manifest is larger than %d bytes'
+                                 % MAX_MANIFEST_SIZE, 413)
+        data = bytearray()
+        for chunk in RequestBody(env['wsgi.input'], length,
+                                 self.conf.client_chunk_size,
+                                 self.conf.client_timeout):
+            data += chunk
+            if len(data) > MAX_MANIFEST_SIZE:
+                raise ForwarderError('Manifest is larger than %d bytes'
+                                     % MAX_MANIFEST_SIZE, 413)
+        env['wsgi.input'] = io.BytesIO(data)
+        env['CONTENT_LENGTH'] = str(len(data))
+        env.pop('HTTP_TRANSFER_ENCODING', None)
+        try:
+            containers = routing.manifest_containers(bytes(data))
+        except ValueError:
+            raise BadRequest('Invalid SLO manifest: expected a JSON list of '
+                             'segments')
+        for container in containers:
+            refusal = self.service.authorize_reference(
+                env, SwobRequest, container, '')
+            if refusal is not None:
+                return refusal
+        return None
 
     def _send(self, env, request):
         """One round trip for ``env``: ``request`` as built for it, or one

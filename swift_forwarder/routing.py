@@ -8,6 +8,7 @@ returns plain values, or raises a :class:`ForwarderError` for bad input
 """
 
 import collections
+import json
 import urllib.parse
 
 from swift_forwarder.exceptions import BadRequest, ForwarderError, \
@@ -17,7 +18,8 @@ __all__ = [
     'ALLOWED_METHODS', 'HOP_HEADER', 'Rule', 'parse_forward', 'should_forward',
     'check_request', 'check_loop', 'upstream_path', 'upstream_headers',
     'response_headers', 'is_auth_path', 'client_base_url', 'map_account',
-    'split_account', 'is_cluster_only',
+    'split_account', 'is_cluster_only', 'check_service_path', 'reference',
+    'is_manifest_put', 'manifest_containers', 'wsgi_to_str', 'header_name',
     'rewrite_storage_url', 'put_etag_checkable', 'body_etag', 'resumable_span',
     'content_range',
 ]
@@ -123,7 +125,7 @@ def should_forward(path_info, rules):
     if split is None:
         return False
     # rules hold str from the conf file; PATH_INFO is latin-1 WSGI str
-    account, container = (_wsgi_to_str(part) if part else part
+    account, container = (wsgi_to_str(part) if part else part
                           for part in split)
     return any(_rule_matches(rule, account, container) for rule in rules)
 
@@ -160,7 +162,13 @@ def rewrite_storage_url(headers, base_url):
     return result
 
 
-def _wsgi_to_str(value):
+def _str_to_wsgi(value):
+    return value.encode('utf-8', 'surrogateescape').decode('latin-1')
+
+
+def wsgi_to_str(value):
+    """A WSGI (latin-1) string as the text it encodes in UTF-8 (or as it
+    is, if that is not UTF-8)."""
     try:
         return value.encode('latin-1').decode('utf-8')
     except UnicodeError:
@@ -216,10 +224,10 @@ def check_request(env):
         if not key.startswith('HTTP_'):
             continue
         if not _HEADER_KEY_CHARS.issuperset(key):
-            raise BadRequest('Invalid header name %r' % _header_name(key))
+            raise BadRequest('Invalid header name %r' % header_name(key))
         if _BAD_HEADER_CHARS.intersection(value):
             raise BadRequest('Invalid character in header %s'
-                             % _header_name(key))
+                             % header_name(key))
     expect = env.get('HTTP_EXPECT')
     if expect is not None and expect.strip().lower() != '100-continue':
         raise ForwarderError('Expectation %r is not supported' % expect, 417)
@@ -249,7 +257,8 @@ def _check_body(env):
     return length > 0, length
 
 
-def _header_name(environ_key):
+def header_name(environ_key):
+    """``HTTP_X_COPY_FROM`` -> ``X-Copy-From``."""
     return environ_key[5:].replace('_', '-').title()
 
 
@@ -290,7 +299,7 @@ def upstream_headers(env, netloc, hops, txn_id, via, service=False):
     for key, value in env.items():
         if not key.startswith('HTTP_'):
             continue
-        name = _header_name(key)
+        name = header_name(key)
         lowered = name.lower()
         if lowered in dropped or lowered.startswith('proxy-') or (
                 service and is_cluster_only(lowered)):
@@ -322,7 +331,12 @@ _CLUSTER_ONLY_PREFIXES = (
     'x-project-', 'x-domain-', 'x-role',
     'x-identity-status', 'x-is-admin-project', 'x-timestamp',
     'x-account-sysmeta-', 'x-container-sysmeta-', 'x-object-sysmeta-',
-    'x-object-transient-sysmeta-')
+    'x-object-transient-sysmeta-', 'x-cluster-client-ip', 'forwarded',
+    'authorization',
+    # a reference to another account: refused unless it is the request's
+    # own (see ServiceAuth), which the target takes by default anyway
+    'x-copy-from-account', 'destination-account',
+    'x-symlink-target-account')
 
 
 def is_cluster_only(lowered_name):
@@ -334,20 +348,75 @@ def is_cluster_only(lowered_name):
 def map_account(target, account):
     """Put ``account`` (unquoted) in place of the request target's account
     segment; the rest stays quoted exactly as received."""
-    parts = target.split('/', 3)  # '', 'v1', account, rest (+ query)
-    query = ''
-    if len(parts) == 3 and '?' in parts[2]:
-        parts[2], query = parts[2].split('?', 1)
-        query = '?' + query
+    path, sep, query = target.partition('?')
+    parts = path.split('/', 3)  # '', 'v1', account, rest
     parts[2] = urllib.parse.quote(account.encode('utf-8'), safe='')
-    return '/'.join(parts) + query
+    return '/'.join(parts) + sep + query
+
+
+def check_service_path(env):
+    """Service mode: the account and container the client is authorized
+    for must be the ones the target sees.  The upstream path keeps the
+    client's quoting, so an encoded ``/`` in the account or container
+    (``/v1/AUTH_a%2Fc/o``) would move the split there: refuse it.
+
+    :raises BadRequest: nothing has gone upstream.
+    """
+    sent = upstream_path(env).partition('?')[0].split('/', 4)[2:4]
+    seen = (env.get('SCRIPT_NAME', '') + env['PATH_INFO']).split('/', 4)[2:4]
+    if [urllib.parse.unquote_to_bytes(part) for part in sent] != \
+            [part.encode('latin-1') for part in seen]:
+        raise BadRequest("Invalid path: an encoded '/' in the account or "
+                         "container name")
+
+
+def reference(value):
+    """``(container, rest)`` named by a header such as ``X-Copy-From``
+    (``[/]container/object``, URL-quoted), as WSGI strings; None if it names
+    no container.  Swift's middlewares unquote these values before (copy,
+    symlink) or after (dlo) splitting them: a container whose name only one
+    of the two readings would give (one with an encoded ``/``) is None."""
+    text = wsgi_to_str(value.strip()).lstrip('/')
+    container, sep, rest = text.partition('/')
+    container = urllib.parse.unquote(container)
+    if not container or not sep or '/' in container:
+        return None
+    return _str_to_wsgi(container), _str_to_wsgi(urllib.parse.unquote(rest))
+
+
+def is_manifest_put(env):
+    """An SLO manifest PUT (``?multipart-manifest=put``)?"""
+    return env['REQUEST_METHOD'] == 'PUT' and 'put' in urllib.parse.parse_qs(
+        env.get('QUERY_STRING', '')).get('multipart-manifest', ())
+
+
+def manifest_containers(data):
+    """The containers an SLO manifest's segments are in (its ``path``
+    entries, ``/container/object``); raises ValueError if ``data`` is not
+    a manifest."""
+    segments = json.loads(data)
+    if not isinstance(segments, list):
+        raise ValueError('not a list')
+    containers = set()
+    for segment in segments:
+        if not isinstance(segment, dict):
+            raise ValueError('not a list of objects')
+        if 'path' not in segment:
+            continue  # a data segment, inline
+        if not isinstance(segment['path'], str):
+            raise ValueError('a path that is not a string')
+        container, sep, obj = segment['path'].lstrip('/').partition('/')
+        if not (container and sep and obj):
+            raise ValueError('a path not of the form /container/object')
+        containers.add(_str_to_wsgi(container))
+    return sorted(containers)
 
 
 def split_account(path_info):
     """(account, container, object) of a ``/v1/...`` WSGI path, as str;
     missing parts are None."""
     parts = path_info.split('/', 4)[2:]
-    parts = [_wsgi_to_str(part) or None for part in parts]
+    parts = [wsgi_to_str(part) or None for part in parts]
     return tuple(parts + [None] * (3 - len(parts)))
 
 

@@ -121,7 +121,8 @@ def test_wrong_key(clusters, conf_copy):
     _local, target = clusters
     key = 'not-the-key-%d' % os.getpid()
     path = conf_copy(auth_mode='service', auth_url=target.auth_url,
-                     auth_user='test:tester', auth_key=key)
+                     auth_user='test:tester', auth_key=key,
+                     account_map='AUTH_local:AUTH_test')
     status, out, err = run_script(path)
     assert status == 1, out + err
     found = rows(out)

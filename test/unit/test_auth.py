@@ -2,7 +2,9 @@
 # Licensed under the Apache License, Version 2.0
 """Tests for swift_forwarder.auth and the service mode of the middleware."""
 
+import json
 import unittest
+from unittest import mock
 
 import eventlet
 
@@ -163,6 +165,9 @@ class TestServiceMode(MiddlewareTestCase):
             'X-Account-Sysmeta-Foo': 'x', 'X-Forwarded-For': '6.6.6.6',
             'X-Forwarded-Host': 'evil', 'X-Roles': 'admin',
             'X-User-Id': 'u', 'X-Storage-Token': 'AUTH_tkS',
+            'X-Object-Transient-Sysmeta-Crypto': 'x', 'X-Auth-User': 'u',
+            'X-Auth-Key': 'k', 'X-Cluster-Client-Ip': '6.6.6.7',
+            'Forwarded': 'for=6.6.6.8', 'Authorization': 'AWS4 creds',
             'X-Object-Meta-Keep': 'yes', 'X-Storage-Policy': 'gold'})
         resp = self.call(mw, env)
         self.assertEqual((200, b'data'), (resp.status_int, resp.read()))
@@ -175,7 +180,9 @@ class TestServiceMode(MiddlewareTestCase):
                         'x-timestamp', 'x-object-sysmeta-foo',
                         'x-container-sysmeta-foo', 'x-account-sysmeta-foo',
                         'x-forwarded-host', 'x-roles', 'x-user-id',
-                        'x-storage-token'):
+                        'x-storage-token', 'x-object-transient-sysmeta-crypto',
+                        'x-auth-user', 'x-auth-key', 'x-cluster-client-ip',
+                        'forwarded', 'authorization'):
             self.assertNotIn(dropped, names)
         self.assertEqual('AUTH_tkSERVICE', get.header('X-Auth-Token'))
         self.assertEqual(['AUTH_tkSERVICE'], [
@@ -352,6 +359,205 @@ class TestServiceMode(MiddlewareTestCase):
         self.assertEqual([], self.authorized)
 
 
+class TestServiceReferences(TestServiceMode):
+    """Service mode: whatever the target would read or write with the
+    forwarder's identity is authorized as the client first: the request's
+    own container, and every container a header or an SLO manifest names.
+    The client ``local:u`` may read and write container ``shared`` (its
+    target ACLs say so) and nothing in container ``private``."""
+
+    ACLS = {'shared': ('local:u', 'local:u'), 'private': (None, None)}
+
+    def setUp(self):
+        super().setUp()
+        import swift_forwarder.middleware as middleware
+        self.patch_swob(middleware)
+        self.sent = []
+
+        def handler(sock):
+            while True:
+                request = sock.read_head()
+                if request is None:
+                    return
+                if request.header('Expect'):
+                    sock.send_continue()
+                request.body = sock.read_body(request)
+                if request.method == 'HEAD':
+                    read, write = self.ACLS[request.path.split('/')[3]]
+                    sock.respond(204, b'', [
+                        (name, value) for name, value in (
+                            ('X-Container-Read', read),
+                            ('X-Container-Write', write)) if value])
+                else:
+                    self.sent.append(request)
+                    sock.respond(201, b'')
+        self.mw = self.service_mw(handler, forward='*')
+
+    def request(self, method='PUT', path='/v1/AUTH_local/shared/o',
+                headers=None, body=b'', owner=False, **kwargs):
+        env = make_env(method, path, headers=headers, body=body, **kwargs)
+        if 'chunked' in (headers or {}).values():
+            del env['CONTENT_LENGTH']  # eventlet de-chunks wsgi.input
+
+        def authorize(req):
+            """tempauth's way: the owner, or a user in the ACL; else
+            refused."""
+            self.authorized.append((req.environ['REQUEST_METHOD'],
+                                    req.environ['PATH_INFO'], req.acl))
+            if owner or 'local:u' in (req.acl or ''):
+                return None
+
+            def refuse(env, start_response):
+                start_response('403 Forbidden', [('Content-Length', '9')])
+                return [b'Forbidden']
+            return refuse
+        env['swift.authorize'] = authorize
+        resp = self.call(self.mw, env)
+        return resp.status_int, resp.read()
+
+    def test_copy_from_needs_read_on_the_source(self):
+        status, _body = self.request(headers={
+            'X-Copy-From': 'private/secret'})
+        self.assertEqual(403, status)
+        self.assertEqual([], self.sent)
+        self.assertEqual([
+            ('PUT', '/v1/AUTH_local/shared/o', 'local:u'),
+            ('GET', '/v1/AUTH_local/private/secret', None),
+        ], self.authorized)
+        status, _body = self.request(headers={
+            'X-Copy-From': '/shared/%6Fther'})
+        self.assertEqual(201, status)
+        self.assertEqual('/shared/%6Fther',
+                         self.sent[0].header('X-Copy-From'))
+
+    def test_each_reference_header(self):
+        """Copy's Destination (write), a symlink's target and a DLO's
+        segments (read), in a container the client may not use: 403 and
+        nothing sent; in its own container, forwarded."""
+        for method, name, private, shared in (
+                ('COPY', 'Destination', 'private/o', 'shared/o2'),
+                ('PUT', 'X-Symlink-Target', 'private/o', 'shared/o2'),
+                ('PUT', 'X-Object-Manifest', 'private/seg-', 'shared/seg-'),
+                ('POST', 'X-Object-Manifest', 'private/', 'shared/')):
+            self.sent[:] = []
+            status, _body = self.request(method, headers={name: private})
+            self.assertEqual((403, []), (status, self.sent), name)
+            status, _body = self.request(method, headers={name: shared})
+            self.assertEqual(201, status, name)
+            self.assertEqual([(method, '/v1/AUTH_remote/shared/o', shared)],
+                             [(r.method, r.path, r.header(name))
+                              for r in self.sent])
+
+    def test_copy_reads_its_source_and_writes_its_destination(self):
+        self.ACLS = {'shared': ('local:u', None), 'private': (None, None),
+                     'w': (None, 'local:u')}
+        self.assertEqual(201, self.request('COPY', headers={
+            'Destination': 'w/o'})[0])
+        self.assertEqual([
+            ('COPY', '/v1/AUTH_local/shared/o', 'local:u'),  # the read ACL
+            ('PUT', '/v1/AUTH_local/w/o', 'local:u'),  # the write ACL
+        ], self.authorized)
+
+    def test_malformed_reference(self):
+        """A reference naming no container, or one with an encoded '/':
+        400, nothing sent."""
+        for value in ('justanobject', '', '/', 'sha%2Fred/o', '%2Fshared/o'):
+            status, body = self.request(headers={'X-Copy-From': value})
+            self.assertEqual(400, status, value)
+            self.assertIn(b'X-Copy-From must be of the form', body)
+        self.assertEqual([], self.sent)
+
+    def test_account_references(self):
+        """Another account: 403.  The request's own: forwarded, the header
+        dropped (the target's default is the mapped account)."""
+        for name in ('X-Copy-From-Account', 'Destination-Account',
+                     'X-Symlink-Target-Account'):
+            status, body = self.request(headers={
+                name: 'AUTH_other', 'X-Copy-From': 'shared/a'})
+            self.assertEqual(403, status, name)
+            self.assertIn(b'a reference to another account', body)
+            self.assertEqual([], self.sent)
+            status, _body = self.request(headers={
+                name: 'AUTH_%6Cocal', 'X-Copy-From': 'shared/a'})
+            self.assertEqual(201, status)
+            self.assertNotIn(name.lower(), [
+                n.lower() for n in self.sent[0].header_names()])
+            self.sent[:] = []
+
+    def manifest(self, *paths):
+        return json.dumps([{'path': path, 'etag': None, 'size_bytes': None}
+                           for path in paths] + [{'data': 'AAAA'}]).encode()
+
+    def test_slo_manifest_segments(self):
+        """Each segment's container is authorized for reading; the
+        manifest then goes to the target as sent, also when it came
+        chunked."""
+        body = self.manifest('/shared/s1', '/private/s2')
+        status, _body = self.request(body=body,
+                                     query='multipart-manifest=put')
+        self.assertEqual((403, []), (status, self.sent))
+        self.assertEqual(('GET', '/v1/AUTH_local/private/.', None),
+                         self.authorized[-1])
+        body = self.manifest('/shared/s1', 'shared/s2')
+        status, _body = self.request(body=body,
+                                     query='multipart-manifest=put')
+        self.assertEqual(201, status)
+        env_chunked = dict(headers={'Transfer-Encoding': 'chunked'})
+        status, _body = self.request(
+            body=body, query='multipart-manifest=put', **env_chunked)
+        self.assertEqual(201, status)
+        self.assertEqual([body, body], [r.body for r in self.sent])
+        self.assertEqual([str(len(body))] * 2, [
+            r.header('Content-Length') for r in self.sent])
+
+    def test_slo_manifest_refusals(self):
+        """Not a manifest: 400; larger than Swift's limit: 413; nothing
+        sent."""
+        for body in (b'{"path": "/shared/s"}', b'not json', b'[1]',
+                     b'[{"path": "nocontainer"}]', b'[{"path": 5}]',
+                     b'\xff'):
+            status, text = self.request(body=body,
+                                        query='multipart-manifest=put')
+            self.assertEqual(400, status, body)
+            self.assertIn(b'Invalid SLO manifest', text)
+        with mock.patch('swift_forwarder.middleware.MAX_MANIFEST_SIZE', 10):
+            status, text = self.request(body=self.manifest('/shared/s'),
+                                        query='multipart-manifest=put')
+        self.assertEqual(413, status)
+        self.assertEqual([], self.sent)
+
+    def test_unmapped_account_refused(self):
+        """With account_map, a local account not in it: 403, nothing
+        reaches the target (not even the ACL HEAD)."""
+        status, body = self.request(path='/v1/AUTH_stranger/shared/o')
+        self.assertEqual(403, status)
+        self.assertIn(b'AUTH_stranger is not forwarded', body)
+        self.assertEqual(0, self.server.accepted)
+
+    def test_encoded_slash_in_account_or_container(self):
+        """``AUTH_local%2Fshared`` would be authorized as one container and
+        reach the target as another: 400, nothing sent."""
+        for path in ('/v1/AUTH_local%2Fprivate/shared/o',
+                     '/v1/AUTH_local/shared%2Fx/o', '/v1/AUTH_local%2Fshared'):
+            status, body = self.request('POST', path=path)
+            self.assertEqual(400, status, path)
+            self.assertIn(b"encoded '/'", body)
+        self.assertEqual(0, self.server.accepted)
+        # in the object name it is just a name
+        self.assertEqual(201, self.request(
+            path='/v1/AUTH_local/shared/a%2Fb')[0])
+        self.assertEqual('/v1/AUTH_remote/shared/a%2Fb', self.sent[0].path)
+
+    def test_query_with_slash_in_account_request(self):
+        """An account GET whose query holds '/' keeps its path and query."""
+        status, _body = self.request(
+            'GET', path='/v1/AUTH_local', query='prefix=a/b&delimiter=/',
+            owner=True)
+        self.assertEqual(201, status)
+        self.assertEqual('/v1/AUTH_remote?prefix=a/b&delimiter=/',
+                         self.sent[0].target)
+
+
 class TestServiceAuthAcls(unittest.TestCase):
 
     def test_acl_errors(self):
@@ -380,3 +586,37 @@ class TestServiceAuthAcls(unittest.TestCase):
         auth = ServiceAuth(Upstream(), tokens, {}, False, 't')
         with self.assertRaises(UpstreamError):
             auth.container_acls('AUTH_s', 'c')
+
+    def test_acl_cache_bounded(self):
+        """Requests for ever new container names (anonymous ones too)
+        never grow the ACL cache past ACL_CACHE_SIZE."""
+        heads = []
+
+        class Conn(object):
+            class response(object):
+                status = 404
+
+                @staticmethod
+                def getheader(name):
+                    return None
+
+        class Upstream(object):
+            name = 'http://t'
+
+            class pool(object):
+                release = staticmethod(lambda conn: None)
+
+            @staticmethod
+            def round_trip(request):
+                heads.append(request.target)
+                return Conn()
+
+        clock = FakeClock()
+        tokens = TokenCache('t', lambda: ('http://t/v1/AUTH_s', 'tk'), 60)
+        auth = ServiceAuth(Upstream(), tokens, {}, False, 't', clock=clock)
+        with mock.patch('swift_forwarder.auth.ACL_CACHE_SIZE', 5):
+            for n in range(12):
+                auth.container_acls('AUTH_s', 'c%d' % n)
+                self.assertLessEqual(len(auth._acls), 5)
+            auth.container_acls('AUTH_s', 'c11')  # still cached
+        self.assertEqual(12, len(heads))

@@ -794,6 +794,7 @@ class TestServiceMode(CheckTestCase):
         return '''\
             use = egg:swift_forwarder#forwarder
             target_url = %s
+            forward = AUTH_a
             auth_mode = service
             auth_url = %s/auth/v1.0
             auth_user = fed:forwarder

@@ -165,6 +165,37 @@ class TestParseConf(unittest.TestCase):
         self.assertIs(True, conf.insecure)
         self.assertIs(True, conf.targets['default'].target.insecure)
 
+    SERVICE = {'target_url': 'http://t', 'auth_mode': 'service',
+               'auth_url': 'http://t/auth/v1.0', 'auth_user': 'a:b',
+               'auth_key': 'k'}
+
+    def test_service_accounts_never_shared(self):
+        """Service mode never puts two local accounts into one target
+        account: account_map is one-to-one, and without it only one local
+        account may be forwarded."""
+        for options, needle in (
+                ({'account_map': 'AUTH_a:AUTH_x AUTH_b:AUTH_x'},
+                 'account_map: each local account needs a target account of '
+                 'its own; several map to AUTH_x'),
+                ({}, 'target default: auth_mode = service without '
+                 'account_map would put every forwarded local account into '
+                 'the service account'),
+                ({'forward': 'AUTH_a AUTH_b/c'}, 'without account_map'),
+                ({'forward': 'AUTH_a', 'container_opt_in': 'true'},
+                 'without account_map'),
+                ({'account_map': 'AUTH_a:AUTH_x', 'forward_auth': 'true'},
+                 'forward_auth is for auth_mode = passthrough')):
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf(dict(self.SERVICE, **options))
+            self.assertIn(needle, str(caught.exception))
+        for options in ({'forward': 'AUTH_a/c AUTH_a/logs*'},
+                        {'account_map': 'AUTH_a:AUTH_x AUTH_b:AUTH_y'},
+                        {'account_map': 'AUTH_a:AUTH_x',
+                         'container_opt_in': 'true'}):
+            parse_conf(dict(self.SERVICE, **options))  # fine
+        # passthrough: the client's own token decides, nothing to share
+        parse_conf({'target_url': 'http://t', 'forward_auth': 'true'})
+
     def test_integrity_defaults(self):
         """ETag mismatches raise; 10 failures in 60s suppress the target
         for 60s."""

@@ -121,8 +121,9 @@ class TestTargets(unittest.TestCase):
             ''')
         conf = parse_conf({
             'target_url': 'http://main', 'targets_conf': path,
-            'auth_mode': 'service', 'auth_url': 'http://main/auth/v1.0',
-            'auth_user': 'main:user', 'auth_key': 'k'})
+            'forward': 'AUTH_main', 'auth_mode': 'service',
+            'auth_url': 'http://main/auth/v1.0', 'auth_user': 'main:user',
+            'auth_key': 'k'})
         self.assertEqual('main:user', conf.targets['a'].auth['auth_user'])
         self.assertEqual('b:user', conf.targets['b'].auth['auth_user'])
         self.assertEqual('k', conf.targets['b'].auth['auth_key'])

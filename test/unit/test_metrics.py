@@ -704,7 +704,8 @@ class TestSecrets(MetricsTestCase):
                     sock.respond(200, b'data')
         mw = self.middleware(handler, auth_mode='service',
                              auth_url='http://127.0.0.1:1/auth/v1.0',
-                             auth_user='svc:user', auth_key='KEYSECRET')
+                             auth_user='svc:user', auth_key='KEYSECRET',
+                             forward='AUTH_local')
         mw.targets['default'].service.tokens._fetch = lambda: (
             'http://127.0.0.1/v1/AUTH_service', 'AUTH_tkSERVICESECRET')
 

@@ -583,6 +583,57 @@ class TestContentRange(unittest.TestCase):
                               (status, headers))
 
 
+class TestServicePaths(unittest.TestCase):
+    """Service mode: the mapped path, and the containers a request names."""
+
+    def test_map_account(self):
+        for target, expected in (
+                ('/v1/AUTH_l/c/o%2Fx?a=/b', '/v1/AUTH_t/c/o%2Fx?a=/b'),
+                ('/v1/AUTH_l?prefix=a/b', '/v1/AUTH_t?prefix=a/b'),
+                ('/v1/AUTH_l', '/v1/AUTH_t'),
+                ('/v1/AUTH_l/', '/v1/AUTH_t/')):
+            self.assertEqual(expected, routing.map_account(target, 'AUTH_t'))
+        self.assertEqual('/v1/AUTH_%C3%A9/c', routing.map_account(
+            '/v1/AUTH_l/c', 'AUTH_\u00e9'))
+
+    def test_reference(self):
+        for value, expected in (
+                ('c/o', ('c', 'o')), ('/c/o/p', ('c', 'o/p')),
+                ('c/', ('c', '')), ('c%20d/o%2Fp', ('c d', 'o/p')),
+                ('caf\xc3\xa9/o', ('caf\xc3\xa9', 'o')),
+                ('caf%C3%A9/o', ('caf\xc3\xa9', 'o')),
+                ('c', None), ('', None), ('/', None), ('c%2Fd/o', None),
+                ('%2Fc/o', None)):
+            self.assertEqual(expected, routing.reference(value), value)
+
+    def test_manifest_containers(self):
+        self.assertEqual(['a', 'b'], routing.manifest_containers(
+            b'[{"path": "/b/1"}, {"path": "a/2"}, {"path": "/b/3"}, '
+            b'{"data": "AAAA"}]'))
+        self.assertEqual([], routing.manifest_containers(b'[]'))
+        for data in (b'{}', b'[1]', b'[{"path": "/c"}]', b'[{"path": 1}]',
+                     b'nope', b'\xff'):
+            self.assertRaises(ValueError, routing.manifest_containers, data)
+
+    def test_check_service_path(self):
+        routing.check_service_path(make_env(path='/v1/AUTH_a/c/o%2Fp'))
+        routing.check_service_path(make_env(path='/v1/AUTH_%61/c%20d'))
+        for path in ('/v1/AUTH_a%2Fc/o', '/v1/AUTH_a/c%2fd/o',
+                     '/v1/AUTH_a%2F'):
+            with self.assertRaises(BadRequest):
+                routing.check_service_path(make_env(path=path))
+
+    def test_manifest_put(self):
+        self.assertTrue(routing.is_manifest_put(make_env(
+            'PUT', query='multipart-manifest=put')))
+        self.assertTrue(routing.is_manifest_put(make_env(
+            'PUT', query='heartbeat=on&multipart-manifest=put')))
+        self.assertFalse(routing.is_manifest_put(make_env(
+            'GET', query='multipart-manifest=put')))
+        self.assertFalse(routing.is_manifest_put(make_env(
+            'PUT', query='multipart-manifest=get')))
+
+
 class TestDroppedHeaders(unittest.TestCase):
     """Headers a resume or a raise_and_delete DELETE leaves out."""
 
