@@ -115,6 +115,15 @@ class ResponseBody(object):
         return self
 
     def __next__(self):
+        try:
+            return self._next_chunk()
+        except BaseException:
+            # anything else (an eventlet Timeout of the caller's, the
+            # greenlet killed): the socket is in an unknown state
+            self._abort()
+            raise
+
+    def _next_chunk(self):
         if self._conn is not None and self._resp.complete():
             self._release()  # no body at all (HEAD, 204, 304): read nothing
         while self._conn is not None:

@@ -664,11 +664,16 @@ class TargetForwarder(object):
         if check_put and 200 <= resp.status < 300:
             self._check_put(env, request, conn, body.md5.hexdigest())
         app_iter = self._response_body(env, request, conn, record)
-        headers = routing.response_headers(resp.getheaders())
-        if routing.is_auth_path(env['PATH_INFO']):
-            headers = routing.rewrite_storage_url(
-                headers, routing.client_base_url(env))
-        start_response('%d %s' % (resp.status, resp.reason), headers)
+        try:
+            headers = routing.response_headers(resp.getheaders())
+            if routing.is_auth_path(env['PATH_INFO']):
+                headers = routing.rewrite_storage_url(
+                    headers, routing.client_base_url(env))
+            start_response('%d %s' % (resp.status, resp.reason), headers)
+        except BaseException:
+            if hasattr(app_iter, 'close'):
+                app_iter.close()  # nobody else will: free the connection
+            raise
         return app_iter
 
     def _authorize_segments(self, env, length):

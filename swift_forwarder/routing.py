@@ -421,11 +421,15 @@ def split_account(path_info):
 
 
 def response_headers(headers):
-    """The target's response headers as the client should see them."""
+    """The target's response headers as the client should see them:
+    hop-by-hop ones dropped, with any its ``Connection`` header names."""
+    dropped = _RESPONSE_DROPPED | {
+        token.strip().lower() for name, value in headers
+        if name.lower() == 'connection' for token in value.split(',')}
     result = []
     for name, value in headers:
         lowered = name.lower()
-        if lowered in _RESPONSE_DROPPED or lowered.startswith('proxy-'):
+        if lowered in dropped or lowered.startswith('proxy-'):
             continue
         result.append((_RESPONSE_RENAMED.get(lowered, name), value))
     return result

@@ -6,8 +6,10 @@ import hashlib
 import io
 import time
 import unittest
+from unittest import mock
 
 import eventlet
+from greenlet import GreenletExit
 
 from swift_forwarder.exceptions import ClientDisconnect, ClientTimeout, \
     EtagMismatch, UpstreamBodyError, UpstreamTimeout
@@ -159,6 +161,27 @@ class TestResponseBody(GreenTestCase):
         server.wait(timeout=1)
         self.assertEqual([b''], seen)  # while we still hold ``body``
         self.assertRaises(StopIteration, next, body)
+
+    def test_foreign_exception_discards_at_once(self):
+        """An exception no read error (an eventlet Timeout of the
+        caller's, GreenletExit) drops the socket as it passes through, not
+        only at close()."""
+        def handler(sock):
+            sock.read_head()
+            sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n'
+                         b'0123456789')
+            sock.read_to_eof()
+        for error in (eventlet.Timeout(), GreenletExit(), KeyboardInterrupt()):
+            server, pool, body = self.response(handler)
+            self.assertEqual(b'0123', next(body))
+            with mock.patch.object(body._resp, 'read1', side_effect=error):
+                with self.assertRaises(type(error)):
+                    next(body)
+            self.assertStats(pool, in_use=0, idle=0, created=1, discarded=1)
+            body.close()
+            self.assertStats(pool, in_use=0, idle=0, created=1, discarded=1)
+            if isinstance(error, eventlet.Timeout):
+                error.cancel()
 
     def test_discard_after_reuse(self):
         """A reused connection that is discarded really closes, even while

@@ -341,6 +341,20 @@ class TestForwarding(MiddlewareTestCase):
             self.assertEqual(netloc, mw.targets['default'].netloc, url)
 
 
+class TestStartResponseRaises(MiddlewareTestCase):
+    """A start_response that raises (a middleware before us refusing the
+    headers) leaves no connection held: the body is closed at once."""
+
+    def test_streaming_body_closed(self):
+        mw = self.middleware(keep_alive_handler(b'x' * 200000))
+
+        def start_response(status, headers, exc_info=None):
+            raise ValueError('refused by the middleware before us')
+        with self.assertRaises(ValueError):
+            mw(make_env(), start_response)
+        self.assertPool(mw, in_use=0, discarded=1)
+
+
 class TestErrors(MiddlewareTestCase):
     """Every ForwarderError becomes a short text/plain answer, logged with
     the transaction id; nothing is sent upstream for bad input."""

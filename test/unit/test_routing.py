@@ -427,6 +427,13 @@ class TestResponseHeaders(unittest.TestCase):
             ('Etag', 'abc'), ('X-Timestamp', '1.0'),
             ('X-Object-Meta-Color', 'blue')], headers)
 
+    def test_connection_tokens(self):
+        """Headers the target's Connection header names are hop-by-hop
+        too, in any case."""
+        self.assertEqual([('Etag', 'abc')], routing.response_headers([
+            ('Connection', 'close, X-Hop'), ('connection', 'x-other '),
+            ('x-hop', '1'), ('X-Other', '2'), ('Etag', 'abc')]))
+
 
 MD5 = '0123456789abcdef0123456789abcdef'
 
