@@ -127,7 +127,10 @@ itself (HEAD, PUT, POST, DELETE, and that setting) stays local.  Setting a
 name that is not configured gets 400.  Every cluster of Swift's
 ``container-sync-realms.conf`` (in ``swift_dir``) is a target name too, as
 ``//realm/cluster``, so the cluster names operators already have can be
-used.  The setting is read with Swift's cached container info.
+used.  The setting is read with Swift's container info (memcache, with
+``cache`` in the pipeline) and kept by each worker for 10 seconds, so object
+requests never each cost a container lookup: a change applies at once in
+the worker that served it, and within 10 seconds in the others.
 
 What the target sees
 --------------------
@@ -366,6 +369,12 @@ __all__ = ['ForwarderMiddleware', 'filter_factory']
 #: Longest wait for a healthcheck probe's answer (``node_timeout`` if less).
 PROBE_TIMEOUT = 10
 
+#: container_opt_in: seconds a container's Forward-To setting is kept per
+#: worker (a change made through this worker applies at once), and how many
+#: containers' are kept at most.
+OPT_IN_CACHE_TIME = 10.0
+OPT_IN_CACHE_SIZE = 10000
+
 #: Service mode: the largest SLO manifest read to authorize its segments
 #: (Swift's slo ``max_manifest_size`` default).
 MAX_MANIFEST_SIZE = 8 * 1024 * 1024
@@ -404,6 +413,7 @@ class ForwarderMiddleware(object):
             (name, TargetForwarder(self.conf, target_conf, self.logger,
                                    statsd))
             for name, target_conf in self.conf.targets.items())
+        self._forward_to = {}  # opt-in: {(account, container): (time, name)}
 
     def __call__(self, env, start_response):
         path = env.get('PATH_INFO', '')
@@ -467,9 +477,10 @@ class ForwarderMiddleware(object):
                     self.target_named(name) is None:
                 raise BadRequest('X-Container-Meta-Forward-To: no target '
                                  'named %r here' % name)
+            if method in ('PUT', 'POST', 'DELETE'):
+                self._forward_to.pop((account, container), None)
             return None
-        info = get_container_info(env, self.app, swift_source='FWD')
-        name = info.get('meta', {}).get('forward-to')
+        name = self._container_forward_to(env, account, container)
         if not name:
             return None
         target = self.target_named(name)
@@ -478,6 +489,24 @@ class ForwarderMiddleware(object):
                                 'not a configured target: served locally',
                                 account, container, name)
         return target
+
+    def _container_forward_to(self, env, account, container):
+        """The container's ``X-Container-Meta-Forward-To`` (or None), from
+        Swift's container info (memcache, when the pipeline has ``cache``),
+        kept here for :data:`OPT_IN_CACHE_TIME` seconds so that object
+        requests never each cost a container HEAD."""
+        key = (account, container)
+        now = time.monotonic()
+        cached = self._forward_to.get(key)
+        if cached is not None and now - cached[0] < OPT_IN_CACHE_TIME:
+            return cached[1]
+        info = get_container_info(env, self.app, swift_source='FWD')
+        name = info.get('meta', {}).get('forward-to') or None
+        if info.get('status') == 404 or 200 <= (info.get('status') or 0) < 300:
+            if len(self._forward_to) >= OPT_IN_CACHE_SIZE:
+                self._forward_to.clear()
+            self._forward_to[key] = (now, name)
+        return name
 
     def error_response(self, env, start_response, err, target_name=None):
         """Answer a :class:`ForwarderError` (logged by the caller).  The

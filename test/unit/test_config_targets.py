@@ -5,7 +5,9 @@
 import os
 import tempfile
 import textwrap
+import time
 import unittest
+from unittest import mock
 
 from swift_forwarder.config import ConfigError, parse_conf
 from test.unit.helpers import keep_alive_handler, make_env
@@ -192,8 +194,13 @@ class TestRoutingToTargets(MiddlewareTestCase):
         import swift_forwarder.middleware as middleware
         infos = {'/v1/AUTH_x/optin': {'meta': {'forward-to': 'default'}}}
 
+        lookups = []
+
         def fake_info(env, app, swift_source=None):
-            return infos.get('/'.join(env['PATH_INFO'].split('/')[:4]), {})
+            path = '/'.join(env['PATH_INFO'].split('/')[:4])
+            lookups.append(path)
+            return dict(infos.get(path, {}), status=200 if path in infos
+                        else 404)
         original = middleware.get_container_info
         middleware.get_container_info = fake_info
         self.addCleanup(setattr, middleware, 'get_container_info', original)
@@ -213,3 +220,25 @@ class TestRoutingToTargets(MiddlewareTestCase):
             'X-Container-Meta-Forward-To': 'default'}))
         self.assertEqual(b'local response', resp.read())
         self.assertEqual(1, self.server.accepted)
+
+        # cached: more object requests cost no more container lookups
+        lookups[:] = []
+        for _ in range(3):
+            self.assertEqual(b'remote', self.call(mw, make_env(
+                path='/v1/AUTH_x/optin/o')).read())
+            self.assertEqual(b'local response', self.call(mw, make_env(
+                path='/v1/AUTH_x/other/o')).read())
+        self.assertEqual([], lookups)
+        # ...until the container is changed through this worker, or the
+        # cache time has passed
+        infos['/v1/AUTH_x/other'] = {'meta': {'forward-to': 'default'}}
+        self.call(mw, make_env('POST', path='/v1/AUTH_x/other')).read()
+        self.assertEqual(b'remote', self.call(mw, make_env(
+            path='/v1/AUTH_x/other/o')).read())
+        self.assertEqual(['/v1/AUTH_x/other'], lookups)
+        del infos['/v1/AUTH_x/optin']
+        with mock.patch.object(middleware.time, 'monotonic',
+                               return_value=time.monotonic() + 10.5):
+            self.assertEqual(b'local response', self.call(mw, make_env(
+                path='/v1/AUTH_x/optin/o')).read())
+        self.assertEqual(['/v1/AUTH_x/other', '/v1/AUTH_x/optin'], lookups)
