@@ -202,6 +202,7 @@ OPTIONS = (
     ('targets_conf', optional_file, ''),
     ('container_opt_in', boolean, 'false'),
     ('forward_auth', boolean, 'false'),
+    ('storage_url_scheme', choice('default', 'http', 'https'), 'default'),
     ('pool_size', positive_int, '20'),
     ('pool_timeout', positive_float, '30'),
     ('conn_timeout', positive_float, '0.5'),

@@ -257,6 +257,10 @@ where they are the proxy's own server certificate.
 ``forward_auth = false``
     Gateway placement: also forward auth requests and ``/info``, and point
     the ``X-Storage-Url`` of auth answers at this proxy.
+``storage_url_scheme = default``
+    The scheme of that rewritten ``X-Storage-Url``: ``default`` is the one
+    the client reached this proxy with; ``https`` behind a TLS terminator
+    that talks http to the proxy (as tempauth's option of that name).
 ``pool_size = 20``
     Connections to the target per proxy worker, in use plus idle.
 ``pool_timeout = 30``
@@ -697,7 +701,8 @@ class TargetForwarder(object):
             headers = routing.response_headers(resp.getheaders())
             if routing.is_auth_path(env['PATH_INFO']):
                 headers = routing.rewrite_storage_url(
-                    headers, routing.client_base_url(env))
+                    headers, routing.client_base_url(
+                        env, self.conf.storage_url_scheme))
             start_response('%d %s' % (resp.status, resp.reason), headers)
         except BaseException:
             if hasattr(app_iter, 'close'):

@@ -137,8 +137,15 @@ def is_auth_path(path_info):
         or path_info.startswith('/v1.0/')
 
 
-def client_base_url(env):
-    """``scheme://host[:port]`` as the client addressed this proxy."""
+def client_base_url(env, scheme='default'):
+    """``scheme://host[:port]`` as the client addressed this proxy.
+
+    :param scheme: ``default`` (the scheme this proxy was reached with), or
+        ``http``/``https`` (e.g. behind a TLS terminator), as tempauth's
+        ``storage_url_scheme``.
+    """
+    if scheme == 'default':
+        scheme = env.get('wsgi.url_scheme', 'http')
     host = env.get('HTTP_HOST')
     if not host:
         host = env.get('SERVER_NAME', 'localhost')
@@ -146,7 +153,7 @@ def client_base_url(env):
         default = '443' if env.get('wsgi.url_scheme') == 'https' else '80'
         if port and port != default:
             host = '%s:%s' % (host, port)
-    return '%s://%s' % (env.get('wsgi.url_scheme', 'http'), host)
+    return '%s://%s' % (scheme, host)
 
 
 def rewrite_storage_url(headers, base_url):

@@ -341,6 +341,47 @@ class TestForwarding(MiddlewareTestCase):
             self.assertEqual(netloc, mw.targets['default'].netloc, url)
 
 
+class TestAuthForwarding(MiddlewareTestCase):
+    """forward_auth: auth requests go to the target, and the storage URL
+    they answer points at this proxy as the client reached it."""
+
+    def handler(self, sock):
+        while True:
+            request = sock.read_head()
+            if request is None:
+                return
+            sock.respond(200, b'', [
+                ('X-Storage-Url', 'http://10.0.0.9:8080/v1/AUTH_t%C3%A9?x=1'),
+                ('X-Auth-Token', 'AUTH_tk')])
+
+    def storage_url(self, mw, **env_options):
+        env = make_env(path='/auth/v1.0', headers={'X-Auth-User': 't:u'})
+        env.update(env_options)
+        resp = self.call(mw, env)
+        resp.read()
+        return resp.header('X-Storage-Url')
+
+    def test_rewritten_as_the_client_came(self):
+        mw = self.middleware(self.handler, forward='AUTH_none',
+                             forward_auth='true')
+        self.assertEqual('http://proxy.example.com/v1/AUTH_t%C3%A9?x=1',
+                         self.storage_url(
+                             mw, HTTP_HOST='proxy.example.com'))
+        self.assertEqual('https://127.0.0.1:8080/v1/AUTH_t%C3%A9?x=1',
+                         self.storage_url(mw, **{'wsgi.url_scheme': 'https'}))
+        self.assertEqual('https://127.0.0.1/v1/AUTH_t%C3%A9?x=1',
+                         self.storage_url(mw, SERVER_PORT='443', **{
+                             'wsgi.url_scheme': 'https'}))
+
+    def test_storage_url_scheme(self):
+        """Behind a TLS terminator: the client used https, we see http."""
+        mw = self.middleware(self.handler, forward='AUTH_none',
+                             forward_auth='true', storage_url_scheme='https')
+        self.assertEqual('https://proxy.example.com/v1/AUTH_t%C3%A9?x=1',
+                         self.storage_url(
+                             mw, HTTP_HOST='proxy.example.com'))
+
+
 class TestStartResponseRaises(MiddlewareTestCase):
     """A start_response that raises (a middleware before us refusing the
     headers) leaves no connection held: the body is closed at once."""
