@@ -395,13 +395,16 @@ class ForwarderMiddleware(object):
     :param logger: a Swift-style logger; by default Swift's ``get_logger``.
     :param local_conf: the filter section's own options, which are checked
         for unknown names (default: ``conf``).
+    :param parsed: the :class:`ForwarderConfig` already parsed from them
+        (by :func:`filter_factory`), if it was.
     """
 
-    def __init__(self, app, conf, logger=None, local_conf=None):
+    def __init__(self, app, conf, logger=None, local_conf=None,
+                 parsed=None):
         self.app = app
-        self.conf = parse_conf(conf if local_conf is None else local_conf,
-                               swift_dir=conf.get('swift_dir', '/etc/swift'),
-                               global_conf=conf)
+        self.conf = parsed or parse_conf(
+            conf if local_conf is None else local_conf,
+            swift_dir=conf.get('swift_dir', '/etc/swift'), global_conf=conf)
         # Swift's logger sends no metric without log_statsd_host: then the
         # forwarder does not even make the calls.  A logger passed in (a
         # test, a tool) gets every one.
@@ -940,10 +943,12 @@ def filter_factory(global_conf, **local_conf):
     """paste.deploy entry point: ``use = egg:swift_forwarder#forwarder``."""
     conf = global_conf.copy()
     conf.update(local_conf)
-    parse_conf(local_conf, global_conf=global_conf)  # fail at startup
+    # once, and before the pipeline is built: a bad option fails startup
+    parsed = parse_conf(local_conf, global_conf=global_conf,
+                        swift_dir=conf.get('swift_dir', '/etc/swift'))
 
     def forwarder_filter(app):
-        middleware = ForwarderMiddleware(app, conf, local_conf=local_conf)
+        middleware = ForwarderMiddleware(app, conf, parsed=parsed)
         if register_swift_info is not None:
             register_info(middleware)
         return middleware

@@ -336,9 +336,11 @@ def test_flipped_byte_in_put_body(env, policy):
         assert b'ETag mismatch' in body
         assert stored_status == 200  # kept, for inspection
         assert md5(data).encode() in body and md5(stored).encode() in body
+        assert b'; object kept' in body
     elif policy == 'raise_and_delete':
         assert status == 502
         assert b'ETag mismatch' in body
+        assert b'; object deleted' in body
         assert stored_status == 404
     else:
         assert status == 201
