@@ -20,7 +20,8 @@ from swift_forwarder import routing
 from swift_forwarder.exceptions import UpstreamError
 from swift_forwarder.green import Event
 
-__all__ = ['TokenCache', 'AuthError', 'account_from_storage_url']
+__all__ = ['TokenCache', 'AuthError', 'ServiceAuth',
+           'account_from_storage_url', 'auth_refusal']
 
 
 class AuthError(UpstreamError):
@@ -123,6 +124,10 @@ REFERENCES = (('HTTP_X_COPY_FROM', 'GET'), ('HTTP_DESTINATION', 'PUT'),
 ACCOUNT_REFERENCES = ('HTTP_X_COPY_FROM_ACCOUNT', 'HTTP_DESTINATION_ACCOUNT',
                       'HTTP_X_SYMLINK_TARGET_ACCOUNT')
 
+#: Query parameters of Swift's bulk middleware: a body that names objects
+#: in any container of the account.
+BULK_PARAMS = frozenset(('bulk-delete', 'extract-archive'))
+
 #: Target containers whose ACLs are cached at most, per worker and target.
 ACL_CACHE_SIZE = 10000
 
@@ -169,15 +174,22 @@ class ServiceAuth(object):
         account, container, obj = routing.split_account(env['PATH_INFO'])
         method = env['REQUEST_METHOD']
         if self.account_map and account not in self.account_map:
-            return _refusal(403, 'Account %s is not forwarded (not in '
-                            'account_map)' % account)
+            return auth_refusal(403, 'Account %s is not forwarded (not in '
+                                'account_map)' % account)
         if container is None and method not in _READ_METHODS and \
                 not self.allow_account_requests:
-            return _refusal(403, 'Account %s is not forwarded (set '
-                            'allow_account_requests)' % method)
+            return auth_refusal(403, 'Account %s is not forwarded (set '
+                                'allow_account_requests)' % method)
+        bulk = BULK_PARAMS.intersection(urllib.parse.parse_qs(
+            env.get('QUERY_STRING', ''), keep_blank_values=True))
+        if bulk:
+            return auth_refusal(
+                403, '%s is not forwarded in service mode: the target would '
+                "act on every object it names with the forwarder's identity"
+                % min(bulk))
         authorize = env.get('swift.authorize')
         if authorize is None:
-            return _refusal(401, 'No local auth before the forwarder')
+            return auth_refusal(401, 'No local auth before the forwarder')
         if method == 'OPTIONS':  # CORS preflight: never authorized
             return None
         req = swob_request(env)
@@ -196,16 +208,18 @@ class ServiceAuth(object):
             value = env.get(key)
             if value is not None and urllib.parse.unquote(
                     routing.wsgi_to_str(value.strip())) != account:
-                return _refusal(403, '%s: a reference to another account '
-                                'is not forwarded' % routing.header_name(key))
+                return auth_refusal(
+                    403, '%s: a reference to another account is not '
+                    'forwarded' % routing.header_name(key))
         for key, access in REFERENCES:
             value = env.get(key)
             if value is None:
                 continue
             named = routing.reference(value)
             if named is None:
-                return _refusal(400, '%s must be of the form '
-                                '<container>/<object>' % routing.header_name(key))
+                return auth_refusal(
+                    400, '%s must be of the form <container>/<object>'
+                    % routing.header_name(key))
             refusal = self.authorize_reference(env, swob_request, *named,
                                                access=access)
             if refusal is not None:
@@ -273,7 +287,8 @@ class ServiceAuth(object):
         self._acls.pop((target_account, container), None)
 
 
-def _refusal(status, message):
+def auth_refusal(status, message):
+    """A WSGI app answering ``status`` with ``message`` (text/plain)."""
     from swift_forwarder.green import http_client
 
     def app(env, start_response):

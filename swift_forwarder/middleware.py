@@ -95,9 +95,14 @@ request, not only its path:
   400: it would move the split between what is authorized here and what
   the target acts on.
 
-A reference is checked when it is made, as a copy would be: a symlink or
-a DLO made by a client allowed to read its segments then serves them to
-whoever may read the manifest, which is what a copy of the data would do.
+References are checked again when they are read, as Swift checks each
+read against the reader: a GET or HEAD the target answers by following a
+symlink (its ``Content-Location``) or a DLO (``X-Object-Manifest``) into a
+container the client may not read gets 403, and a GET of an SLO with a
+segment in such a container gets 409 (its manifest is read, one level
+deep, to know where the segments are).  ``bulk-delete`` and
+``extract-archive`` requests, whose bodies name objects in any container,
+get 403.
 
 Several targets
 ---------------
@@ -347,7 +352,7 @@ import urllib.parse
 import swiftclient
 
 from swift_forwarder import __version__, routing
-from swift_forwarder.auth import ServiceAuth, TokenCache
+from swift_forwarder.auth import ServiceAuth, TokenCache, auth_refusal
 from swift_forwarder.config import parse_conf
 from swift_forwarder.exceptions import BadRequest, ConfigError, \
     EtagMismatch, ForwarderError, LoopDetected, UpstreamBodyError, \
@@ -674,11 +679,8 @@ class TargetForwarder(object):
                 refusal = self._authorize_segments(env, length)
                 has_body, length = True, int(env['CONTENT_LENGTH'])
             if refusal is not None:
-                def refused(status, headers, exc_info=None):
-                    record.finish(int(status.split(' ', 1)[0]),
-                                  outcome='refused before forwarding')
-                    return start_response(status, headers, exc_info)
-                return refusal(env, refused)
+                return self._refuse(env, start_response, record, refusal,
+                                    'refused before forwarding')
         check_put = has_body and routing.put_etag_checkable(env)
         body = record.request_body = RequestBody(
             env['wsgi.input'], length, conf.client_chunk_size,
@@ -697,6 +699,17 @@ class TargetForwarder(object):
         conn = self._send(env, request)
         resp = conn.response
         record.response_head(resp.status, resp.getheader('X-Trans-Id'))
+        if self.service is not None and request.method in ('GET', 'HEAD') \
+                and 200 <= resp.status < 300:
+            try:
+                refusal = self._authorize_read_through(env, request, resp)
+            except BaseException:
+                self.pool.discard(conn)
+                raise
+            if refusal is not None:
+                self.pool.discard(conn)
+                return self._refuse(env, start_response, record, refusal,
+                                    'refused: it reads through a reference')
         if check_put and 200 <= resp.status < 300:
             self._check_put(env, request, conn, body.md5.hexdigest())
         app_iter = self._response_body(env, request, conn, record)
@@ -712,6 +725,80 @@ class TargetForwarder(object):
                 app_iter.close()  # nobody else will: free the connection
             raise
         return app_iter
+
+    @staticmethod
+    def _refuse(env, start_response, record, refusal, outcome):
+        def refused(status, headers, exc_info=None):
+            record.finish(int(status.split(' ', 1)[0]), outcome=outcome)
+            return start_response(status, headers, exc_info)
+        return refusal(env, refused)
+
+    def _authorize_read_through(self, env, request, resp):
+        """Service mode, a GET or HEAD the target answered by following a
+        reference (a symlink's ``Content-Location``, a DLO's
+        ``X-Object-Manifest``, an SLO's segments): the client must be
+        allowed to read there too, as Swift checks each of those reads
+        against the reader.  None, or the refusal."""
+        named = []
+        location = resp.getheader('Content-Location')
+        if location:
+            parts = location.split('/', 3) + [''] * 4
+            account, rest = parts[2], parts[3]
+            storage_url, _token = self.service.tokens.get()
+            local_account = routing.split_account(env['PATH_INFO'])[0]
+            if urllib.parse.unquote(account) != self.service.target_account(
+                    local_account, storage_url):
+                named.append(None)
+            else:
+                named.append(routing.reference(rest))
+        manifest = resp.getheader('X-Object-Manifest')
+        if manifest:
+            named.append(routing.reference(manifest))
+        for reference in named:
+            if reference is None:
+                return auth_refusal(403, 'Forbidden: the object refers '
+                                    'outside the account')
+            refusal = self.service.authorize_reference(
+                env, SwobRequest, *reference)
+            if refusal is not None:
+                return refusal
+        if request.method == 'GET' and (resp.getheader(
+                'X-Static-Large-Object') or '').lower() == 'true' and \
+                'get' not in urllib.parse.parse_qs(env.get(
+                    'QUERY_STRING', '')).get('multipart-manifest', ()):
+            for container in self._segment_containers(env, request):
+                if self.service.authorize_reference(
+                        env, SwobRequest, container, '') is not None:
+                    # Swift's slo answers a segment it may not read so
+                    return auth_refusal(409, 'Conflict: a segment of this '
+                                        'manifest is in a container the '
+                                        'client may not read')
+        return None
+
+    def _segment_containers(self, env, request):
+        """The containers an SLO's segments are in, from its manifest."""
+        headers = [(name, value) for name, value in request.headers
+                   if name.lower() not in routing.RESUME_DROPPED]
+        conn = self._send(env, UpstreamRequest(
+            'GET', request.target.partition('?')[0] +
+            '?multipart-manifest=get&format=raw', headers, None, None))
+        status = conn.response.status
+        body = ResponseBody(self.pool, conn, self.conf.client_chunk_size)
+        data = bytearray()
+        try:
+            for chunk in body:
+                data += chunk
+                if len(data) > MAX_MANIFEST_SIZE:
+                    break
+        finally:
+            body.close()
+        try:
+            if status != 200 or len(data) > MAX_MANIFEST_SIZE:
+                raise ValueError(status)
+            return routing.manifest_containers(bytes(data))
+        except ValueError:
+            raise UpstreamError(self.upstream.name, 'cannot read the SLO '
+                                'manifest to authorize its segments')
 
     def _authorize_segments(self, env, length):
         """Service mode: an SLO manifest names its segments in its body,

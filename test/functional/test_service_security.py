@@ -13,8 +13,8 @@ Service mode also authorizes, as the client, what a request makes the
 target read or write besides its own path (copy sources and destinations,
 symlink targets, DLO and SLO segments), refuses references to other
 accounts, an encoded '/' in the account or container, and local accounts
-not in ``account_map``.  Reading *through* a reference someone else made
-is not re-authorized yet: see the xfail test.
+not in ``account_map``; and reading *through* a reference someone else
+made is authorized against the reader, as in Swift alone.
 """
 
 import hashlib
@@ -674,11 +674,6 @@ def _make_reference(kind, send, a, b):
     return send(method, '/%s/%s' % (a, obj), headers, body)[0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'service mode authorizes only the path read (A), not the objects the '
-    "target then reads with the forwarder's identity (B): the reader gets "
-    "B's bytes (200) where Swift alone answers 403 (symlink, DLO) or 409 "
-    '(SLO)'))
 @pytest.mark.parametrize('kind', ['symlink', 'dlo', 'slo'])
 def test_reading_through_owners_reference(service, shared, kind):
     """A reference the owner made in A to B (a symlink, a DLO, an SLO),

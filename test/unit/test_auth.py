@@ -382,7 +382,7 @@ class TestServiceReferences(TestServiceMode):
                 if request.header('Expect'):
                     sock.send_continue()
                 request.body = sock.read_body(request)
-                if request.method == 'HEAD':
+                if request.method == 'HEAD' and request.path.count('/') == 3:
                     read, write = self.ACLS[request.path.split('/')[3]]
                     sock.respond(204, b'', [
                         (name, value) for name, value in (
@@ -390,7 +390,8 @@ class TestServiceReferences(TestServiceMode):
                             ('X-Container-Write', write)) if value])
                 else:
                     self.sent.append(request)
-                    sock.respond(201, b'')
+                    sock.respond(*self.replies.get(request.target, (201, b'')))
+        self.replies = {}  # request target: (status, body, headers)
         self.mw = self.service_mw(handler, forward='*')
 
     def request(self, method='PUT', path='/v1/AUTH_local/shared/o',
@@ -525,6 +526,70 @@ class TestServiceReferences(TestServiceMode):
                                         query='multipart-manifest=put')
         self.assertEqual(413, status)
         self.assertEqual([], self.sent)
+
+    def test_reading_through_references(self):
+        """A GET the target answers by following a symlink, a DLO or an
+        SLO into a container the reader may not read: 403, as from Swift
+        alone (which checks each of those reads against the reader); one
+        the reader may read: relayed."""
+        manifest = self.manifest('/shared/s1', '/private/s2')
+        self.replies = {
+            '/v1/AUTH_remote/shared/sym': (200, b'secret', [
+                ('Content-Location', '/v1/AUTH_remote/private/secret')]),
+            '/v1/AUTH_remote/shared/sym-ok': (200, b'fine', [
+                ('Content-Location', '/v1/AUTH_remote/shared/o%20k')]),
+            '/v1/AUTH_remote/shared/sym-away': (200, b'secret', [
+                ('Content-Location', '/v1/AUTH_elsewhere/shared/o')]),
+            '/v1/AUTH_remote/shared/dlo': (200, b'secret', [
+                ('X-Object-Manifest', 'private/seg-')]),
+            '/v1/AUTH_remote/shared/dlo-ok': (200, b'fine', [
+                ('X-Object-Manifest', 'shared/seg-')]),
+            '/v1/AUTH_remote/shared/slo': (200, b'secret', [
+                ('X-Static-Large-Object', 'True')]),
+            '/v1/AUTH_remote/shared/slo?multipart-manifest=get&format=raw':
+                (200, manifest, []),
+        }
+        for name, expected in (('sym', 403), ('sym-ok', 200),
+                               ('sym-away', 403), ('dlo', 403),
+                               ('dlo-ok', 200), ('slo', 409)):
+            for method in ('GET', 'HEAD'):
+                if (name, method) == ('slo', 'HEAD'):
+                    continue  # the manifest's own metadata: no segment read
+                status, body = self.request(
+                    method, path='/v1/AUTH_local/shared/' + name)
+                self.assertEqual(expected, status, (name, method))
+                if method == 'GET':
+                    self.assertNotEqual(b'secret', body, name)
+        self.assertEqual(('GET', '/v1/AUTH_local/private/.', None),
+                         self.authorized[-1])  # the SLO's private segment
+        # a manifest that cannot be read: 502, nothing relayed, no leak
+        self.replies.update({
+            '/v1/AUTH_remote/shared/slo-bad': (200, b'secret', [
+                ('X-Static-Large-Object', 'True')]),
+            '/v1/AUTH_remote/shared/slo-bad?multipart-manifest=get&format=raw':
+                (500, b'oops', [])})
+        status, body = self.request('GET', path='/v1/AUTH_local/shared/slo-bad')
+        self.assertEqual(502, status)
+        self.assertIn(b'cannot read the SLO manifest', body)
+        # reading the manifest itself reads no segment
+        status, body = self.request('GET', path='/v1/AUTH_local/shared/slo',
+                                    query='multipart-manifest=get&format=raw')
+        self.assertEqual((200, manifest), (status, body))
+        self.assertPool(self.mw, in_use=0)
+
+    def test_bulk_operations_refused(self):
+        """bulk-delete and extract-archive name objects of any container
+        in their body: refused, whatever the path, nothing sent."""
+        for method, path, query in (
+                ('DELETE', '/v1/AUTH_local/shared/o', 'bulk-delete'),
+                ('POST', '/v1/AUTH_local/shared', 'bulk-delete=1'),
+                ('PUT', '/v1/AUTH_local/shared', 'extract-archive=tar'),
+                ('PUT', '/v1/AUTH_local/shared/o', 'x=1&extract-archive=tar.gz')):
+            status, body = self.request(method, path=path, query=query,
+                                        body=b'/private/secret\n', owner=True)
+            self.assertEqual(403, status, query)
+            self.assertIn(b'is not forwarded in service mode', body)
+        self.assertEqual(0, self.server.accepted)
 
     def test_unmapped_account_refused(self):
         """With account_map, a local account not in it: 403, nothing
