@@ -708,6 +708,23 @@ def test_reading_through_owners_reference(service, shared, kind):
     assert via[0] == direct[0]
 
 
+def test_bulk_operations_refused(service, shared):
+    """A bulk delete sent as a DELETE of an object in A (where the user
+    may write) names B's object in its body.  The local cluster's bulk
+    middleware (before the forwarder in Swift's pipeline) splits it into one
+    DELETE per object, each authorized by the forwarder: B's is refused
+    (403) and stays on the target.  (A bulk request that reaches the
+    forwarder whole is refused: see the unit tests.)"""
+    a, b, user = shared
+    status, _headers, body = user('DELETE', '/%s/src?bulk-delete' % a, {
+        'Content-Type': 'text/plain', 'Accept': 'application/json'},
+        ('/%s/secret\n' % b).encode())
+    assert status == 403 or json.loads(body)['Errors'] == [
+        ['/%s/secret' % b, '403 Forbidden']], body
+    assert on_target(service.target, 'GET', '/%s/secret' % b)[::2] == (
+        200, b'secret')
+
+
 def test_more_client_headers_do_not_cross(service, containers):
     """X-Cluster-Client-Ip, Forwarded and Authorization from the client do
     not reach the target either."""
