@@ -205,9 +205,9 @@ client disconnects or stalls mid-upload                499/408; the upload is
 
 Where Swift itself refuses a request the same way (NUL or invalid UTF-8 in
 a name: 412), the answer is Swift's.  These refusals are the forwarder's
-own (Swift alone would take the request), because a proxy in front of
-another cluster adds risks Swift alone does not have; each is a 400 unless
-said otherwise:
+own (Swift alone would take the request, or fail on it with a 404 or 503),
+because a proxy in front of another cluster adds risks Swift alone does
+not have; each is a 400 unless said otherwise:
 
 * both ``Content-Length`` and ``Transfer-Encoding`` (request smuggling);
 * a ``Content-Length`` that is not plain digits (``+2``);
