@@ -95,7 +95,7 @@ class FakeSwobRequest(object):
         self.acl = None
 
 
-class TestServiceMode(MiddlewareTestCase):
+class ServiceModeTestCase(MiddlewareTestCase):
     """The middleware with auth_mode = service, against a scripted target
     that records what it receives."""
 
@@ -151,6 +151,15 @@ class TestServiceMode(MiddlewareTestCase):
                     sock.respond(status, body)
         return handler, requests
 
+    def patch_swob(self, middleware):
+        original = middleware.SwobRequest
+        middleware.SwobRequest = FakeSwobRequest
+        self.addCleanup(setattr, middleware, 'SwobRequest', original)
+
+
+class TestServiceMode(ServiceModeTestCase):
+    """The service mode's requests to the target."""
+
     def test_headers_and_mapping(self):
         """The target sees the mapped account and the service token; no
         cluster-only header of the client crosses."""
@@ -192,11 +201,6 @@ class TestServiceMode(MiddlewareTestCase):
         self.assertEqual('gold', get.header('X-Storage-Policy'))
         self.assertEqual([('/v1/AUTH_local/c/o', 'local:reader')],
                          self.authorized)
-
-    def patch_swob(self, middleware):
-        original = middleware.SwobRequest
-        middleware.SwobRequest = FakeSwobRequest
-        self.addCleanup(setattr, middleware, 'SwobRequest', original)
 
     def test_write_acl_for_writes_refusal_sends_nothing(self):
         """A refused PUT: the local auth's 403, and only the ACL HEAD went
@@ -344,6 +348,38 @@ class TestServiceMode(MiddlewareTestCase):
             for r in requests])
         self.assertEqual(1, self.counters(mw)['resumes'])
 
+    def test_401_after_the_body_is_502(self):
+        """A 401 that comes after the target took the body (it sent 100
+        Continue): the body is gone, so no retry; 502, and the next request
+        gets a new token."""
+        import swift_forwarder.middleware as middleware
+        self.patch_swob(middleware)
+        requests = []
+
+        def handler(sock):
+            while True:
+                request = sock.read_head()
+                if request is None:
+                    return
+                requests.append(request)
+                if request.header('Expect'):
+                    sock.send_continue()
+                sock.read_body(request)
+                sock.respond(401 if request.method == 'PUT' else 200, b'')
+        mw = self.service_mw(handler)
+        tokens = iter(['AUTH_tk1', 'AUTH_tk2'])
+        service = mw.targets['default'].service
+        service.tokens._fetch = lambda: ('http://t/v1/AUTH_s', next(tokens))
+        service._acls[('AUTH_remote', 'c')] = (1e12, (None, None))
+        resp = self.call(mw, self.env('PUT', body=b'x' * 100))
+        self.assertEqual(502, resp.status_int)
+        self.assertIn(b'refused the service token mid-upload', resp.read())
+        self.assertEqual(['PUT'], [r.method for r in requests])
+        resp = self.call(mw, self.env())
+        self.assertEqual(200, resp.status_int)
+        resp.read()
+        self.assertEqual('AUTH_tk2', requests[-1].header('X-Auth-Token'))
+
     def test_bad_input_before_acl_lookup(self):
         """Bad input is refused before anything, the ACL HEAD included,
         goes to the target."""
@@ -359,7 +395,7 @@ class TestServiceMode(MiddlewareTestCase):
         self.assertEqual([], self.authorized)
 
 
-class TestServiceReferences(TestServiceMode):
+class TestServiceReferences(ServiceModeTestCase):
     """Service mode: whatever the target would read or write with the
     forwarder's identity is authorized as the client first: the request's
     own container, and every container a header or an SLO manifest names.
