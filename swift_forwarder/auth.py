@@ -142,8 +142,10 @@ class ServiceAuth(object):
 
     :param upstream: the target's :class:`Upstream`.
     :param tokens: its :class:`TokenCache`.
-    :param account_map: {local account: target account}; accounts not in
-        it map to the service storage URL's account.
+    :param account_map: {local account: target account}, one-to-one;
+        requests in other local accounts are refused.  Empty: every
+        account maps to the service storage URL's account (the config
+        allows that only where one local account is forwarded).
     :param allow_account_requests: forward PUT/POST/DELETE on the account.
     """
 
@@ -226,28 +228,43 @@ class ServiceAuth(object):
                 return refusal
         return None
 
+    def authorize_containers(self, env, swob_request, containers,
+                             access='GET', extra=False):
+        """:meth:`authorize_reference` for each of ``containers``: None,
+        or the first refusal."""
+        for container in containers:
+            refusal = self.authorize_reference(env, swob_request, container,
+                                               '', access, extra)
+            if refusal is not None:
+                return refusal
+        return None
+
     def authorize_reference(self, env, swob_request, container, obj,
-                            access='GET'):
-        """May the client ``access`` (GET: read; PUT: write) the object
-        ``container``/``obj`` (WSGI strings) of the request's account, as
-        the target would act on it for this request?  None, or the local
-        auth's refusal."""
+                            access='GET', extra=False):
+        """May the client ``access`` (GET: read; PUT or DELETE: write) the
+        object ``container``/``obj`` (WSGI strings) of the request's
+        account, as the target would act on it for this request?  None, or
+        the local auth's refusal.
+
+        :param extra: the request holds a pooled connection already (see
+            :meth:`ConnectionPool.get`).
+        """
         account_wsgi = env['PATH_INFO'].split('/', 3)[2]
         sub_env = dict(env, REQUEST_METHOD=access, PATH_INFO='/v1/%s/%s/%s' % (
             account_wsgi, container, obj or '.'))
         sub_env.pop('swift.authorize_override', None)
         req = swob_request(sub_env)
         account, container, _obj = routing.split_account(sub_env['PATH_INFO'])
-        read, write = self._acls_of(account, container)
+        read, write = self._acls_of(account, container, extra)
         req.acl = read if access in _READ_METHODS else write
         return env['swift.authorize'](req)
 
-    def _acls_of(self, account, container):
+    def _acls_of(self, account, container, extra=False):
         storage_url, _token = self.tokens.get()
         return self.container_acls(
-            self.target_account(account, storage_url), container)
+            self.target_account(account, storage_url), container, extra)
 
-    def container_acls(self, target_account, container):
+    def container_acls(self, target_account, container, extra=False):
         """(read ACL, write ACL) of the target's container, cached."""
         key = (target_account, container)
         cached = self._acls.get(key)
@@ -261,7 +278,7 @@ class ServiceAuth(object):
             storage_url, token = self.tokens.get()
             conn = self.upstream.round_trip(UpstreamRequest(
                 'HEAD', path, [('Host', self.netloc), ('X-Auth-Token', token)],
-                None, None))
+                None, None, extra))
             status = conn.response.status
             acls = (conn.response.getheader('X-Container-Read'),
                     conn.response.getheader('X-Container-Write'))

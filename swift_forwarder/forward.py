@@ -40,10 +40,13 @@ BACKOFF_CAP = 1.0
 COUNTERS = ('retries', 'resumes', 'etag_mismatches', 'error_limited',
             'suppressions', 'loop_refusals')
 
-#: What to send.  ``body`` is a :class:`RequestBody` or None; ``chunked``
-#: says whether its length is unknown (Transfer-Encoding: chunked).
+#: What to send.  ``body`` is a :class:`RequestBody` or None;
+#: ``content_length`` None with a body means chunked.  ``extra``: a round
+#: trip made while the client's request holds a pooled connection already
+#: (see :meth:`ConnectionPool.get`).
 UpstreamRequest = collections.namedtuple(
-    'UpstreamRequest', 'method target headers body content_length')
+    'UpstreamRequest', 'method target headers body content_length extra',
+    defaults=(False,))
 
 #: Errors that show a pooled keep-alive socket was already dead.
 _STALE_ERRORS = (http_client.RemoteDisconnected, ConnectionResetError,
@@ -192,7 +195,7 @@ def round_trip(pool, request, retries, on_retry=None):
     connect_failures = stale_retries = 0
     while True:
         try:
-            conn = pool.get(fresh=stale_retries > 0)
+            conn = pool.get(fresh=stale_retries > 0, extra=request.extra)
         except UpstreamConnectError as err:
             connect_failures += 1
             if connect_failures > retries or _body_started(request):

@@ -74,35 +74,45 @@ does; the others wait for it) and retries the request when none of its body
 was read yet.
 
 The service identity may do anything in the mapped account, so the
-forwarder authorizes as the client everything the target would do for the
-request, not only its path:
+forwarder authorizes as the client what the target will do for the
+request besides its path, the way Swift checks each of those steps
+against the client:
 
 * each local account has a target account of its own: ``account_map`` is
   one-to-one, a request in a local account it does not list gets 403, and
   without ``account_map`` (everything in the service account) ``forward``
-  may name one local account only (a startup error otherwise);
-* another container named by ``X-Copy-From`` (read), a COPY's
-  ``Destination`` (write; the COPY itself needs read), ``X-Symlink-Target``
-  or ``X-Object-Manifest`` (read), or by the segments of an SLO manifest
-  (``?multipart-manifest=put``: the manifest, at most 8 MiB as in Swift's
-  slo, is read and checked before it is sent), is authorized with that
-  container's target ACLs too; a malformed one gets 400;
+  may name one local account only and ``container_opt_in`` is off (a
+  startup error otherwise);
+* references made by the request: another container named by
+  ``X-Copy-From`` (read), a COPY's ``Destination`` (write; the COPY itself
+  needs read), ``X-Symlink-Target`` or ``X-Object-Manifest`` (read), or by
+  the segments of an SLO manifest (``?multipart-manifest=put``: the
+  manifest, at most 8 MiB as in Swift's slo, is read and checked before it
+  is sent); a malformed one gets 400;
+* what a copy reads: a HEAD of the source shows whether it is a symlink,
+  DLO or SLO, and what it refers to is checked as for a GET (below);
+* references read: a GET or HEAD the target answers by following a symlink
+  (its ``Content-Location``) or a DLO (``X-Object-Manifest``) into a
+  container the client may not read gets 403, and a GET of an SLO with a
+  segment in such a container 409, as from Swift's slo (its manifest, and
+  nested ones, at most 20, are read to know where the segments are);
+* ``?multipart-manifest=delete`` deletes the segments too: the client
+  needs write access to each of their containers;
 * ``X-Copy-From-Account``, ``Destination-Account`` and
   ``X-Symlink-Target-Account`` naming another account get 403 (naming the
   request's own, they are dropped: the target's default is the mapped
-  account);
+  account); ``bulk-delete`` and ``extract-archive``, whose bodies name
+  objects in any container, get 403 (in Swift's pipeline the local
+  ``bulk`` middleware, before the forwarder, splits them into requests
+  that are each authorized);
 * an encoded ``/`` in the account or container (``/v1/AUTH_a%2Fc/o``) gets
   400: it would move the split between what is authorized here and what
-  the target acts on.
+  the target acts on;
+* tempurl signatures (``temp_url_*``), checked by the local tempurl
+  middleware, are not sent to the target.
 
-References are checked again when they are read, as Swift checks each
-read against the reader: a GET or HEAD the target answers by following a
-symlink (its ``Content-Location``) or a DLO (``X-Object-Manifest``) into a
-container the client may not read gets 403, and a GET of an SLO with a
-segment in such a container gets 409 (its manifest is read, one level
-deep, to know where the segments are).  ``bulk-delete`` and
-``extract-archive`` requests, whose bodies name objects in any container,
-get 403.
+Not followed: a DLO's segments or an SLO's plain segments that are
+themselves symlinks (only the container they are in is checked).
 
 Several targets
 ---------------
@@ -312,7 +322,8 @@ where they are the proxy's own server certificate.
     Service mode: ``AUTH_local:AUTH_target`` pairs, space-separated, one
     target account per local account; a request in a local account not
     listed gets 403.  Without it, the account of the service credentials'
-    storage URL is used, and ``forward`` may name one local account only.
+    storage URL is used, ``forward`` may name one local account only, and
+    ``container_opt_in`` must be off.
 ``allow_account_requests = false``
     Service mode: forward PUT/POST/DELETE on the account itself.
 ``etag_mismatch_policy = raise``
@@ -385,8 +396,10 @@ OPT_IN_CACHE_TIME = 10.0
 OPT_IN_CACHE_SIZE = 10000
 
 #: Service mode: the largest SLO manifest read to authorize its segments
-#: (Swift's slo ``max_manifest_size`` default).
+#: (Swift's slo ``max_manifest_size`` default), and how many manifests
+#: (nested ones included) are read for one request at most.
 MAX_MANIFEST_SIZE = 8 * 1024 * 1024
+MAX_MANIFESTS = 20
 
 #: Reason phrases for statuses http.client does not know.
 _REASONS = {499: 'Client Disconnect', 508: 'Loop Detected'}
@@ -671,6 +684,7 @@ class TargetForwarder(object):
         conf = self.conf
         hops = routing.check_loop(env, conf.forwarder_id, conf.max_hops)
         has_body, length = routing.check_request(env)
+        target = routing.upstream_path(env)
         if self.service is not None and env['PATH_INFO'].startswith('/v1/'):
             # after the input checks: bad input never costs the ACL lookup
             routing.check_service_path(env)
@@ -678,15 +692,20 @@ class TargetForwarder(object):
             if refusal is None and routing.is_manifest_put(env):
                 refusal = self._authorize_segments(env, length)
                 has_body, length = True, int(env['CONTENT_LENGTH'])
+            if refusal is None:
+                refusal = self._authorize_sources(env)
             if refusal is not None:
                 return self._refuse(env, start_response, record, refusal,
                                     'refused before forwarding')
+            # the local tempurl middleware checked these; the target would
+            # check them against its own account's keys
+            target = routing.without_params(target, routing.TEMPURL_PARAMS)
         check_put = has_body and routing.put_etag_checkable(env)
         body = record.request_body = RequestBody(
             env['wsgi.input'], length, conf.client_chunk_size,
             conf.client_timeout, checksum=check_put) if has_body else None
         request = UpstreamRequest(
-            env['REQUEST_METHOD'], routing.upstream_path(env),
+            env['REQUEST_METHOD'], target,
             routing.upstream_headers(env, self.netloc, hops,
                                      env.get('swift.trans_id'), self.via,
                                      service=self.service is not None),
@@ -699,20 +718,25 @@ class TargetForwarder(object):
         conn = self._send(env, request)
         resp = conn.response
         record.response_head(resp.status, resp.getheader('X-Trans-Id'))
-        if self.service is not None and request.method in ('GET', 'HEAD') \
-                and 200 <= resp.status < 300:
-            try:
-                refusal = self._authorize_read_through(env, request, resp)
-            except BaseException:
-                self.pool.discard(conn)
-                raise
-            if refusal is not None:
-                self.pool.discard(conn)
-                return self._refuse(env, start_response, record, refusal,
-                                    'refused: it reads through a reference')
-        if check_put and 200 <= resp.status < 300:
-            self._check_put(env, request, conn, body.md5.hexdigest())
-        app_iter = self._response_body(env, request, conn, record)
+        try:
+            if self.service is not None and request.method in (
+                    'GET', 'HEAD') and 200 <= resp.status < 300:
+                refusal = self._authorize_read_through(
+                    env, request.method, target, resp, extra=True)
+                if refusal is not None:
+                    self.pool.discard(conn)
+                    conn = None
+                    return self._refuse(env, start_response, record, refusal,
+                                        'refused: it reads through a '
+                                        'reference')
+            if check_put and 200 <= resp.status < 300:
+                self._check_put(env, request, conn, body.md5.hexdigest())
+                # (a mismatch raises with the connection disposed of)
+            app_iter = self._response_body(env, request, conn, record)
+        except BaseException:
+            if conn is not None and conn.response is resp:
+                self.pool.discard(conn)  # not handed on: free it
+            raise
         try:
             headers = routing.response_headers(resp.getheaders())
             if routing.is_auth_path(env['PATH_INFO']):
@@ -733,104 +757,166 @@ class TargetForwarder(object):
             return start_response(status, headers, exc_info)
         return refusal(env, refused)
 
-    def _authorize_read_through(self, env, request, resp):
-        """Service mode, a GET or HEAD the target answered by following a
-        reference (a symlink's ``Content-Location``, a DLO's
-        ``X-Object-Manifest``, an SLO's segments): the client must be
-        allowed to read there too, as Swift checks each of those reads
-        against the reader.  None, or the refusal."""
+    # -- service mode: what the target would read or write besides the path
+
+    def _authorize_read_through(self, env, method, target, resp,
+                                extra=False):
+        """A GET or HEAD of ``target`` that the target answered (``resp``)
+        by following a reference: a symlink's ``Content-Location``, a DLO's
+        ``X-Object-Manifest``, an SLO's segments (nested manifests too).
+        The client must be allowed to read there as well, as Swift checks
+        each of those reads against the reader.  None, or the refusal
+        (403; 409 for an SLO segment, as Swift's slo answers)."""
         named = []
         location = resp.getheader('Content-Location')
         if location:
             parts = location.split('/', 3) + [''] * 4
-            account, rest = parts[2], parts[3]
             storage_url, _token = self.service.tokens.get()
             local_account = routing.split_account(env['PATH_INFO'])[0]
-            if urllib.parse.unquote(account) != self.service.target_account(
+            if urllib.parse.unquote(parts[2]) != self.service.target_account(
                     local_account, storage_url):
                 named.append(None)
             else:
-                named.append(routing.reference(rest))
+                named.append(routing.reference(parts[3]))
+        manifest_get = routing.query_param(env, 'multipart-manifest') == 'get'
         manifest = resp.getheader('X-Object-Manifest')
-        if manifest:
+        if manifest and not manifest_get:
             named.append(routing.reference(manifest))
         for reference in named:
             if reference is None:
                 return auth_refusal(403, 'Forbidden: the object refers '
                                     'outside the account')
             refusal = self.service.authorize_reference(
-                env, SwobRequest, *reference)
+                env, SwobRequest, *reference, extra=extra)
             if refusal is not None:
                 return refusal
-        if request.method == 'GET' and (resp.getheader(
-                'X-Static-Large-Object') or '').lower() == 'true' and \
-                'get' not in urllib.parse.parse_qs(env.get(
-                    'QUERY_STRING', '')).get('multipart-manifest', ()):
-            for container in self._segment_containers(env, request):
-                if self.service.authorize_reference(
-                        env, SwobRequest, container, '') is not None:
-                    # Swift's slo answers a segment it may not read so
-                    return auth_refusal(409, 'Conflict: a segment of this '
-                                        'manifest is in a container the '
-                                        'client may not read')
+        if method == 'GET' and not manifest_get and (resp.getheader(
+                'X-Static-Large-Object') or '').lower() == 'true':
+            containers = self._manifest_containers(env, target, extra)
+            if self.service.authorize_containers(
+                    env, SwobRequest, containers, extra=extra) is not None:
+                return auth_refusal(409, 'Conflict: a segment of this '
+                                    'manifest is in a container the client '
+                                    'may not read')
         return None
 
-    def _segment_containers(self, env, request):
-        """The containers an SLO's segments are in, from its manifest."""
-        headers = [(name, value) for name, value in request.headers
-                   if name.lower() not in routing.RESUME_DROPPED]
-        conn = self._send(env, UpstreamRequest(
-            'GET', request.target.partition('?')[0] +
-            '?multipart-manifest=get&format=raw', headers, None, None))
-        status = conn.response.status
-        body = ResponseBody(self.pool, conn, self.conf.client_chunk_size)
+    def _authorize_sources(self, env):
+        """What a copy reads (its source, and whatever the source refers
+        to: :meth:`_authorize_read_through` on a HEAD of it), and what a
+        manifest DELETE deletes (every segment: write access).  None, or
+        the refusal."""
+        method = env['REQUEST_METHOD']
+        account_raw = routing.upstream_path(env).split('/', 3)[2]
+        source = None
+        if method == 'COPY':
+            source = routing.upstream_path(env).partition('?')[0]
+        elif env.get('HTTP_X_COPY_FROM') is not None:
+            container, obj = routing.reference(env['HTTP_X_COPY_FROM'])
+            source = '/v1/%s/%s/%s' % (
+                account_raw, *(urllib.parse.quote(
+                    routing.wsgi_to_str(name).encode('utf-8'))
+                    for name in (container, obj)))
+        if source is not None and routing.query_param(
+                env, 'multipart-manifest') != 'get' and \
+                routing.query_param(env, 'symlink') != 'get':
+            conn = self._aux(env, 'HEAD', source)
+            resp = conn.response
+            self.pool.release(conn)  # a HEAD: nothing to read
+            if 200 <= resp.status < 300:
+                return self._authorize_read_through(env, 'GET', source, resp)
+        if method == 'DELETE' and routing.query_param(
+                env, 'multipart-manifest') == 'delete':
+            target = routing.upstream_path(env).partition('?')[0]
+            conn = self._aux(env, 'HEAD', target)
+            resp = conn.response
+            self.pool.release(conn)
+            if (resp.getheader('X-Static-Large-Object') or '').lower() == \
+                    'true':
+                return self.service.authorize_containers(
+                    env, SwobRequest, self._manifest_containers(env, target),
+                    access='DELETE')
+        return None
+
+    def _manifest_containers(self, env, target, extra=False):
+        """The containers of an SLO's segments, its nested manifests'
+        included (at most :data:`MAX_MANIFESTS` manifests are read)."""
+        account_raw = target.split('/', 3)[2]
+        containers, queue, read = set(), [target.partition('?')[0]], 0
+        while queue:
+            read += 1
+            if read > MAX_MANIFESTS:
+                raise UpstreamError(self.upstream.name, 'more than %d nested '
+                                    'manifests to authorize' % MAX_MANIFESTS)
+            path = queue.pop()
+            conn = self._aux(env, 'GET', path + '?multipart-manifest=get',
+                             extra)
+            status = conn.response.status
+            body = ResponseBody(self.pool, conn, self.conf.client_chunk_size)
+            try:
+                if status != 200:
+                    raise ValueError(status)
+                segments = routing.manifest_segments(self._read_bounded(body))
+            except ValueError:
+                raise UpstreamError(self.upstream.name, 'cannot read the SLO '
+                                    'manifest to authorize its segments')
+            finally:
+                body.close()
+            for container, obj, nested in segments:
+                containers.add(container)
+                if nested:
+                    queue.append('/v1/%s/%s/%s' % (
+                        account_raw, *(urllib.parse.quote(
+                            routing.wsgi_to_str(name).encode('utf-8'))
+                            for name in (container, obj))))
+        return sorted(containers)
+
+    def _aux(self, env, method, target, extra=False):
+        """An auxiliary request of the service mode's checks (a HEAD of a
+        copy source, a manifest GET), with the service token; returns the
+        connection, its response head read."""
+        headers = [('Host', self.netloc), ('User-Agent', self.via)]
+        if env.get('swift.trans_id'):
+            headers.append(('X-Trans-Id-Extra', env['swift.trans_id']))
+        return self._send(env, UpstreamRequest(method, target, headers, None,
+                                               None, extra))
+
+    @staticmethod
+    def _read_bounded(chunks):
+        """The bytes of ``chunks``, at most :data:`MAX_MANIFEST_SIZE`;
+        ValueError if more."""
         data = bytearray()
-        try:
-            for chunk in body:
-                data += chunk
-                if len(data) > MAX_MANIFEST_SIZE:
-                    break
-        finally:
-            body.close()
-        try:
-            if status != 200 or len(data) > MAX_MANIFEST_SIZE:
-                raise ValueError(status)
-            return routing.manifest_containers(bytes(data))
-        except ValueError:
-            raise UpstreamError(self.upstream.name, 'cannot read the SLO '
-                                'manifest to authorize its segments')
+        for chunk in chunks:
+            data += chunk
+            if len(data) > MAX_MANIFEST_SIZE:
+                raise ValueError('larger than %d bytes' % MAX_MANIFEST_SIZE)
+        return bytes(data)
 
     def _authorize_segments(self, env, length):
-        """Service mode: an SLO manifest names its segments in its body,
-        and the target reads them with the forwarder's identity.  Read the
-        manifest (at most :data:`MAX_MANIFEST_SIZE` bytes, as Swift's slo),
+        """An SLO manifest PUT names its segments in its body, and the
+        target reads them with the forwarder's identity.  Read the manifest
+        (at most :data:`MAX_MANIFEST_SIZE` bytes, as Swift's slo),
         authorize the client to read each segment's container, and put the
         manifest back as the body to send.  None, or the refusal."""
         if length is not None and length > MAX_MANIFEST_SIZE:
             raise ForwarderError('Manifest is larger than %d bytes'
                                  % MAX_MANIFEST_SIZE, 413)
-        data = bytearray()
-        for chunk in RequestBody(env['wsgi.input'], length,
-                                 self.conf.client_chunk_size,
-                                 self.conf.client_timeout):
-            data += chunk
-            if len(data) > MAX_MANIFEST_SIZE:
-                raise ForwarderError('Manifest is larger than %d bytes'
-                                     % MAX_MANIFEST_SIZE, 413)
+        try:
+            data = self._read_bounded(RequestBody(
+                env['wsgi.input'], length, self.conf.client_chunk_size,
+                self.conf.client_timeout))
+        except ValueError:
+            raise ForwarderError('Manifest is larger than %d bytes'
+                                 % MAX_MANIFEST_SIZE, 413)
         env['wsgi.input'] = io.BytesIO(data)
         env['CONTENT_LENGTH'] = str(len(data))
         env.pop('HTTP_TRANSFER_ENCODING', None)
         try:
-            containers = routing.manifest_containers(bytes(data))
+            segments = routing.manifest_segments(data)
         except ValueError:
             raise BadRequest('Invalid SLO manifest: expected a JSON list of '
                              'segments')
-        for container in containers:
-            refusal = self.service.authorize_reference(
-                env, SwobRequest, container, '')
-            if refusal is not None:
-                return refusal
-        return None
+        return self.service.authorize_containers(
+            env, SwobRequest, sorted(set(c for c, _o, _n in segments)))
 
     def _send(self, env, request):
         """One round trip for ``env``: ``request`` as built for it, or one

@@ -89,30 +89,41 @@ class ConnectionPool(object):
                     self.name, self.in_use, self.idle, self.created,
                     self.reused, self.discarded, self.exhausted))
 
-    def get(self, fresh=False):
+    def get(self, fresh=False, extra=False):
         """A connection for one request: a live idle one, or a new one.
 
         :param fresh: connect anew, skipping idle connections (a retry after
             a reused one turned out dead: the others may be just as dead).
+        :param extra: for a request that holds a connection already and
+            needs a second one meanwhile (the ACLs or the manifest of what
+            it reads): never wait for a slot, which the request itself may
+            be holding; go over pool_size if none is free (such a
+            connection is not kept idle beyond pool_size).
         :raises PoolExhaustedError: no slot within ``pool_timeout``.
         :raises UpstreamConnectError: connect refused or timed out.
         """
         if self._pid != os.getpid():
             self._reset()
         metrics = self.metrics
-        started = time.monotonic()
-        if not self._slots.acquire(timeout=self.pool_timeout):
-            self.exhausted += 1
-            metrics.increment('pool.exhausted')
-            raise PoolExhaustedError(
-                self.name, 'no free connection within %gs (pool_size %d)'
-                % (self.pool_timeout, self.maxsize))
-        metrics.timing('pool.wait', time.monotonic() - started)
+        if extra:
+            slot = self._slots.acquire(blocking=False)
+        else:
+            started = time.monotonic()
+            if not self._slots.acquire(timeout=self.pool_timeout):
+                self.exhausted += 1
+                metrics.increment('pool.exhausted')
+                raise PoolExhaustedError(
+                    self.name, 'no free connection within %gs (pool_size %d)'
+                    % (self.pool_timeout, self.maxsize))
+            metrics.timing('pool.wait', time.monotonic() - started)
+            slot = True
         try:
             conn = (not fresh and self._get_idle()) or self._new_conn()
         except BaseException:
-            self._slots.release()
+            if slot:
+                self._slots.release()
             raise
+        conn.slot = slot
         self.in_use += 1
         self._gauges()
         return conn
@@ -169,8 +180,11 @@ class ConnectionPool(object):
         """Give back a connection whose response was read to the end."""
         conn.last_used = time.monotonic()
         conn.release_response()
-        self._idle.append(conn)
-        self._release()
+        if conn.slot or len(self._idle) + self.in_use <= self.maxsize:
+            self._idle.append(conn)
+        else:  # one over pool_size: not kept
+            self._close(conn)
+        self._release(conn)
         self._gauges()
 
     def release(self, conn):
@@ -184,7 +198,7 @@ class ConnectionPool(object):
     def discard(self, conn):
         """Close a connection in an unknown state and free its slot."""
         self._close(conn)
-        self._release()
+        self._release(conn)
         self._gauges()
 
     def _close(self, conn):
@@ -192,9 +206,10 @@ class ConnectionPool(object):
         self.discarded += 1
         self.metrics.increment('pool.discarded')
 
-    def _release(self):
+    def _release(self, conn):
         self.in_use -= 1
-        self._slots.release()
+        if conn.slot:
+            self._slots.release()
 
     def close(self):
         """Close every idle connection (the ones in use close on return)."""

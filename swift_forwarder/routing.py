@@ -19,7 +19,9 @@ __all__ = [
     'check_request', 'check_loop', 'upstream_path', 'upstream_headers',
     'response_headers', 'is_auth_path', 'client_base_url', 'map_account',
     'split_account', 'is_cluster_only', 'check_service_path', 'reference',
-    'is_manifest_put', 'manifest_containers', 'wsgi_to_str', 'header_name',
+    'is_manifest_put', 'manifest_segments', 'query_param', 'without_params',
+    'TEMPURL_PARAMS',
+    'wsgi_to_str', 'header_name',
     'rewrite_storage_url', 'put_etag_checkable', 'body_etag', 'resumable_span',
     'content_range',
 ]
@@ -391,32 +393,60 @@ def reference(value):
     return _str_to_wsgi(container), _str_to_wsgi(urllib.parse.unquote(rest))
 
 
+#: The query parameters of a tempurl; in service mode the local tempurl
+#: middleware checked them, and they do not go to the target.
+TEMPURL_PARAMS = frozenset(('temp_url_sig', 'temp_url_expires',
+                            'temp_url_prefix', 'temp_url_ip_range'))
+
+
+def query_param(env, name):
+    """A query parameter as Swift's middlewares read it (``req.params``:
+    the last of several wins; ``?name`` alone is ''), or None."""
+    return dict(urllib.parse.parse_qsl(
+        env.get('QUERY_STRING', ''), keep_blank_values=True)).get(name)
+
+
+def without_params(target, names):
+    """The request target without the query parameters ``names``; the rest
+    of it exactly as it was."""
+    path, sep, query = target.partition('?')
+    kept = [item for item in query.split('&') if urllib.parse.unquote_plus(
+        item.partition('=')[0]) not in names]
+    return path + (sep + '&'.join(kept) if any(kept) else '')
+
+
 def is_manifest_put(env):
     """An SLO manifest PUT (``?multipart-manifest=put``)?"""
-    return env['REQUEST_METHOD'] == 'PUT' and 'put' in urllib.parse.parse_qs(
-        env.get('QUERY_STRING', '')).get('multipart-manifest', ())
+    return env['REQUEST_METHOD'] == 'PUT' and \
+        query_param(env, 'multipart-manifest') == 'put'
 
 
-def manifest_containers(data):
-    """The containers an SLO manifest's segments are in (its ``path``
-    entries, ``/container/object``); raises ValueError if ``data`` is not
-    a manifest."""
+def manifest_segments(data):
+    """``(container, object, is_a_manifest)`` of each segment an SLO
+    manifest names, in the form a client PUTs (``path``) or the one
+    ``?multipart-manifest=get`` returns (``name``, ``sub_slo``); the names
+    as WSGI strings.  Inline data segments name nothing.
+
+    :raises ValueError: ``data`` is not a manifest.
+    """
     segments = json.loads(data)
     if not isinstance(segments, list):
         raise ValueError('not a list')
-    containers = set()
+    found = []
     for segment in segments:
         if not isinstance(segment, dict):
             raise ValueError('not a list of objects')
-        if 'path' not in segment:
+        path = segment.get('path', segment.get('name'))
+        if path is None:
             continue  # a data segment, inline
-        if not isinstance(segment['path'], str):
+        if not isinstance(path, str):
             raise ValueError('a path that is not a string')
-        container, sep, obj = segment['path'].lstrip('/').partition('/')
+        container, sep, obj = path.lstrip('/').partition('/')
         if not (container and sep and obj):
             raise ValueError('a path not of the form /container/object')
-        containers.add(_str_to_wsgi(container))
-    return sorted(containers)
+        found.append((_str_to_wsgi(container), _str_to_wsgi(obj),
+                      segment.get('sub_slo') is True))
+    return found
 
 
 def split_account(path_info):
@@ -472,8 +502,7 @@ def put_etag_checkable(env):
     """
     if env['REQUEST_METHOD'] != 'PUT' or not _object_path(env['PATH_INFO']):
         return False
-    query = urllib.parse.parse_qs(env.get('QUERY_STRING', ''))
-    return not (query.get('multipart-manifest') or
+    return not (query_param(env, 'multipart-manifest') == 'put' or
                 env.get('HTTP_X_COPY_FROM') or
                 env.get('HTTP_X_SYMLINK_TARGET') or env.get('HTTP_ETAG'))
 
@@ -504,7 +533,7 @@ def content_range(resp):
     unit, _sep, rest = value.partition(' ')
     span = rest.split('/', 1)[0].split('-')
     if unit != 'bytes' or len(span) != 2 or not all(
-            part.isdigit() for part in span):
+            part.isascii() and part.isdigit() for part in span):
         return None
     return int(span[0]), int(span[1])
 
@@ -519,7 +548,8 @@ def resumable_span(method, resp):
         return None
     if resp.status == 200:
         length = resp.getheader('Content-Length')
-        last = int(length) - 1 if length and length.isdigit() else None
+        last = int(length) - 1 if length and length.isascii() and \
+            length.isdigit() else None
         return 0, last, etag
     if resp.status == 206:
         span = content_range(resp)

@@ -653,8 +653,12 @@ def test_references_within_readable_container_work(service, shared):
             'X-Copy-From': '%s/src' % a, 'X-Copy-From-Account': 'AUTH_test'},
             b'')
         assert status == 201, resp_body
-        [wire] = with_txn(relay.since(seen), headers['x-trans-id'])
-        assert wire.target == '/v1/AUTH_test2/%s/x2' % a
+        sent = with_txn(relay.since(seen), headers['x-trans-id'])
+        # the forwarder's HEAD of the source (what it refers to), then the PUT
+        assert [(r.method, r.target) for r in sent] == [
+            ('HEAD', '/v1/AUTH_test2/%s/src' % a),
+            ('PUT', '/v1/AUTH_test2/%s/x2' % a)]
+        wire = sent[1]
         assert wire.value('x-copy-from-account') in (None, 'AUTH_test2')
         assert on_target(target, 'GET', '/%s/x2' % a)[2] == b'source'
     finally:

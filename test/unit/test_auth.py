@@ -3,6 +3,7 @@
 """Tests for swift_forwarder.auth and the service mode of the middleware."""
 
 import json
+import time
 import unittest
 from unittest import mock
 
@@ -424,10 +425,16 @@ class TestServiceReferences(ServiceModeTestCase):
                         (name, value) for name, value in (
                             ('X-Container-Read', read),
                             ('X-Container-Write', write)) if value])
+                elif request.header('X-Forwarder-Hops') is None:
+                    # the forwarder's own checks (no loop-guard header)
+                    self.aux.append(request)
+                    sock.respond(*self.replies.get(
+                        (request.method, request.target), (200, b'')))
                 else:
                     self.sent.append(request)
                     sock.respond(*self.replies.get(request.target, (201, b'')))
         self.replies = {}  # request target: (status, body, headers)
+        self.aux = []  # the forwarder's HEADs and manifest GETs
         self.mw = self.service_mw(handler, forward='*')
 
     def request(self, method='PUT', path='/v1/AUTH_local/shared/o',
@@ -582,7 +589,7 @@ class TestServiceReferences(ServiceModeTestCase):
                 ('X-Object-Manifest', 'shared/seg-')]),
             '/v1/AUTH_remote/shared/slo': (200, b'secret', [
                 ('X-Static-Large-Object', 'True')]),
-            '/v1/AUTH_remote/shared/slo?multipart-manifest=get&format=raw':
+            ('GET', '/v1/AUTH_remote/shared/slo?multipart-manifest=get'):
                 (200, manifest, []),
         }
         for name, expected in (('sym', 403), ('sym-ok', 200),
@@ -602,16 +609,140 @@ class TestServiceReferences(ServiceModeTestCase):
         self.replies.update({
             '/v1/AUTH_remote/shared/slo-bad': (200, b'secret', [
                 ('X-Static-Large-Object', 'True')]),
-            '/v1/AUTH_remote/shared/slo-bad?multipart-manifest=get&format=raw':
+            ('GET', '/v1/AUTH_remote/shared/slo-bad?multipart-manifest=get'):
                 (500, b'oops', [])})
         status, body = self.request('GET', path='/v1/AUTH_local/shared/slo-bad')
         self.assertEqual(502, status)
         self.assertIn(b'cannot read the SLO manifest', body)
         # reading the manifest itself reads no segment
+        self.replies['/v1/AUTH_remote/shared/slo?multipart-manifest=get'] = \
+            (200, manifest, [])
         status, body = self.request('GET', path='/v1/AUTH_local/shared/slo',
-                                    query='multipart-manifest=get&format=raw')
+                                    query='multipart-manifest=get')
         self.assertEqual((200, manifest), (status, body))
+        # ...but only if that is what the target reads (the last value)
+        self.replies['/v1/AUTH_remote/shared/slo?multipart-manifest=get&'
+                     'multipart-manifest=no'] = self.replies[
+                         '/v1/AUTH_remote/shared/slo']
+        status, body = self.request(
+            'GET', path='/v1/AUTH_local/shared/slo',
+            query='multipart-manifest=get&multipart-manifest=no')
+        self.assertEqual(409, status)
         self.assertPool(self.mw, in_use=0)
+
+    def test_copy_of_a_reference(self):
+        """A copy reads its source as a GET would: a source that is a
+        symlink, DLO or SLO into a container the client may not read is
+        refused (a HEAD of it shows what it refers to), and nothing is
+        copied.  Copying the reference itself (symlink=get,
+        multipart-manifest=get) makes a reference, checked when read."""
+        self.replies = {
+            ('HEAD', '/v1/AUTH_remote/shared/sym'): (200, b'', [
+                ('Content-Location', '/v1/AUTH_remote/private/secret')]),
+            ('HEAD', '/v1/AUTH_remote/shared/dlo'): (200, b'', [
+                ('X-Object-Manifest', 'private/seg-')]),
+            ('HEAD', '/v1/AUTH_remote/shared/slo'): (200, b'', [
+                ('X-Static-Large-Object', 'True')]),
+            ('GET', '/v1/AUTH_remote/shared/slo?multipart-manifest=get'): (
+                200, self.manifest('/private/s'), []),
+        }
+        for name, status in (('sym', 403), ('dlo', 403), ('slo', 409),
+                             ('plain', 201)):
+            self.assertEqual(status, self.request(headers={
+                'X-Copy-From': 'shared/' + name})[0], name)
+            self.assertEqual(status, self.request(
+                'COPY', path='/v1/AUTH_local/shared/' + name,
+                headers={'Destination': 'shared/copy'})[0], name)
+        self.assertEqual(['PUT', 'COPY'], [r.method for r in self.sent])
+        self.aux[:] = []
+        self.assertEqual(201, self.request(query='symlink=get', headers={
+            'X-Copy-From': 'shared/sym'})[0])
+        self.assertEqual(201, self.request(
+            query='multipart-manifest=get',
+            headers={'X-Copy-From': 'shared/slo'})[0])
+        self.assertEqual([], self.aux)  # no HEAD of the source
+
+    def test_manifest_delete_needs_write_on_every_segment(self):
+        """``?multipart-manifest=delete`` deletes the segments too, nested
+        manifests' included: the client must be allowed to write each of
+        their containers."""
+        self.ACLS = dict(self.ACLS, ro=('local:u', None))
+        self.replies = {
+            ('HEAD', '/v1/AUTH_remote/shared/m'): (200, b'', [
+                ('X-Static-Large-Object', 'True')]),
+            ('GET', '/v1/AUTH_remote/shared/m?multipart-manifest=get'): (
+                200, json.dumps([
+                    {'name': '/shared/s1'},
+                    {'name': '/shared/sub', 'sub_slo': True}]).encode(), []),
+            ('GET', '/v1/AUTH_remote/shared/sub?multipart-manifest=get'): (
+                200, json.dumps([{'name': '/ro/victim'}]).encode(), []),
+        }
+        status, _body = self.request('DELETE', path='/v1/AUTH_local/shared/m',
+                                     query='multipart-manifest=delete')
+        self.assertEqual((403, []), (status, self.sent))
+        self.assertEqual(('DELETE', '/v1/AUTH_local/ro/.', None),
+                         self.authorized[-1])
+        self.ACLS['ro'] = ('local:u', 'local:u')
+        self.mw.targets['default'].service._acls.clear()  # ACL cache
+        status, _body = self.request('DELETE', path='/v1/AUTH_local/shared/m',
+                                     query='multipart-manifest=delete')
+        self.assertEqual(201, status)
+        self.assertEqual(['DELETE'], [r.method for r in self.sent])
+        # a plain DELETE, or one of a plain object, reads no manifest
+        self.aux[:] = []
+        self.request('DELETE', path='/v1/AUTH_local/shared/m')
+        self.assertEqual([], [r for r in self.aux if r.method == 'GET'])
+
+    def test_nested_manifest_read_through(self):
+        """An SLO whose segment is an SLO with a segment the reader may
+        not read: 409."""
+        self.replies = {
+            '/v1/AUTH_remote/shared/outer': (200, b'secret', [
+                ('X-Static-Large-Object', 'True')]),
+            ('GET', '/v1/AUTH_remote/shared/outer?multipart-manifest=get'): (
+                200, json.dumps([{'name': '/shared/inner',
+                                  'sub_slo': True}]).encode(), []),
+            ('GET', '/v1/AUTH_remote/shared/inner?multipart-manifest=get'): (
+                200, json.dumps([{'name': '/private/s'}]).encode(), []),
+        }
+        status, body = self.request('GET', path='/v1/AUTH_local/shared/outer')
+        self.assertEqual(409, status)
+        self.assertNotEqual(b'secret', body)
+
+    def test_reference_checks_never_wait_on_their_own_pool(self):
+        """pool_size 1: the GET holds the only connection while its
+        reference's ACLs and manifest are read; those take one more instead
+        of waiting for it (a 503 after pool_timeout)."""
+        self.mw.targets['default'].pool.maxsize = 1
+        pool = self.mw.targets['default'].pool
+        pool._slots = type(pool._slots)(1)
+        pool.pool_timeout = 0.5
+        self.replies = {
+            '/v1/AUTH_remote/shared/sym': (200, b'fine', [
+                ('Content-Location', '/v1/AUTH_remote/other/o')]),
+            '/v1/AUTH_remote/shared/slo': (200, b'fine', [
+                ('X-Static-Large-Object', 'True')]),
+            ('GET', '/v1/AUTH_remote/shared/slo?multipart-manifest=get'): (
+                200, self.manifest('/other/s'), []),
+        }
+        self.ACLS = dict(self.ACLS, other=('local:u', None))
+        for name in ('sym', 'slo'):
+            self.ACLS = dict(self.ACLS)  # never cached: new containers
+            self.mw.targets['default'].service._acls.clear()
+            started = time.monotonic()
+            self.assertEqual((200, b'fine'), self.request(
+                'GET', path='/v1/AUTH_local/shared/' + name), name)
+            self.assertLess(time.monotonic() - started, 0.5)
+        self.assertPool(self.mw, in_use=0)
+        self.assertLessEqual(pool.idle, 1)
+
+    def test_tempurl_params_stay_here(self):
+        """The local tempurl middleware checked the signature; the target
+        would check it against its own account's keys."""
+        self.request('GET', query='temp_url_sig=abc&temp_url_expires=9&'
+                     'inline', owner=True)
+        self.assertEqual('/v1/AUTH_remote/shared/o?inline',
+                         self.sent[-1].target)
 
     def test_bulk_operations_refused(self):
         """bulk-delete and extract-archive name objects of any container

@@ -140,6 +140,28 @@ class TestConnectionPool(GreenTestCase):
         pool.discard(pool.get())
         self.assertStats(pool, in_use=0, created=3, exhausted=1)
 
+    def test_extra_never_waits(self):
+        """get(extra=True), for a request that holds a connection already:
+        a free slot if there is one, else a connection over pool_size at
+        once (never a wait for a slot it may hold itself), which is closed,
+        not kept, when given back beyond pool_size."""
+        pool = self.make_pool(self.server.port, maxsize=1, pool_timeout=0.5)
+        held = pool.get()
+        start = time.monotonic()
+        extra = pool.get(extra=True)
+        self.assertLess(time.monotonic() - start, 0.2)
+        self.assertStats(pool, in_use=2, idle=0, created=2)
+        pool.put(extra)  # beyond pool_size: closed
+        self.assertStats(pool, in_use=1, idle=0, discarded=1)
+        self.assertRaises(PoolExhaustedError, pool.get)  # took no slot
+        pool.put(held)
+        self.assertStats(pool, in_use=0, idle=1, exhausted=1)
+        # a free slot is taken as usual, and the connection kept
+        extra = pool.get(extra=True)
+        self.assertRaises(PoolExhaustedError, pool.get)
+        pool.put(extra)
+        self.assertStats(pool, in_use=0, idle=1, exhausted=2, discarded=1)
+
     def test_waiter_gets_freed_slot(self):
         """A get() waiting for a slot gets the connection put back."""
         pool = self.make_pool(self.server.port, maxsize=1, pool_timeout=2)

@@ -545,6 +545,14 @@ class TestResumableSpan(unittest.TestCase):
         self.assertEqual((5, 9, MD5), self.span(206, [
             ('Etag', MD5), ('Content-Range', 'bytes 5-9/*')]))
 
+    def test_odd_digits(self):
+        """A Content-Length or Content-Range of digits int() does not
+        take ('\u00b2') is no length, not an exception."""
+        self.assertEqual((0, None, MD5), self.span(headers=[
+            ('Etag', MD5), ('Content-Length', '\u00b2')]))
+        self.assertIsNone(self.span(206, [
+            ('Etag', MD5), ('Content-Range', 'bytes 0-\u00b2/9')]))
+
     def test_not_resumable(self):
         """No ETag to pin, multipart ranges, other statuses, HEAD: None."""
         cases = {
@@ -613,14 +621,39 @@ class TestServicePaths(unittest.TestCase):
                 ('%2Fc/o', None)):
             self.assertEqual(expected, routing.reference(value), value)
 
-    def test_manifest_containers(self):
-        self.assertEqual(['a', 'b'], routing.manifest_containers(
-            b'[{"path": "/b/1"}, {"path": "a/2"}, {"path": "/b/3"}, '
-            b'{"data": "AAAA"}]'))
-        self.assertEqual([], routing.manifest_containers(b'[]'))
+    def test_manifest_segments(self):
+        """Both forms: a client's PUT (path) and a stored manifest's (name,
+        sub_slo); names as WSGI strings; inline data names nothing."""
+        self.assertEqual([('b', '1', False), ('a', '2/x', False),
+                          ('c', 'caf\xc3\xa9', True)],
+                         routing.manifest_segments(
+            b'[{"path": "/b/1"}, {"path": "a/2/x"}, {"data": "AAAA"}, '
+            b'{"name": "/c/caf\\u00e9", "sub_slo": true}]'))
+        self.assertEqual([], routing.manifest_segments(b'[]'))
         for data in (b'{}', b'[1]', b'[{"path": "/c"}]', b'[{"path": 1}]',
                      b'nope', b'\xff'):
-            self.assertRaises(ValueError, routing.manifest_containers, data)
+            self.assertRaises(ValueError, routing.manifest_segments, data)
+
+    def test_query_param(self):
+        """As swob's req.params: the last value wins; a bare name is ''."""
+        for query, expected in (
+                ('multipart-manifest=get', 'get'),
+                ('multipart-manifest=get&multipart-manifest=x', 'x'),
+                ('a=1&multipart-manifest', ''), ('a=1', None),
+                ('multipart%2Dmanifest=get', 'get')):
+            self.assertEqual(expected, routing.query_param(
+                make_env(query=query), 'multipart-manifest'), query)
+
+    def test_without_params(self):
+        names = routing.TEMPURL_PARAMS
+        for target, expected in (
+                ('/v1/a/c/o?temp_url_sig=s&temp_url_expires=1&x=%2F',
+                 '/v1/a/c/o?x=%2F'),
+                ('/v1/a/c/o?temp_url_sig=s&temp_url_expires=1',
+                 '/v1/a/c/o'),
+                ('/v1/a/c/o?inline&temp%5Furl%5Fsig=s', '/v1/a/c/o?inline'),
+                ('/v1/a/c/o', '/v1/a/c/o'), ('/v1/a/c/o?', '/v1/a/c/o')):
+            self.assertEqual(expected, routing.without_params(target, names))
 
     def test_check_service_path(self):
         routing.check_service_path(make_env(path='/v1/AUTH_a/c/o%2Fp'))
