@@ -981,6 +981,14 @@ class TargetForwarder(object):
                             etag=etag, resume=resume,
                             max_resumes=self.conf.retries)
 
+    def _derived(self, env, request, method, target, dropped, added=()):
+        """A body-less request derived from ``request`` (its headers but
+        ``dropped``, plus ``added``), sent as ``request`` was."""
+        headers = [(name, value) for name, value in request.headers
+                   if name.lower() not in dropped]
+        return self._send(env, UpstreamRequest(
+            method, target, headers + list(added), None, None))
+
     def _resumer(self, env, request, resp):
         """None, or a function that asks the target for the rest of this
         GET response from a given offset, pinned to the same ETag."""
@@ -992,16 +1000,14 @@ class TargetForwarder(object):
 
         def resume(offset):
             start = first + offset
-            headers = [(name, value) for name, value in request.headers
-                       if name.lower() not in routing.RESUME_DROPPED]
             upstream.count('resumes')
             self.logger.warning('Resuming GET %s at byte %d',
                                 request.target.split('?', 1)[0], start)
-            conn = self._send(env, UpstreamRequest(
-                'GET', request.target, headers + [
-                    ('Range', 'bytes=%d-%s' % (start, '' if last is None
-                                               else last)),
-                    ('If-Match', etag)], None, None))
+            conn = self._derived(
+                env, request, 'GET', request.target, routing.RESUME_DROPPED,
+                [('Range', 'bytes=%d-%s' % (
+                    start, '' if last is None else last)),
+                 ('If-Match', etag)])
             span = routing.content_range(conn.response)
             if span is None or span[0] != start or (
                     last is not None and span[1] != last):
@@ -1047,10 +1053,9 @@ class TargetForwarder(object):
 
     def _delete(self, env, request):
         """DELETE what ``request`` wrote; returns the target's status."""
-        headers = [(name, value) for name, value in request.headers
-                   if name.lower() not in routing.DELETE_DROPPED]
-        conn = self._send(env, UpstreamRequest(
-            'DELETE', request.target.split('?')[0], headers, None, None))
+        conn = self._derived(env, request, 'DELETE',
+                             request.target.split('?')[0],
+                             routing.DELETE_DROPPED)
         status = conn.response.status
         self._discard_body(conn)
         return status
