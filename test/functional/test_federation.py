@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from test.functional.faultproxy import FaultProxy
-from test.functional.util import request
+from test.functional.util import Client, on_target, request
 
 #: The local account AUTH_test maps onto AUTH_test2 on the target, where
 #: the forwarder logs in as test2:tester2.
@@ -53,29 +53,6 @@ def federation(clusters):
     relay.stop()
 
 
-class Client(object):
-    """A local user: requests to the local proxy with a local token."""
-
-    def __init__(self, local, user, key):
-        self.local = local
-        self.storage_url, self.token = local.get_auth(user, key)
-
-    def __call__(self, method, subpath='', headers=None, body=None):
-        merged = {'X-Auth-Token': self.token}
-        merged.update(headers or {})
-        return request(self.local.proxy_url, method, '/v1/AUTH_test' + subpath,
-                       merged, body)
-
-
-def _target(target, method, subpath='', headers=None, body=None):
-    """Directly on the target, as the service account's owner."""
-    _url, token = target.get_auth('test2:tester2', 'testing2')
-    merged = {'X-Auth-Token': token}
-    merged.update(headers or {})
-    return request(target.proxy_url, method, '/v1/AUTH_test2' + subpath,
-                   merged, body)
-
-
 def _flush_memcache(cluster):
     with socket.create_connection(
             ('127.0.0.1', cluster.ports['memcached']), timeout=5) as sock:
@@ -109,8 +86,8 @@ def container(federation):
     assert owner('PUT', '/' + name)[0] == 201
     yield name
     for obj in ('obj', 'meta'):
-        _target(target, 'DELETE', '/%s/%s' % (name, obj))
-    _target(target, 'DELETE', '/' + name)
+        on_target(target, 'DELETE', '/%s/%s' % (name, obj))
+    on_target(target, 'DELETE', '/' + name)
 
 
 def test_owner_upload_lands_in_mapped_account(federation, container):
@@ -121,7 +98,7 @@ def test_owner_upload_lands_in_mapped_account(federation, container):
     status, headers, _ = owner('PUT', '/%s/obj' % container, body=b'federated')
     assert status == 201
     assert 'x-forwarder-trans-id' in headers
-    assert _target(target, 'GET', '/%s/obj' % container)[2] == b'federated'
+    assert on_target(target, 'GET', '/%s/obj' % container)[2] == b'federated'
     assert owner('GET', '/%s/obj' % container)[2] == b'federated'
     # not on the local cluster: its own account listing (not forwarded)
     # has no such container
@@ -152,12 +129,12 @@ def test_non_owner_refused_locally_until_acl(federation, container):
         status, headers, _ = other(method, '/%s/obj' % container, body=body)
         assert status == 403, method
         assert _target_log_lines(target, _local_txn(headers)) == []
-    assert _target(target, 'GET', '/%s/obj' % container)[2] == b'secret'
+    assert on_target(target, 'GET', '/%s/obj' % container)[2] == b'secret'
 
     status, _h, _b = owner('POST', '/' + container,
                            {'X-Container-Read': 'test:tester3'})
     assert status == 204
-    assert _target(target, 'HEAD', '/' + container)[1][
+    assert on_target(target, 'HEAD', '/' + container)[1][
         'x-container-read'] == 'test:tester3'
     status, headers, body = other('GET', '/%s/obj' % container)
     assert (status, body) == (200, b'secret')
@@ -185,7 +162,7 @@ def test_account_requests_refused(federation, container):
             assert status == 403, method
             assert b'allow_account_requests' in body
             assert _target_log_lines(target, _local_txn(headers)) == []
-        assert 'x-account-meta-forwarded' not in _target(target, 'HEAD')[1]
+        assert 'x-account-meta-forwarded' not in on_target(target, 'HEAD')[1]
     finally:
         local.set_filter_conf('forwarder', conf)
 
@@ -241,7 +218,7 @@ def test_container_opt_in(federation, name):
     local, target, relay = federation
     owner = Client(local, 'test:tester', 'testing')
     container = 'opt-%s' % uuid.uuid4().hex[:8]  # not matched by forward
-    assert _target(target, 'PUT', '/' + container)[0] == 201
+    assert on_target(target, 'PUT', '/' + container)[0] == 201
     try:
         assert owner('PUT', '/' + container, {
             'X-Container-Meta-Forward-To': name})[0] == 201
@@ -249,7 +226,7 @@ def test_container_opt_in(federation, name):
         status, headers, _ = owner('PUT', '/%s/obj' % container,
                                    body=b'opted in')
         assert status == 201 and 'x-forwarder-trans-id' in headers
-        assert _target(target, 'GET', '/%s/obj' % container)[2] == \
+        assert on_target(target, 'GET', '/%s/obj' % container)[2] == \
             b'opted in'
         status, _h, body = owner('GET', '/%s?format=json' % container)
         assert [o['name'] for o in json.loads(body)] == ['obj']
@@ -263,8 +240,8 @@ def test_container_opt_in(federation, name):
             local.proxy_url, 'GET', '/forwarder/healthcheck')[2])['targets']
         assert set(counters) == {'default', 'mirror', '//REALM1/TARGET'}
     finally:
-        _target(target, 'DELETE', '/%s/obj' % container)
-        _target(target, 'DELETE', '/' + container)
+        on_target(target, 'DELETE', '/%s/obj' % container)
+        on_target(target, 'DELETE', '/' + container)
         owner('DELETE', '/' + container)
 
 

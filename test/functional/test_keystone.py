@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip('keystoneclient')
 
-from test.functional.test_federation import Client, _target  # noqa: E402
+from test.functional.util import Client, on_target  # noqa: E402
 
 
 class Identity(http.server.BaseHTTPRequestHandler):
@@ -112,7 +112,7 @@ def test_keystone_v3_service_credentials(keystone):
     assert owner('PUT', '/' + container)[0] == 201
     assert owner('PUT', '/%s/obj' % container, body=b'keystone')[0] == 201
     try:
-        assert _target(target, 'GET', '/%s/obj' % container)[2] == b'keystone'
+        assert on_target(target, 'GET', '/%s/obj' % container)[2] == b'keystone'
         assert len(Identity.seen) == 1  # one token for both requests
         auth = Identity.seen[0]['auth']
         user = auth['identity']['password']['user']
@@ -120,5 +120,5 @@ def test_keystone_v3_service_credentials(keystone):
         assert auth['scope']['project'] == {
             'name': 'fed-project', 'domain': {'name': 'projects-domain'}}
     finally:
-        _target(target, 'DELETE', '/%s/obj' % container)
-        _target(target, 'DELETE', '/' + container)
+        on_target(target, 'DELETE', '/%s/obj' % container)
+        on_target(target, 'DELETE', '/' + container)

@@ -62,14 +62,20 @@ def api(clusters):
     return Api(local, target)
 
 
+def _prepare(api, prefix):
+    """A new container on the target, and the local proxy worker warmed
+    up (its pool too): (container, host, port, worker pid)."""
+    container = '%s-%s' % (prefix, uuid.uuid4().hex[:8])
+    assert api.direct('PUT', '/' + container)[0] == 201
+    host, port, _ = split_url(api.local.proxy_url)
+    api.via('HEAD', '/' + container)
+    return container, host, port, worker_pid(api.local)
+
+
 def test_1gb_put_and_get_stream_through(api):
     """1 GB up and down: MD5s match and the forwarder's RSS grows < 50 MB."""
-    container = 'big-%s' % uuid.uuid4().hex[:8]
-    assert api.direct('PUT', '/' + container)[0] == 201
+    container, host, port, pid = _prepare(api, 'big')
     path = '%s/%s/1gb' % (api.account_path, container)
-    host, port, _ = split_url(api.local.proxy_url)
-    pid = worker_pid(api.local)
-    api.via('HEAD', '/' + container)  # warm up the worker and its pool
     sent = hashlib.md5()
     try:
         with RssSampler(pid) as put_rss:
@@ -142,12 +148,8 @@ def test_256mib_chunked_put_streams_through(api):
     """256 MiB uploaded with Transfer-Encoding: chunked (no length known up
     front): stored intact on the target, and the forwarder's RSS grows
     < 50 MB."""
-    container = 'chunked-%s' % uuid.uuid4().hex[:8]
-    assert api.direct('PUT', '/' + container)[0] == 201
+    container, host, port, pid = _prepare(api, 'chunked')
     name = '/%s/chunked' % container
-    host, port, _ = split_url(api.local.proxy_url)
-    pid = worker_pid(api.local)
-    api.via('HEAD', '/' + container)  # warm up the worker and its pool
     sent = hashlib.md5()
     try:
         with RssSampler(pid) as rss:

@@ -31,7 +31,7 @@ import pytest
 
 from test.functional.faultproxy import FaultProxy
 from test.functional.rawhttp import port_of, send_raw
-from test.functional.util import Api, request
+from test.functional.util import Api, Client, on_target, request
 
 #: Service mode: the local account AUTH_test maps onto AUTH_test2 on the
 #: target, where the forwarder logs in as test2:tester2.  AUTH_test2's
@@ -227,20 +227,6 @@ def service(setup):
     return setup
 
 
-class Client(object):
-    """A local user: requests to the local proxy with a local token."""
-
-    def __init__(self, local, user, key, account='AUTH_test'):
-        self.local, self.account = local, account
-        _url, self.token = local.get_auth(user, key)
-
-    def __call__(self, method, subpath='', headers=None, body=None):
-        merged = {'X-Auth-Token': self.token}
-        merged.update(headers or {})
-        return request(self.local.proxy_url, method,
-                       '/v1/%s%s' % (self.account, subpath), merged, body)
-
-
 def owner(setup):
     return Client(setup.local, 'test:tester', 'testing')
 
@@ -248,15 +234,6 @@ def owner(setup):
 def other(setup):
     """A user of AUTH_test who is not its admin."""
     return Client(setup.local, 'test:tester3', 'testing3')
-
-
-def on_target(target, method, subpath='', headers=None, body=None):
-    """Directly on the target, in AUTH_test2, as its admin."""
-    _url, token = target.get_auth('test2:tester2', 'testing2')
-    merged = {'X-Auth-Token': token}
-    merged.update(headers or {})
-    return request(target.proxy_url, method, '/v1/AUTH_test2' + subpath,
-                   merged, body)
 
 
 def _delete_container(target, name):

@@ -140,3 +140,28 @@ class Api(object):
         return request(self.target.proxy_url, method,
                        self.account_path + subpath, self._headers(headers),
                        body, timeout)
+
+
+class Client(object):
+    """A local user: requests to the local proxy with its local token, in
+    ``account``."""
+
+    def __init__(self, local, user, key, account='AUTH_test'):
+        self.local, self.account = local, account
+        self.storage_url, self.token = local.get_auth(user, key)
+
+    def __call__(self, method, subpath='', headers=None, body=None):
+        merged = {'X-Auth-Token': self.token}
+        merged.update(headers or {})
+        return request(self.local.proxy_url, method,
+                       '/v1/%s%s' % (self.account, subpath), merged, body)
+
+
+def on_target(target, method, subpath='', headers=None, body=None):
+    """Directly on the target, in AUTH_test2 (the service account of the
+    service-mode tests), as its admin test2:tester2."""
+    _url, token = target.get_auth('test2:tester2', 'testing2')
+    merged = {'X-Auth-Token': token}
+    merged.update(headers or {})
+    return request(target.proxy_url, method, '/v1/AUTH_test2' + subpath,
+                   merged, body)

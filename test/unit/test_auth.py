@@ -12,7 +12,7 @@ import eventlet
 from swift_forwarder.auth import AuthError, ServiceAuth, TokenCache, \
     account_from_storage_url
 from swift_forwarder.exceptions import UpstreamError
-from test.unit.helpers import make_env
+from test.unit.helpers import make_env, serving
 from test.unit.test_middleware import RESUMED_DATA, WRONG_ETAG, \
     MiddlewareTestCase, md5_hex, response_head
 
@@ -96,6 +96,20 @@ class FakeSwobRequest(object):
         self.acl = None
 
 
+def forbidden(env, start_response):
+    """The local auth's refusal."""
+    start_response('403 Forbidden', [('Content-Length', '9')])
+    return [b'Forbidden']
+
+
+def recording(answer, requests):
+    """:func:`serving` ``answer``, each request appended to ``requests``."""
+    def record_and_answer(sock, request):
+        requests.append(request)
+        answer(sock, request)
+    return serving(record_and_answer)
+
+
 class ServiceModeTestCase(MiddlewareTestCase):
     """The middleware with auth_mode = service, against a scripted target
     that records what it receives."""
@@ -120,13 +134,7 @@ class ServiceModeTestCase(MiddlewareTestCase):
 
         def authorize(req):
             self.authorized.append((req.environ['PATH_INFO'], req.acl))
-            if allow:
-                return None
-
-            def refuse(env, start_response):
-                start_response('403 Forbidden', [('Content-Length', '9')])
-                return [b'Forbidden']
-            return refuse
+            return None if allow else forbidden
         env['swift.authorize'] = authorize
         return env
 
@@ -134,23 +142,14 @@ class ServiceModeTestCase(MiddlewareTestCase):
         """A target answering the ACL HEAD, then ``responses`` in turn."""
         requests = []
 
-        def handler(sock):
-            while True:
-                request = sock.read_head()
-                if request is None:
-                    return
-                requests.append(request)
-                if request.header('Expect'):
-                    sock.send_continue()
-                sock.read_body(request)
-                if request.method == 'HEAD' and request.path.count('/') == 3:
-                    sock.respond(204, b'', [
-                        ('X-Container-Read', 'local:reader'),
-                        ('X-Container-Write', 'local:writer')])
-                else:
-                    status, body = responses.pop(0)
-                    sock.respond(status, body)
-        return handler, requests
+        def respond(sock, request):
+            if request.method == 'HEAD' and request.path.count('/') == 3:
+                sock.respond(204, b'', [
+                    ('X-Container-Read', 'local:reader'),
+                    ('X-Container-Write', 'local:writer')])
+            else:
+                sock.respond(*responses.pop(0))
+        return recording(respond, requests), requests
 
     def patch_swob(self, middleware):
         original = middleware.SwobRequest
@@ -279,22 +278,15 @@ class TestServiceMode(ServiceModeTestCase):
         self.patch_swob(middleware)
         requests = []
 
-        def handler(sock):
-            while True:
-                request = sock.read_head()
-                if request is None:
-                    return
-                requests.append(request)
-                if request.header('Expect'):
-                    sock.send_continue()
-                sock.read_body(request)
-                if request.header('X-Auth-Token') != 'AUTH_tkSERVICE':
-                    sock.respond(401, b'')
-                elif request.method == 'PUT':
-                    sock.respond(201, b'', [('Etag', WRONG_ETAG)])
-                else:
-                    sock.respond(204, b'')
-        mw = self.service_mw(handler, etag_mismatch_policy='raise_and_delete')
+        def respond(sock, request):
+            if request.header('X-Auth-Token') != 'AUTH_tkSERVICE':
+                sock.respond(401, b'')
+            elif request.method == 'PUT':
+                sock.respond(201, b'', [('Etag', WRONG_ETAG)])
+            else:
+                sock.respond(204, b'')
+        mw = self.service_mw(recording(respond, requests),
+                             etag_mismatch_policy='raise_and_delete')
         mw.targets['default'].service._acls[('AUTH_remote', 'c')] = (
             1e12, (None, None))
         resp = self.call(mw, self.env('PUT', body=b'x' * 100, headers={
@@ -356,18 +348,8 @@ class TestServiceMode(ServiceModeTestCase):
         import swift_forwarder.middleware as middleware
         self.patch_swob(middleware)
         requests = []
-
-        def handler(sock):
-            while True:
-                request = sock.read_head()
-                if request is None:
-                    return
-                requests.append(request)
-                if request.header('Expect'):
-                    sock.send_continue()
-                sock.read_body(request)
-                sock.respond(401 if request.method == 'PUT' else 200, b'')
-        mw = self.service_mw(handler)
+        mw = self.service_mw(recording(lambda sock, request: sock.respond(
+            401 if request.method == 'PUT' else 200, b''), requests))
         tokens = iter(['AUTH_tk1', 'AUTH_tk2'])
         service = mw.targets['default'].service
         service.tokens._fetch = lambda: ('http://t/v1/AUTH_s', next(tokens))
@@ -411,31 +393,24 @@ class TestServiceReferences(ServiceModeTestCase):
         self.patch_swob(middleware)
         self.sent = []
 
-        def handler(sock):
-            while True:
-                request = sock.read_head()
-                if request is None:
-                    return
-                if request.header('Expect'):
-                    sock.send_continue()
-                request.body = sock.read_body(request)
-                if request.method == 'HEAD' and request.path.count('/') == 3:
-                    read, write = self.ACLS[request.path.split('/')[3]]
-                    sock.respond(204, b'', [
-                        (name, value) for name, value in (
-                            ('X-Container-Read', read),
-                            ('X-Container-Write', write)) if value])
-                elif request.header('X-Forwarder-Hops') is None:
-                    # the forwarder's own checks (no loop-guard header)
-                    self.aux.append(request)
-                    sock.respond(*self.replies.get(
-                        (request.method, request.target), (200, b'')))
-                else:
-                    self.sent.append(request)
-                    sock.respond(*self.replies.get(request.target, (201, b'')))
+        def respond(sock, request):
+            if request.method == 'HEAD' and request.path.count('/') == 3:
+                read, write = self.ACLS[request.path.split('/')[3]]
+                sock.respond(204, b'', [
+                    (name, value) for name, value in (
+                        ('X-Container-Read', read),
+                        ('X-Container-Write', write)) if value])
+            elif request.header('X-Forwarder-Hops') is None:
+                # the forwarder's own checks (no loop-guard header)
+                self.aux.append(request)
+                sock.respond(*self.replies.get(
+                    (request.method, request.target), (200, b'')))
+            else:
+                self.sent.append(request)
+                sock.respond(*self.replies.get(request.target, (201, b'')))
         self.replies = {}  # request target: (status, body, headers)
         self.aux = []  # the forwarder's HEADs and manifest GETs
-        self.mw = self.service_mw(handler, forward='*')
+        self.mw = self.service_mw(serving(respond), forward='*')
 
     def request(self, method='PUT', path='/v1/AUTH_local/shared/o',
                 headers=None, body=b'', owner=False, **kwargs):
@@ -450,11 +425,7 @@ class TestServiceReferences(ServiceModeTestCase):
                                     req.environ['PATH_INFO'], req.acl))
             if owner or 'local:u' in (req.acl or ''):
                 return None
-
-            def refuse(env, start_response):
-                start_response('403 Forbidden', [('Content-Length', '9')])
-                return [b'Forbidden']
-            return refuse
+            return forbidden
         env['swift.authorize'] = authorize
         resp = self.call(self.mw, env)
         return resp.status_int, resp.read()
@@ -791,46 +762,20 @@ class TestServiceReferences(ServiceModeTestCase):
 
 
 class TestServiceAuthAcls(unittest.TestCase):
+    """ServiceAuth.container_acls against a fake upstream answering every
+    HEAD with ``status`` and no ACL."""
 
-    def test_acl_errors(self):
-        """A target error while reading ACLs is a 5xx, not an allow."""
+    def service_auth(self, status):
+        heads = []
 
         class Conn(object):
             class response(object):
-                status = 500
                 will_close = True
 
                 @staticmethod
                 def getheader(name):
                     return None
-
-        class Upstream(object):
-            name = 'http://t'
-
-            class pool(object):
-                release = staticmethod(lambda conn: None)
-
-            @staticmethod
-            def round_trip(request):
-                return Conn()
-
-        tokens = TokenCache('t', lambda: ('http://t/v1/AUTH_s', 'tk'), 60)
-        auth = ServiceAuth(Upstream(), tokens, {}, False, 't')
-        with self.assertRaises(UpstreamError):
-            auth.container_acls('AUTH_s', 'c')
-
-    def test_acl_cache_bounded(self):
-        """Requests for ever new container names (anonymous ones too)
-        never grow the ACL cache past ACL_CACHE_SIZE."""
-        heads = []
-
-        class Conn(object):
-            class response(object):
-                status = 404
-
-                @staticmethod
-                def getheader(name):
-                    return None
+            response.status = status
 
         class Upstream(object):
             name = 'http://t'
@@ -843,12 +788,28 @@ class TestServiceAuthAcls(unittest.TestCase):
                 heads.append(request.target)
                 return Conn()
 
-        clock = FakeClock()
         tokens = TokenCache('t', lambda: ('http://t/v1/AUTH_s', 'tk'), 60)
-        auth = ServiceAuth(Upstream(), tokens, {}, False, 't', clock=clock)
+        return ServiceAuth(Upstream(), tokens, {}, False, 't',
+                           clock=FakeClock()), heads
+
+    def test_acl_errors(self):
+        """A target error while reading ACLs is a 5xx, not an allow."""
+        auth, _heads = self.service_auth(500)
+        with self.assertRaises(UpstreamError):
+            auth.container_acls('AUTH_s', 'c')
+
+    def test_acl_cache_bounded(self):
+        """Requests for ever new container names (anonymous ones too)
+        never grow the ACL cache past ACL_CACHE_SIZE."""
+        auth, heads = self.service_auth(404)
         with mock.patch('swift_forwarder.auth.ACL_CACHE_SIZE', 5):
             for n in range(12):
-                auth.container_acls('AUTH_s', 'c%d' % n)
+                self.assertEqual((None, None),
+                                 auth.container_acls('AUTH_s', 'c%d' % n))
                 self.assertLessEqual(len(auth._acls), 5)
             auth.container_acls('AUTH_s', 'c11')  # still cached
         self.assertEqual(12, len(heads))
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -85,6 +85,16 @@ class MiddlewareTestCase(GreenTestCase):
     def call(self, mw, env):
         return self.tracker.call(mw, env)
 
+    def read_aborted(self, resp, error):
+        """Read ``resp``'s body until it raises ``error`` (it must);
+        returns (the bytes received before, the exception)."""
+        received = []
+        with self.assertRaises(error) as caught:
+            for chunk in resp.body:
+                received.append(chunk)
+        resp.body.close()
+        return b''.join(received), caught.exception
+
     def access_lines(self):
         """Every line logged, as ``(level, text)``, with the ``ttfb=`` and
         ``time=`` figures (seconds, four decimals) replaced by ``T``; a
@@ -1162,12 +1172,8 @@ class TestGetEtag(MiddlewareTestCase):
             data, headers=[('Etag', WRONG_ETAG)]), client_chunk_size='64')
         resp = self.call(mw, make_env())
         self.assertEqual('200 OK', resp.status)
-        received = []
-        with self.assertRaises(EtagMismatch):
-            for chunk in resp.body:
-                received.append(chunk)
-        self.assertEqual(data[:960], b''.join(received))
-        resp.body.close()
+        received, _err = self.read_aborted(resp, EtagMismatch)
+        self.assertEqual(data[:960], received)
         self.assertEqual(1, self.counters(mw)['etag_mismatches'])
         self.assertEqual([('error', 'forwarded to default: GET '
                            '/v1/AUTH_test/c/o 200 bytes_up=0 bytes_down=960 '
@@ -1328,14 +1334,10 @@ class TestResume(MiddlewareTestCase):
             self.cut(0, 1023, 300), precondition_failed, whole),
             client_chunk_size='64', retries='2')
         resp = self.get(mw)
-        received = []
-        with self.assertRaises(UpstreamBodyError) as caught:
-            for chunk in resp.body:
-                received.append(chunk)
-        resp.body.close()
+        received, err = self.read_aborted(resp, UpstreamBodyError)
         self.assertIn('resume at byte 300 got 200 without Content-Range',
-                      str(caught.exception))
-        self.assertEqual(self.DATA[:300], b''.join(received))
+                      str(err))
+        self.assertEqual(self.DATA[:300], received)
         self.assertEqual(['bytes=300-1023'] * 2, [
             r.header('Range') for r in self.server.requests[1:]])
         self.assertEqual(2, self.counters(mw)['resumes'])
@@ -1363,14 +1365,10 @@ class TestResume(MiddlewareTestCase):
             self.cut(0, 1023, 300), span(300, 999), span(200, 1023)),
             client_chunk_size='64', retries='2')
         resp = self.get(mw)
-        received = []
-        with self.assertRaises(UpstreamBodyError) as caught:
-            for chunk in resp.body:
-                received.append(chunk)
-        resp.body.close()
+        received, err = self.read_aborted(resp, UpstreamBodyError)
         self.assertIn('resume at byte 300 got 206 bytes 200-1023/1024',
-                      str(caught.exception))
-        self.assertEqual(self.DATA[:300], b''.join(received))
+                      str(err))
+        self.assertEqual(self.DATA[:300], received)
         self.assertEqual(2, self.counters(mw)['resumes'])
         # neither the short span nor the misplaced one was relayed
         self.assertEqual(['bytes=300-1023'] * 2, [
@@ -1396,12 +1394,8 @@ class TestResume(MiddlewareTestCase):
             self.cut(300, 1023, 100, '206 Partial Content')),
             client_chunk_size='64', retries='1')
         resp = self.get(mw)
-        received = []
-        with self.assertRaises(UpstreamBodyError):
-            for chunk in resp.body:
-                received.append(chunk)
-        resp.body.close()
-        self.assertEqual(self.DATA[:400], b''.join(received))
+        received, _err = self.read_aborted(resp, UpstreamBodyError)
+        self.assertEqual(self.DATA[:400], received)
         self.assertEqual(1, self.counters(mw)['resumes'])
         self.assertPool(mw, in_use=0, idle=0, discarded=2)
 
