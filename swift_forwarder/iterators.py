@@ -15,7 +15,7 @@ from swift_forwarder.exceptions import ClientDisconnect, ClientTimeout, \
     EtagMismatch, ForwarderError, UpstreamBodyError, UpstreamTimeout
 from swift_forwarder.green import ClientReadTimeout, http_client
 
-__all__ = ['RequestBody', 'ResponseBody']
+__all__ = ['RequestBody', 'ResponseBody', 'SplicedResponse']
 
 
 class RequestBody(object):
@@ -210,6 +210,47 @@ class ResponseBody(object):
         self._abort()
         if self._on_close is not None:
             self._on_close(self)
+
+
+class SplicedResponse(object):
+    """A multi-range response asked for again after the first one broke
+    off, made to continue the first one byte for byte.
+
+    The target frames both the same way (Swift's multipart/byteranges) but
+    with a new random boundary of the same length: each occurrence of
+    ``boundary`` is written as ``original`` (the client's), and the first
+    ``skip`` bytes (those the client has) are dropped.  Anything else is
+    the wrapped response's.
+    """
+
+    def __init__(self, resp, boundary, original, skip):
+        if len(boundary) != len(original):
+            raise ValueError('boundaries of different lengths')
+        self._resp = resp
+        self._boundary, self._original = boundary, original
+        self._skip = skip
+        self._carry = b''  # may hold the start of a boundary
+
+    def __getattr__(self, name):
+        return getattr(self._resp, name)
+
+    def read1(self, size):
+        keep = len(self._boundary) - 1
+        while True:
+            data = self._resp.read1(size)
+            buf = (self._carry + data).replace(self._boundary, self._original)
+            if data and keep:
+                buf, self._carry = buf[:-keep], buf[-keep:]
+            else:
+                self._carry = b''
+            if self._skip:
+                dropped = min(self._skip, len(buf))
+                buf, self._skip = buf[dropped:], self._skip - dropped
+            if buf or not data:
+                return buf
+
+    def complete(self):
+        return not self._carry and self._resp.complete()
 
 
 def _md5():

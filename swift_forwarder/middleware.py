@@ -179,7 +179,10 @@ Nothing is lost or corrupted on the way:
 * **Resume**: if the target's connection breaks or stalls mid-body, the
   rest is asked for on a fresh connection with ``Range`` from the next
   byte and ``If-Match`` on the ETag (so two versions are never spliced),
-  up to ``retries`` times; also for a client's single-range request.
+  up to ``retries`` times; also for a client's Range request.  A
+  multi-range answer (multipart/byteranges) is asked for again whole, with
+  ``If-Match``, and spliced on where it broke off: the target frames it the
+  same way, so only the boundary, rewritten, differs.
 * **Uploads cut short** (client gone, or stalled past ``client_timeout``)
   are aborted toward the target, which then stores nothing.
 
@@ -370,7 +373,8 @@ from swift_forwarder.exceptions import BadRequest, ConfigError, \
     UpstreamError
 from swift_forwarder.forward import ErrorLimiter, Upstream, UpstreamRequest
 from swift_forwarder.green import Timeout, http_client, local, spawn
-from swift_forwarder.iterators import RequestBody, ResponseBody
+from swift_forwarder.iterators import RequestBody, ResponseBody, \
+    SplicedResponse
 from swift_forwarder.metrics import NULL_METRICS, RequestRecord, \
     TargetMetrics, loggable_path
 from swift_forwarder.pool import ConnectionPool
@@ -994,7 +998,7 @@ class TargetForwarder(object):
         GET response from a given offset, pinned to the same ETag."""
         span = routing.resumable_span(request.method, resp)
         if span is None:
-            return None
+            return self._multipart_resumer(env, request, resp)
         first, last, etag = span
         upstream = self.upstream
 
@@ -1018,6 +1022,41 @@ class TargetForwarder(object):
                                             start, resp.status,
                                             resp.getheader('Content-Range')
                                             or 'without Content-Range'))
+            return conn
+        return resume
+
+    def _multipart_resumer(self, env, request, resp):
+        """For a multi-range GET (a multipart/byteranges 206 with an ETag
+        and a length): the same ranges asked for again, pinned to the ETag,
+        the answer spliced onto what the client has (see
+        :class:`SplicedResponse`); None for anything else."""
+        boundary = routing.multipart_boundary(resp)
+        etag, length = resp.getheader('Etag'), resp.getheader('Content-Length')
+        ranges = [value for name, value in request.headers
+                  if name.lower() == 'range']
+        if request.method != 'GET' or resp.status != 206 or not (
+                boundary and etag and length and len(ranges) == 1):
+            return None
+        upstream = self.upstream
+
+        def resume(offset):
+            upstream.count('resumes')
+            self.logger.warning('Resuming GET %s at byte %d of its multi-range '
+                                'body', request.target.split('?', 1)[0], offset)
+            conn = self._derived(env, request, 'GET', request.target,
+                                 routing.RESUME_DROPPED,
+                                 [('Range', ranges[0]), ('If-Match', etag)])
+            again = conn.response
+            new = routing.multipart_boundary(again)
+            if again.status != 206 or new is None or \
+                    len(new) != len(boundary) or \
+                    again.getheader('Content-Length') != length:
+                upstream.pool.discard(conn)
+                raise UpstreamBodyError(upstream.name, 'resume at byte %d '
+                                        'of a multi-range body got %d, not '
+                                        'the same ranges' % (offset,
+                                                             again.status))
+            conn.response = SplicedResponse(again, new, boundary, offset)
             return conn
         return resume
 

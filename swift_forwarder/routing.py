@@ -23,7 +23,7 @@ __all__ = [
     'TEMPURL_PARAMS',
     'wsgi_to_str', 'header_name',
     'rewrite_storage_url', 'put_etag_checkable', 'body_etag', 'resumable_span',
-    'content_range',
+    'content_range', 'multipart_boundary',
 ]
 
 #: Methods forwarded to the target; anything else gets 405, as from Swift.
@@ -536,6 +536,18 @@ def content_range(resp):
             part.isascii() and part.isdigit() for part in span):
         return None
     return int(span[0]), int(span[1])
+
+
+def multipart_boundary(resp):
+    """The boundary of a multipart/byteranges response (bytes), or None."""
+    kind, _sep, params = (resp.getheader('Content-Type') or '').partition(';')
+    if kind.strip().lower() != 'multipart/byteranges':
+        return None
+    for param in params.split(';'):
+        name, _sep, value = param.strip().partition('=')
+        if name.lower() == 'boundary' and value.strip('"'):
+            return value.strip('"').encode('latin-1')
+    return None
 
 
 def resumable_span(method, resp):

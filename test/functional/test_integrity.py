@@ -228,6 +228,34 @@ def test_get_cut_mid_body_resumes(env, client_range):
     env.assert_no_leak(baseline)
 
 
+def test_multirange_get_cut_mid_body_resumes(env):
+    """A multi-range GET cut 1 MB in (inside its second part): the forwarder
+    asks for the same ranges again, pinned to the ETag, and splices the
+    answer on; the client gets the very body it started to get, which is
+    the target's answer for those ranges (boundary aside)."""
+    env.via_fault()
+    env.api.via('HEAD', '')
+    baseline = env.sockets()
+    before = env.counters()
+    headers = {'Range': 'bytes=0-99999,500000-2599999,3000000-'}
+    env.arm('cut_response', after=MiB)
+    status, got_headers, body, complete = get_via(env, env.path('big'), headers)
+    assert (status, complete) == (206, True)
+    assert env.fault.fired['cut_response'] >= 1
+    assert delta(before, env.counters())['resumes'] == 1
+    boundary = got_headers['content-type'].split('boundary=')[1].encode()
+    _s, direct_headers, direct = env.api.direct('GET', env.path('big'), headers)
+    other = direct_headers['content-type'].split('boundary=')[1].encode()
+    assert body.count(b'--' + boundary) == 4  # 3 parts and the end
+    assert body.replace(boundary, other) == direct
+    for first, last in ((0, 99999), (500000, 2599999), (3000000, BIG - 1)):
+        part = BIG_DATA[first:last + 1]
+        assert b'Content-Range: bytes %d-%d/%d\r\n\r\n%s\r\n' % (
+            first, last, BIG, part) in body
+    TALLY['resumed downloads checked'] += 1
+    env.assert_no_leak(baseline)
+
+
 def test_get_stalled_mid_body_resumes(env):
     """The target stops sending 1 MB into the body (sockets open): after
     node_timeout (1 s) the forwarder resumes on a new connection."""

@@ -1375,6 +1375,77 @@ class TestResume(MiddlewareTestCase):
             r.header('Range') for r in self.server.requests[1:]])
         self.assertPool(mw, in_use=0, idle=0, discarded=3)
 
+    def multipart(self, boundary, spans):
+        """A multipart/byteranges body of DATA's ``spans``, as Swift
+        frames it."""
+        body = b''
+        for first, last in spans:
+            body += (b'--%s\r\nContent-Type: application/octet-stream\r\n'
+                     b'Content-Range: bytes %d-%d/%d\r\n\r\n%s\r\n' % (
+                         boundary, first, last, len(self.DATA),
+                         self.DATA[first:last + 1]))
+        return body + b'--%s--' % boundary
+
+    def test_resume_multirange(self):
+        """A multi-range GET breaks off: the same ranges are asked for
+        again, pinned to the ETag; the new answer (a new boundary of the
+        same length) is spliced on, boundary rewritten, so the client gets
+        exactly the body it started to get."""
+        spans = [(0, 99), (500, 899), (1000, 1023)]
+        first = self.multipart(b'a' * 32, spans)
+        second = self.multipart(b'b' * 32, spans)
+
+        def answer(body, size, boundary):
+            def script(sock, request):
+                sock.sendall(response_head('206 Partial Content', [
+                    ('Content-Length', len(body)), ('Etag', self.ETAG),
+                    ('Content-Type', 'multipart/byteranges;boundary=%s'
+                     % boundary), ('Connection', 'close')]) + body[:size])
+            return script
+        cuts = (50, 200, len(first) - 20, len(first) - 3)
+        scripts = []
+        for cut in cuts:  # connection 2n breaks off, 2n + 1 has it all
+            scripts += [answer(first, cut, 'a' * 32),
+                        answer(second, len(second), 'b' * 32)]
+        mw = self.middleware(self.handler(*scripts), client_chunk_size='64')
+        for n, cut in enumerate(cuts):
+            resp = self.get(mw, {'Range': 'bytes=0-99,500-899,1000-'})
+            self.assertEqual(206, resp.status_int)
+            self.assertEqual(first, resp.read(), cut)
+            again = self.server.requests[2 * n + 1]
+            self.assertEqual('bytes=0-99,500-899,1000-', again.header('Range'))
+            self.assertEqual(self.ETAG, again.header('If-Match'))
+            self.assertEqual(1, again.header_names().count('range'))
+        self.assertEqual(len(cuts), self.counters(mw)['resumes'])
+        self.assertPool(mw, in_use=0, idle=0, discarded=2 * len(cuts))
+
+    def test_resume_multirange_refused(self):
+        """An answer that is not the same ranges (another length, no
+        multipart) is never spliced on: the stream is aborted."""
+        spans = [(0, 99), (500, 899)]
+        first = self.multipart(b'a' * 32, spans)
+
+        def cut(sock, request):
+            sock.sendall(response_head('206 Partial Content', [
+                ('Content-Length', len(first)), ('Etag', self.ETAG),
+                ('Content-Type', 'multipart/byteranges; boundary="%s"'
+                 % ('a' * 32))]) + first[:150])
+
+        def other(sock, request):
+            body = self.multipart(b'b' * 32, [(0, 99)])
+            sock.respond(206, body, [
+                ('Etag', self.ETAG), ('Content-Type',
+                                      'multipart/byteranges;boundary=' +
+                                      'b' * 32)])
+            sock.read_to_eof()
+        mw = self.middleware(self.handler(cut, other), client_chunk_size='64',
+                             retries='1')
+        resp = self.get(mw, {'Range': 'bytes=0-99,500-899'})
+        received, err = self.read_aborted(resp, UpstreamBodyError)
+        self.assertEqual(first[:150], received)
+        self.assertIn('not the same ranges', str(err))
+        self.assertPool(mw, in_use=0, idle=0, discarded=2)
+
     def test_resume_412_then_206(self):
         """One failed resume uses one retry; the next may succeed."""
         def precondition_failed(sock, request):
