@@ -85,8 +85,11 @@ class UpstreamError(ForwarderError):
 
 
 class UpstreamConnectError(UpstreamError):
-    """The target refused the connection or the connect timed out."""
+    """The target refused the connection or the connect timed out.
+    ``retryable`` is False where another attempt would fail the same way
+    (the target's certificate does not verify)."""
     status_hint = 503
+    retryable = True
 
 
 class PoolExhaustedError(UpstreamError):

@@ -10,7 +10,8 @@ become :mod:`swift_forwarder.exceptions` here and nowhere else.
 Retries (never once body bytes have been read from the client):
 
 * connect refused or timed out: up to ``retries`` more attempts, after a
-  jittered, growing pause;
+  jittered, growing pause (not when the target's certificate does not
+  verify: that would fail the same way);
 * a reused keep-alive connection that turns out dead before the target
   answered anything: once more, on a fresh connection.
 
@@ -198,7 +199,8 @@ def round_trip(pool, request, retries, on_retry=None):
             conn = pool.get(fresh=stale_retries > 0, extra=request.extra)
         except UpstreamConnectError as err:
             connect_failures += 1
-            if connect_failures > retries or _body_started(request):
+            if connect_failures > retries or not err.retryable or \
+                    _body_started(request):
                 raise
             if on_retry is not None:
                 on_retry(err)

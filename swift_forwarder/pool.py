@@ -167,7 +167,9 @@ class ConnectionPool(object):
             else:  # 'Connection refused', not eventlet's 'ECONNREFUSED'
                 reason = 'connect failed: %s' % (
                     os.strerror(err.errno) if err.errno else err)
-            raise UpstreamConnectError(self.name, reason) from err
+            error = UpstreamConnectError(self.name, reason)
+            error.retryable = not isinstance(err, ssl.SSLCertVerificationError)
+            raise error from err
         return conn
 
     def _new_conn(self):

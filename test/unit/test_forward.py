@@ -3,6 +3,8 @@
 """Tests for swift_forwarder.forward: one round trip on real sockets."""
 
 import io
+import shutil
+import tempfile
 import time
 import unittest
 from unittest import mock
@@ -19,7 +21,7 @@ from swift_forwarder.forward import ErrorLimiter, Upstream, \
 from swift_forwarder.iterators import RequestBody, ResponseBody
 
 from test.unit.helpers import GreenTestCase, SpyInput, keep_alive_handler, \
-    refused_port
+    make_cert, refused_port, tls_wrapper
 
 HEADERS = [('Host', 'target'), ('X-Auth-Token', 'AUTH_tk')]
 
@@ -207,6 +209,25 @@ class TestRoundTrip(GreenTestCase):
             self.assertEqual(retries + 1, new_conn.call_count)
             self.assertEqual(503, caught.exception.status_hint)
         self.assertStats(pool, in_use=0, idle=0, created=0)
+
+    def test_certificate_failure_not_retried(self):
+        """A target whose certificate does not verify fails the same way
+        every time: no retries, no pauses; 503 naming the TLS failure."""
+        tmpdir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmpdir)
+        cert, key = make_cert(tmpdir)
+        other, _key = make_cert(tmpdir, name='other')
+        server = self.start_server(keep_alive_handler(b'x'),
+                                   expect_errors=True,
+                                   wrap=tls_wrapper(cert, key))
+        pool = self.make_pool(server.port, scheme='https', ca_certs=other)
+        with mock.patch.object(forward, 'sleep') as sleep, \
+                mock.patch.object(pool, 'get', wraps=pool.get) as get:
+            with self.assertRaises(UpstreamConnectError) as caught:
+                round_trip(pool, get_request(), 2)
+        self.assertIn('TLS handshake failed', str(caught.exception))
+        self.assertEqual(503, caught.exception.status_hint)
+        self.assertEqual((1, 0), (get.call_count, sleep.call_count))
 
     def test_connect_retry_succeeds(self):
         """A connect that fails once and then works succeeds."""
