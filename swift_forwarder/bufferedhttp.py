@@ -123,6 +123,22 @@ class BufferedHTTPConnection(_BufferedMixin, http_client.HTTPConnection):
 class BufferedHTTPSConnection(_BufferedMixin, http_client.HTTPSConnection):
     """A TLS connection to the target; certificates verified by default."""
 
+    def connect(self):
+        """TCP, then the TLS handshake (both within conn_timeout).  A failed
+        handshake closes the socket at once: eventlet's ssl socket would
+        otherwise keep it open for as long as the exception is referenced."""
+        http_client.HTTPConnection.connect(self)
+        tls = self._context.wrap_socket(self.sock, server_hostname=self.host,
+                                        do_handshake_on_connect=False)
+        try:
+            tls.do_handshake()
+        except BaseException:
+            tls.close()
+            raise
+        self.sock = tls
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(self.node_timeout)
+
 
 def make_ssl_context(ca_certs=None, insecure=False, cert_file=None,
                      key_file=None):

@@ -2,6 +2,8 @@
 # Licensed under the Apache License, Version 2.0
 """Tests for swift_forwarder.bufferedhttp, on real loopback sockets."""
 
+import gc
+import os
 import shutil
 import ssl as std_ssl
 import tempfile
@@ -13,6 +15,7 @@ from swift_forwarder.bufferedhttp import BufferedHTTPConnection, \
     BufferedHTTPSConnection, make_ssl_context
 from swift_forwarder.green import socket
 
+from test.functional.util import tcp_connections
 from test.unit.helpers import GreenTestCase, keep_alive_handler, make_cert, \
     tls_wrapper
 
@@ -248,6 +251,28 @@ class TestTLS(BufferedHTTPTestCase):
         """Without ca_certs an unknown certificate is refused at connect."""
         with self.assertRaises(std_ssl.SSLCertVerificationError):
             self.tls_request(make_ssl_context(), expect_errors=True)
+
+    def test_failed_handshake_closes_at_once(self):
+        """A refused certificate closes the socket right away, even while
+        the exception (and its traceback) is still referenced and no
+        garbage collection runs."""
+        server = self.start_server(
+            keep_alive_handler(b'secret'), expect_errors=True,
+            wrap=tls_wrapper(self.cert, self.key))
+        conn = BufferedHTTPSConnection('127.0.0.1', server.port, 0.5, 1.0,
+                                       context=make_ssl_context())
+        gc.disable()
+        try:
+            try:
+                conn.connect()
+            except std_ssl.SSLCertVerificationError as err:
+                held = err.__traceback__  # the frames, with their locals
+            self.assertIsNotNone(held)
+            self.assertEqual([], tcp_connections(os.getpid(),
+                                                 remote_port=server.port))
+        finally:
+            del held
+            gc.enable()
 
     def test_refused_for_other_host(self):
         """A trusted certificate for another host name is refused."""
