@@ -61,7 +61,10 @@ class _BufferedMixin(object):
         self.response = None
 
     def connect(self):
-        super().connect()  # bounded by conn_timeout (TLS handshake too)
+        super().connect()  # bounded by conn_timeout
+        self._connected()
+
+    def _connected(self):
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.settimeout(self.node_timeout)
 
@@ -136,8 +139,7 @@ class BufferedHTTPSConnection(_BufferedMixin, http_client.HTTPSConnection):
             tls.close()
             raise
         self.sock = tls
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.settimeout(self.node_timeout)
+        self._connected()
 
 
 def make_ssl_context(ca_certs=None, insecure=False, cert_file=None,
