@@ -697,7 +697,7 @@ class TargetForwarder(object):
                 refusal = self._authorize_segments(env, length)
                 has_body, length = True, int(env['CONTENT_LENGTH'])
             if refusal is None:
-                refusal = self._authorize_sources(env)
+                refusal = self._authorize_sources(env, target)
             if refusal is not None:
                 return self._refuse(env, start_response, record, refusal,
                                     'refused before forwarding')
@@ -804,42 +804,41 @@ class TargetForwarder(object):
                                     'may not read')
         return None
 
-    def _authorize_sources(self, env):
+    def _authorize_sources(self, env, target):
         """What a copy reads (its source, and whatever the source refers
         to: :meth:`_authorize_read_through` on a HEAD of it), and what a
         manifest DELETE deletes (every segment: write access).  None, or
-        the refusal."""
+        the refusal.  ``target``: the request's, as it would be sent."""
         method = env['REQUEST_METHOD']
-        account_raw = routing.upstream_path(env).split('/', 3)[2]
+        path = target.partition('?')[0]
         source = None
         if method == 'COPY':
-            source = routing.upstream_path(env).partition('?')[0]
+            source = path
         elif env.get('HTTP_X_COPY_FROM') is not None:
-            container, obj = routing.reference(env['HTTP_X_COPY_FROM'])
-            source = '/v1/%s/%s/%s' % (
-                account_raw, *(urllib.parse.quote(
-                    routing.wsgi_to_str(name).encode('utf-8'))
-                    for name in (container, obj)))
+            # (well-formed: ServiceAuth.authorize refused it otherwise)
+            source = _object_path(path.split('/', 3)[2],
+                                  *routing.reference(env['HTTP_X_COPY_FROM']))
         if source is not None and routing.query_param(
                 env, 'multipart-manifest') != 'get' and \
                 routing.query_param(env, 'symlink') != 'get':
-            conn = self._aux(env, 'HEAD', source)
-            resp = conn.response
-            self.pool.release(conn)  # a HEAD: nothing to read
+            resp = self._head(env, source)
             if 200 <= resp.status < 300:
                 return self._authorize_read_through(env, 'GET', source, resp)
         if method == 'DELETE' and routing.query_param(
-                env, 'multipart-manifest') == 'delete':
-            target = routing.upstream_path(env).partition('?')[0]
-            conn = self._aux(env, 'HEAD', target)
-            resp = conn.response
-            self.pool.release(conn)
-            if (resp.getheader('X-Static-Large-Object') or '').lower() == \
-                    'true':
-                return self.service.authorize_containers(
-                    env, SwobRequest, self._manifest_containers(env, target),
-                    access='DELETE')
+                env, 'multipart-manifest') == 'delete' and (self._head(
+                    env, path).getheader('X-Static-Large-Object') or
+                    '').lower() == 'true':
+            return self.service.authorize_containers(
+                env, SwobRequest, self._manifest_containers(env, path),
+                access='DELETE')
         return None
+
+    def _head(self, env, target):
+        """The target's answer to an auxiliary HEAD of ``target``."""
+        conn = self._aux(env, 'HEAD', target)
+        resp = conn.response
+        self.pool.release(conn)  # a HEAD: nothing to read
+        return resp
 
     def _manifest_containers(self, env, target, extra=False):
         """The containers of an SLO's segments, its nested manifests'
@@ -868,10 +867,7 @@ class TargetForwarder(object):
             for container, obj, nested in segments:
                 containers.add(container)
                 if nested:
-                    queue.append('/v1/%s/%s/%s' % (
-                        account_raw, *(urllib.parse.quote(
-                            routing.wsgi_to_str(name).encode('utf-8'))
-                            for name in (container, obj))))
+                    queue.append(_object_path(account_raw, container, obj))
         return sorted(containers)
 
     def _aux(self, env, method, target, extra=False):
@@ -1111,6 +1107,14 @@ class TargetForwarder(object):
                           'upstream connection closed')
         else:
             record.finish(record.status, body.bytes_sent)
+
+
+def _object_path(account_raw, container, obj):
+    """``/v1/<account>/<container>/<object>`` for a request target: the
+    account as it is in one (quoted), the names WSGI strings."""
+    return '/v1/%s/%s/%s' % (account_raw, *(
+        urllib.parse.quote(routing.wsgi_to_str(name).encode('utf-8'))
+        for name in (container, obj)))
 
 
 def _reason(status):
