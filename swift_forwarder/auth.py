@@ -182,8 +182,8 @@ class ServiceAuth(object):
                 not self.allow_account_requests:
             return auth_refusal(403, 'Account %s is not forwarded (set '
                                 'allow_account_requests)' % method)
-        bulk = BULK_PARAMS.intersection(urllib.parse.parse_qs(
-            env.get('QUERY_STRING', ''), keep_blank_values=True))
+        bulk = BULK_PARAMS.intersection(routing.query_params(env)) \
+            if env.get('QUERY_STRING') else ()
         if bulk:
             return auth_refusal(
                 403, '%s is not forwarded in service mode: the target would '

@@ -691,7 +691,7 @@ class TargetForwarder(object):
         target = routing.upstream_path(env)
         if self.service is not None and env['PATH_INFO'].startswith('/v1/'):
             # after the input checks: bad input never costs the ACL lookup
-            routing.check_service_path(env)
+            routing.check_service_path(env, target)
             refusal = self.service.authorize(env, SwobRequest)
             if refusal is None and routing.is_manifest_put(env):
                 refusal = self._authorize_segments(env, length)
@@ -782,8 +782,12 @@ class TargetForwarder(object):
                 named.append(None)
             else:
                 named.append(routing.reference(parts[3]))
-        manifest_get = routing.query_param(env, 'multipart-manifest') == 'get'
         manifest = resp.getheader('X-Object-Manifest')
+        slo = method == 'GET' and (resp.getheader(
+            'X-Static-Large-Object') or '').lower() == 'true'
+        # a GET of the manifest itself reads no segment
+        manifest_get = (manifest or slo) and routing.query_param(
+            env, 'multipart-manifest') == 'get'
         if manifest and not manifest_get:
             named.append(routing.reference(manifest))
         for reference in named:
@@ -794,8 +798,7 @@ class TargetForwarder(object):
                 env, SwobRequest, *reference, extra=extra)
             if refusal is not None:
                 return refusal
-        if method == 'GET' and not manifest_get and (resp.getheader(
-                'X-Static-Large-Object') or '').lower() == 'true':
+        if slo and not manifest_get:
             containers = self._manifest_containers(env, target, extra)
             if self.service.authorize_containers(
                     env, SwobRequest, containers, extra=extra) is not None:

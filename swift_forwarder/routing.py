@@ -19,7 +19,8 @@ __all__ = [
     'check_request', 'check_loop', 'upstream_path', 'upstream_headers',
     'response_headers', 'is_auth_path', 'client_base_url', 'map_account',
     'split_account', 'is_cluster_only', 'check_service_path', 'reference',
-    'is_manifest_put', 'manifest_segments', 'query_param', 'without_params',
+    'is_manifest_put', 'manifest_segments', 'query_param', 'query_params',
+    'without_params',
     'TEMPURL_PARAMS',
     'wsgi_to_str', 'header_name',
     'rewrite_storage_url', 'put_etag_checkable', 'body_etag', 'resumable_span',
@@ -363,15 +364,16 @@ def map_account(target, account):
     return '/'.join(parts) + sep + query
 
 
-def check_service_path(env):
+def check_service_path(env, target):
     """Service mode: the account and container the client is authorized
     for must be the ones the target sees.  The upstream path keeps the
     client's quoting, so an encoded ``/`` in the account or container
     (``/v1/AUTH_a%2Fc/o``) would move the split there: refuse it.
 
+    :param target: :func:`upstream_path` of ``env``.
     :raises BadRequest: nothing has gone upstream.
     """
-    sent = upstream_path(env).partition('?')[0].split('/', 4)[2:4]
+    sent = target.partition('?')[0].split('/', 4)[2:4]
     seen = (env.get('SCRIPT_NAME', '') + env['PATH_INFO']).split('/', 4)[2:4]
     if [urllib.parse.unquote_to_bytes(part) for part in sent] != \
             [part.encode('latin-1') for part in seen]:
@@ -399,11 +401,16 @@ TEMPURL_PARAMS = frozenset(('temp_url_sig', 'temp_url_expires',
                             'temp_url_prefix', 'temp_url_ip_range'))
 
 
+def query_params(env):
+    """The query parameters as Swift's middlewares read them
+    (``req.params``: the last of several wins; ``?name`` alone is '')."""
+    return dict(urllib.parse.parse_qsl(env.get('QUERY_STRING', ''),
+                                       keep_blank_values=True))
+
+
 def query_param(env, name):
-    """A query parameter as Swift's middlewares read it (``req.params``:
-    the last of several wins; ``?name`` alone is ''), or None."""
-    return dict(urllib.parse.parse_qsl(
-        env.get('QUERY_STRING', ''), keep_blank_values=True)).get(name)
+    """One of :func:`query_params`, or None."""
+    return query_params(env).get(name)
 
 
 def without_params(target, names):
