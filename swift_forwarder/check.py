@@ -62,11 +62,11 @@ from paste.deploy import loadwsgi  # noqa: E402
 
 from swift_forwarder import __version__, middleware  # noqa: E402
 from swift_forwarder.auth import AuthError  # noqa: E402
-from swift_forwarder.auth import account_from_storage_url  # noqa: E402
 from swift_forwarder.exceptions import ConfigError  # noqa: E402
 from swift_forwarder.exceptions import ForwarderError  # noqa: E402
+from swift_forwarder.exceptions import ResponseReadError  # noqa: E402
 from swift_forwarder.exceptions import UpstreamConnectError  # noqa: E402
-from swift_forwarder.forward import UpstreamRequest  # noqa: E402
+from swift_forwarder.service import account_from_storage_url  # noqa: E402
 from swift_forwarder.green import Timeout, http_client, socket  # noqa: E402
 from swift_forwarder.green import ssl  # noqa: E402
 
@@ -331,15 +331,20 @@ class TargetChecker(object):
                 ('auth', self.auth), ('account', self.accounts)]
 
     def run(self):
+        """``(check, result, detail)`` rows; the pool's connections are
+        closed once the checks are over."""
         failed = None
-        for check, step in self.steps():
-            if failed is not None:
-                yield check, SKIP, 'after %s FAIL' % failed
-                continue
-            for result, detail in self._guarded(step):
-                yield check, result, detail
-                if result == FAIL:
-                    failed = check
+        try:
+            for check, step in self.steps():
+                if failed is not None:
+                    yield check, SKIP, 'after %s FAIL' % failed
+                    continue
+                for result, detail in self._guarded(step):
+                    yield check, result, detail
+                    if result == FAIL:
+                        failed = check
+        finally:
+            self.pool.close()
 
     def _guarded(self, step):
         """``step()``'s rows; an error it did not expect (a bug, or one
@@ -369,7 +374,7 @@ class TargetChecker(object):
         return text
 
     def resolve(self):
-        target = self.target.target
+        target = self.target.address
         try:
             infos = socket.getaddrinfo(target.host, target.port, 0,
                                        socket.SOCK_STREAM)
@@ -391,7 +396,7 @@ class TargetChecker(object):
             yield OK, '%s: %s' % (target.host, ', '.join(addresses))
 
     def connect(self):
-        target, pool = self.target.target, self.pool
+        target, pool = self.target.address, self.pool
         start = time.monotonic()
         try:
             conn = pool.connect()
@@ -475,30 +480,24 @@ class TargetChecker(object):
                    'HEAD %s: %d %s' % (path, status, reason))
 
     def _request(self, method, path, headers=()):
-        """One request through the filter's own upstream (pool, retries,
-        error limiter): ``(status, reason, body)``.
+        """One side request through the filter's own upstream (pool,
+        retries, error limiter): ``(status, reason, body)``.
 
         :raises _RequestFailed: with the reason.
         """
-        request = UpstreamRequest(method, path, [
-            ('Host', self.target.netloc), ('User-Agent', USER_AGENT)
-        ] + list(headers), None, None)
         try:
-            conn = self.target.upstream.round_trip(request)
+            resp = self.target.upstream.side_request(
+                method, path, [('User-Agent', USER_AGENT)] + list(headers),
+                MAX_BODY)
+        except ResponseReadError as err:
+            raise _RequestFailed('reading the response: %s' % describe(
+                err.__cause__, self.pool.node_timeout)) from err
         except (ForwarderError, OSError, ValueError, Timeout) + \
                 HTTP_ERRORS as err:
             timeout = self.pool.conn_timeout if isinstance(
                 err, UpstreamConnectError) else self.pool.node_timeout
             raise _RequestFailed(describe(err, timeout)) from err
-        try:
-            resp = conn.response
-            body = resp.read(MAX_BODY) if method != 'HEAD' else b''
-            return resp.status, resp.reason, body
-        except (OSError, ValueError, Timeout) + HTTP_ERRORS as err:
-            raise _RequestFailed('reading the response: %s' % describe(
-                err, self.pool.node_timeout)) from err
-        finally:
-            self.pool.discard(conn)
+        return resp.status, resp.reason, resp.body
 
 
 class _RequestFailed(Exception):

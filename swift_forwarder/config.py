@@ -19,7 +19,8 @@ import urllib.parse
 from swift_forwarder.exceptions import ConfigError
 from swift_forwarder import routing
 
-__all__ = ['OPTIONS', 'ForwarderConfig', 'Target', 'parse_conf']
+__all__ = ['OPTIONS', 'ForwarderConfig', 'TargetAddress', 'TargetConf',
+           'parse_conf']
 
 #: Swift's generic logging and statsd options, accepted in our section and
 #: handed to Swift's ``get_logger`` untouched.
@@ -36,13 +37,14 @@ FALSE_VALUES = frozenset(('false', '0', 'no', 'off', 'f', 'n'))
 
 
 #: One target cluster: where it is and how to talk TLS to it.
-Target = collections.namedtuple(
-    'Target', 'name scheme host port ca_certs insecure cert_file key_file')
+TargetAddress = collections.namedtuple(
+    'TargetAddress',
+    'name scheme host port ca_certs insecure cert_file key_file')
 
 #: A target with what is routed to it (``forward`` rules) and the
 #: forwarder's credentials there (``auth``: a dict of the auth options).
 TargetConf = collections.namedtuple('TargetConf',
-                                    'target forward auth verify_get')
+                                    'address forward auth verify_get')
 
 
 def boolean(value):
@@ -336,7 +338,7 @@ def _check_one_account(target_conf, container_opt_in):
             'target %s: auth_mode = service without account_map would put '
             'every forwarded local account into the service account; set '
             'account_map (a target account per local account), or forward '
-            'one account only' % target_conf.target.name)
+            'one account only' % target_conf.address.name)
 
 
 def _convert(where, name, raw):
@@ -358,8 +360,9 @@ def _target_conf(name, values, filter_values):
     if filter_values['auth_mode'] == 'service':
         auth = {option: values[option] for option in AUTH_OPTIONS}
     return TargetConf(
-        Target(name, scheme, host, port, values['ca_certs'],
-               values['insecure'], values['cert_file'], values['key_file']),
+        TargetAddress(name, scheme, host, port, values['ca_certs'],
+                      values['insecure'], values['cert_file'],
+                      values['key_file']),
         values['forward'], auth, values['verify_get'])
 
 

@@ -14,6 +14,7 @@ __all__ = [
     'ClientDisconnect', 'ClientTimeout', 'UpstreamError',
     'UpstreamConnectError', 'PoolExhaustedError', 'ErrorLimitedError',
     'EtagMismatch', 'UpstreamTimeout', 'UpstreamBodyError',
+    'ResponseReadError', 'ResponseTooLarge', 'Refused',
 ]
 
 
@@ -48,6 +49,14 @@ class BadRequest(ForwarderError):
 class LoopDetected(ForwarderError):
     """The request has already passed through this forwarder, or too many."""
     status_hint = 508
+
+
+class Refused(ForwarderError):
+    """Service mode: the client may not do this (401/403/409; 400 for a
+    malformed reference).  ``app``, if set, is the local auth's own refusal
+    (a WSGI app), answered as it is."""
+    status_hint = 403
+    app = None
 
 
 class ClientDisconnect(ForwarderError):
@@ -115,3 +124,12 @@ class UpstreamTimeout(UpstreamError):
 
 class UpstreamBodyError(UpstreamError):
     """The target's response body broke off; the client stream is aborted."""
+
+
+class ResponseReadError(UpstreamBodyError):
+    """A side request's answer broke off while its body was read; the
+    cause is the low-level error."""
+
+
+class ResponseTooLarge(UpstreamError):
+    """A side request's answer was longer than the forwarder reads."""

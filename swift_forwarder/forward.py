@@ -23,15 +23,19 @@ proxy does for its nodes); then one request probes it.
 """
 
 import collections
+import http.client
 import random
 import time
 
 from swift_forwarder.exceptions import ErrorLimitedError, ForwarderError, \
-    PoolExhaustedError, UpstreamBodyError, UpstreamConnectError, \
-    UpstreamError, UpstreamTimeout
-from swift_forwarder.green import http_client, sleep
+    PoolExhaustedError, ResponseReadError, ResponseTooLarge, \
+    UpstreamBodyError,     UpstreamConnectError, UpstreamError, UpstreamTimeout
+from swift_forwarder.green import Timeout, http_client, sleep
+from swift_forwarder.iterators import ResponseBody
+from swift_forwarder.paths import RequestPath
 
-__all__ = ['ErrorLimiter', 'Upstream', 'UpstreamRequest', 'round_trip']
+__all__ = ['ErrorLimiter', 'Upstream', 'UpstreamRequest', 'SideResponse',
+           'round_trip']
 
 #: Connect retries pause ``uniform(0, min(cap, base * 2 ** n))`` seconds.
 BACKOFF_BASE = 0.05
@@ -41,13 +45,17 @@ BACKOFF_CAP = 1.0
 COUNTERS = ('retries', 'resumes', 'etag_mismatches', 'error_limited',
             'suppressions', 'loop_refusals')
 
-#: What to send.  ``body`` is a :class:`RequestBody` or None;
-#: ``content_length`` None with a body means chunked.  ``extra``: a round
-#: trip made while the client's request holds a pooled connection already
-#: (see :meth:`ConnectionPool.get`).
+#: What to send.  ``path`` is a :class:`RequestPath`; ``body`` a
+#: :class:`RequestBody` or None; ``content_length`` None with a body means
+#: chunked.
 UpstreamRequest = collections.namedtuple(
-    'UpstreamRequest', 'method target headers body content_length extra',
-    defaults=(False,))
+    'UpstreamRequest', 'method path headers body content_length',
+    defaults=(None, None))
+
+#: A side request's answer: the status and reason, the headers (an
+#: :class:`http.client.HTTPMessage`) and the body (bytes).
+SideResponse = collections.namedtuple('SideResponse',
+                                      'status reason headers body')
 
 #: Errors that show a pooled keep-alive socket was already dead.
 _STALE_ERRORS = (http_client.RemoteDisconnected, ConnectionResetError,
@@ -122,18 +130,24 @@ class ErrorLimiter(object):
 
 
 class Upstream(object):
-    """One target: its pool, error limiter, retries and counters.
+    """One target: its pool, error limiter, retries and counters, and the
+    side requests the forwarder makes there on its own behalf.
 
     :param pool: the target's :class:`ConnectionPool`.
     :param retries: connect retries per request.
     :param limiter: its :class:`ErrorLimiter`.
+    :param netloc: the target's ``Host``.
+    :param user_agent: the ``User-Agent`` of side requests (the forwarder's
+        ``Via`` entry).
 
     The counters go to the pool's metrics as well.
     """
 
-    def __init__(self, pool, retries, limiter):
+    def __init__(self, pool, retries, limiter, netloc=None, user_agent=None):
         self.pool, self.retries, self.limiter = pool, retries, limiter
         self.name = pool.name
+        self.netloc = netloc or pool.address.host
+        self.user_agent = user_agent
         self.counters = dict.fromkeys(COUNTERS, 0)
 
     def count(self, name):
@@ -141,9 +155,11 @@ class Upstream(object):
         self.counters[name] += 1
         self.pool.metrics.increment(name)
 
-    def round_trip(self, request):
+    def round_trip(self, request, extra=False):
         """:func:`round_trip` under the error limiter.
 
+        :param extra: the client's request holds a pooled connection
+            already (see :meth:`ConnectionPool.get`).
         :raises ErrorLimitedError: the target is suppressed: fail fast.
         """
         try:
@@ -155,7 +171,7 @@ class Upstream(object):
         ok = None
         try:
             conn = round_trip(self.pool, request, self.retries,
-                              on_retry=self._on_retry)
+                              on_retry=self._on_retry, extra=extra)
             ok = True
             return conn
         except PoolExhaustedError:
@@ -166,6 +182,88 @@ class Upstream(object):
             raise
         finally:
             self.limiter.finish(probe, ok)
+
+    def side_headers(self, headers=()):
+        """``headers`` with the ``Host`` and ``User-Agent`` of a side
+        request, unless they name their own."""
+        given = {name.lower() for name, _value in headers}
+        return [(name, value) for name, value in (
+            ('Host', self.netloc), ('User-Agent', self.user_agent))
+            if value and name.lower() not in given] + list(headers)
+
+    def side_request(self, method, target, headers=(), max_body=0,
+                     extra=False, send=None):
+        """A request the forwarder makes on its own behalf (a HEAD of a
+        copy source, a manifest GET, a container's ACLs, a check), read
+        whole: a :class:`SideResponse`.  The connection is disposed of
+        here, whatever happens: pooled again if the body was read to the
+        end, else closed.
+
+        :param target: the quoted path, with its query if any.
+        :param max_body: the longest body read; a longer one raises
+            :class:`ResponseTooLarge`.
+        :raises ResponseReadError: the body broke off (or a Timeout came
+            while it was read); the head's failures as
+            :meth:`round_trip`.
+        :param send: how to send it (default :meth:`round_trip`; service
+            mode passes its own, which maps the account and adds the
+            token); called with the :class:`UpstreamRequest` and ``extra``.
+        """
+        request = UpstreamRequest(method, RequestPath.of(target),
+                                  self.side_headers(headers))
+        conn = (send or self.round_trip)(request, extra=extra)
+        resp = conn.response
+        body = ResponseBody(self.pool, conn, max(max_body, 1) + 1)
+        data = b''
+        try:
+            for chunk in body:
+                data += chunk
+                if len(data) > max_body:
+                    break
+        except (ForwarderError, Timeout, OSError, ValueError,
+                http_client.HTTPException, http.client.HTTPException) as err:
+            # (ResponseBody translates the green http.client's errors; a
+            # response object of another make raises the stdlib's)
+            raise ResponseReadError(self.name, 'reading the response: %s'
+                                    % err) from err
+        finally:
+            body.close()
+        if len(data) > max_body:
+            raise ResponseTooLarge(self.name, '%s %s: response body larger '
+                                   'than %d bytes' % (
+                                       method, request.path.quoted, max_body))
+        return SideResponse(resp.status, resp.reason, resp.msg, data)
+
+    def probe(self, path, timeout):
+        """``GET path`` on a connection of its own (never a pooled one,
+        which a busy pool may not have free), closed after it, within
+        ``timeout`` seconds in all.
+
+        :returns: a :class:`SideResponse` (at most 64 KiB of its body).
+        :raises ForwarderError: the target could not be reached, or did
+            not answer within ``timeout`` (:class:`UpstreamTimeout`); the
+            message does not name the target.
+        """
+        conn = None
+        deadline = Timeout(timeout)
+        try:
+            with deadline:
+                conn = self.pool.connect()
+                _exchange(conn, UpstreamRequest(
+                    'GET', RequestPath.of(path), self.side_headers()),
+                    self.name)
+                resp = conn.response
+                return SideResponse(resp.status, resp.reason, resp.msg,
+                                    resp.read(65536))
+        except Timeout as err:
+            if err is not deadline:
+                raise
+            raise UpstreamTimeout(None, 'timed out')
+        except (OSError, http_client.HTTPException) as err:
+            raise UpstreamError(None, str(err)) from err
+        finally:
+            if conn is not None:
+                conn.close()
 
     def _on_retry(self, err):
         self.count('retries')
@@ -183,20 +281,22 @@ def _backoff(attempt):
     return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt))
 
 
-def round_trip(pool, request, retries, on_retry=None):
+def round_trip(pool, request, retries, on_retry=None, extra=False):
     """Send ``request`` to the pool's target; return the connection.
 
     The connection's ``response`` has its status and headers read; its body
-    is for the caller to read (see :class:`ResponseBody`), and the caller
-    owns the connection from then on.
+    is for the caller to read (see :class:`ResponseBody`, whose ``close()``
+    gives the connection back), and the caller owns the connection from
+    then on.
 
     :param on_retry: called with the error before each retry.
+    :param extra: see :meth:`ConnectionPool.get`.
     :raises ForwarderError: with the status the client should get.
     """
     connect_failures = stale_retries = 0
     while True:
         try:
-            conn = pool.get(fresh=stale_retries > 0, extra=request.extra)
+            conn = pool.get(fresh=stale_retries > 0, extra=extra)
         except UpstreamConnectError as err:
             connect_failures += 1
             if connect_failures > retries or not err.retryable or \
@@ -245,7 +345,7 @@ def _exchange(conn, request, name):
         headers.append(('Content-Length', str(request.content_length)))
     reused = conn.requests > 0
     try:
-        conn.send_head(request.method, request.target, headers)
+        conn.send_head(request.method, request.path.target, headers)
         if request.body is None:
             conn.getresponse()
             return

@@ -15,7 +15,7 @@ from swift_forwarder.exceptions import ClientDisconnect, ClientTimeout, \
     EtagMismatch, ForwarderError, UpstreamBodyError, UpstreamTimeout
 from swift_forwarder.green import ClientReadTimeout, http_client
 
-__all__ = ['RequestBody', 'ResponseBody', 'SplicedResponse']
+__all__ = ['RequestBody', 'ResponseBody', 'md5']
 
 
 class RequestBody(object):
@@ -35,7 +35,7 @@ class RequestBody(object):
         self.chunk_size = chunk_size
         self.client_timeout = client_timeout
         self.bytes_read = 0
-        self.md5 = _md5() if checksum else None
+        self.md5 = md5() if checksum else None
 
     def __iter__(self):
         while True:
@@ -84,7 +84,8 @@ class ResponseBody(object):
     :param pool: the :class:`ConnectionPool` the connection came from.
     :param conn: the connection; the response is ``conn.response``.
     :param chunk_size: the largest chunk to read at once.
-    :param on_close: called once with this object when it closes; its
+    :param on_close: called once with this object when it closes (may be
+        set later, as the attribute of that name); its
         ``complete``, ``error``, ``resumes`` and ``bytes_sent`` tell how it
         went.
     :param etag: the MD5 (hex) the whole body must have, or None.  On a
@@ -100,9 +101,9 @@ class ResponseBody(object):
         self._conn = conn
         self._resp = conn.response
         self._chunk_size = chunk_size
-        self._on_close = on_close
+        self.on_close = on_close
         self._etag = etag
-        self._md5 = _md5() if etag else None
+        self._md5 = md5() if etag else None
         self._resume = resume
         self._max_resumes = max_resumes if resume else 0
         self.resumes = 0
@@ -111,8 +112,23 @@ class ResponseBody(object):
         self.closed = False
         self.error = None
 
+    @property
+    def response(self):
+        """The response being read (a resumed one after a resume)."""
+        return self._resp
+
     def __iter__(self):
         return self
+
+    def drain(self):
+        """Read the rest and close: for a short answer the client does
+        not get (an error, a PUT's), so that the connection can serve the
+        next request."""
+        try:
+            for _chunk in self:
+                pass
+        finally:
+            self.close()
 
     def __next__(self):
         try:
@@ -125,7 +141,7 @@ class ResponseBody(object):
 
     def _next_chunk(self):
         if self._conn is not None and self._resp.complete():
-            self._release()  # no body at all (HEAD, 204, 304): read nothing
+            self._finish()  # no body at all (HEAD, 204, 304): read nothing
         while self._conn is not None:
             try:
                 chunk = self._read()
@@ -138,7 +154,7 @@ class ResponseBody(object):
                 self._md5.update(chunk)
             if self._resp.complete():
                 self._check_etag()
-                self._release()
+                self._finish()
             if chunk:
                 self.bytes_sent += len(chunk)
                 return chunk
@@ -184,11 +200,11 @@ class ResponseBody(object):
             return None
         return err
 
-    def _release(self):
+    def _finish(self):
         """Read to the end: the connection may serve the next request."""
         conn, self._conn = self._conn, None
         self.complete = True
-        self._pool.release(conn)
+        self._pool.put(conn)
 
     def _fail(self, error):
         """Drop the connection and remember why; returns ``error``."""
@@ -208,52 +224,11 @@ class ResponseBody(object):
             return
         self.closed = True
         self._abort()
-        if self._on_close is not None:
-            self._on_close(self)
+        if self.on_close is not None:
+            self.on_close(self)
 
 
-class SplicedResponse(object):
-    """A multi-range response asked for again after the first one broke
-    off, made to continue the first one byte for byte.
-
-    The target frames both the same way (Swift's multipart/byteranges) but
-    with a new random boundary of the same length: each occurrence of
-    ``boundary`` is written as ``original`` (the client's), and the first
-    ``skip`` bytes (those the client has) are dropped.  Anything else is
-    the wrapped response's.
-    """
-
-    def __init__(self, resp, boundary, original, skip):
-        if len(boundary) != len(original):
-            raise ValueError('boundaries of different lengths')
-        self._resp = resp
-        self._boundary, self._original = boundary, original
-        self._skip = skip
-        self._carry = b''  # may hold the start of a boundary
-
-    def __getattr__(self, name):
-        return getattr(self._resp, name)
-
-    def read1(self, size):
-        keep = len(self._boundary) - 1
-        while True:
-            data = self._resp.read1(size)
-            buf = (self._carry + data).replace(self._boundary, self._original)
-            if data and keep:
-                buf, self._carry = buf[:-keep], buf[-keep:]
-            else:
-                self._carry = b''
-            if self._skip:
-                dropped = min(self._skip, len(buf))
-                buf, self._skip = buf[dropped:], self._skip - dropped
-            if buf or not data:
-                return buf
-
-    def complete(self):
-        return not self._carry and self._resp.complete()
-
-
-def _md5():
+def md5():
     try:
         return hashlib.md5(usedforsecurity=False)
     except TypeError:  # Python < 3.9

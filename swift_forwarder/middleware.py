@@ -354,41 +354,40 @@ where they are the proxy's own server certificate.
 """
 
 import collections
-import functools
 import http
-import io
 import json
 import logging
 import os
 import time
 import urllib.parse
 
-import swiftclient
-
-from swift_forwarder import __version__, routing
-from swift_forwarder.auth import ServiceAuth, TokenCache, auth_refusal
+from swift_forwarder import __version__, service
+from swift_forwarder.auth import service_tokens
+from swift_forwarder.cache import TTLCache
 from swift_forwarder.config import parse_conf
 from swift_forwarder.exceptions import BadRequest, ConfigError, \
-    EtagMismatch, ForwarderError, LoopDetected, UpstreamBodyError, \
-    UpstreamError
+    ForwarderError, LoopDetected, Refused, UpstreamError
 from swift_forwarder.forward import ErrorLimiter, Upstream, UpstreamRequest
-from swift_forwarder.green import Timeout, http_client, local, spawn
-from swift_forwarder.iterators import RequestBody, ResponseBody, \
-    SplicedResponse
+from swift_forwarder.green import local, spawn
+from swift_forwarder.headers import client_base_url, response_headers, \
+    rewrite_storage_url, upstream_headers
+from swift_forwarder.integrity import Integrity, put_etag_checkable
+from swift_forwarder.iterators import RequestBody
 from swift_forwarder.metrics import NULL_METRICS, RequestRecord, \
     TargetMetrics, loggable_path
+from swift_forwarder.paths import RequestPath
 from swift_forwarder.pool import ConnectionPool
+from swift_forwarder.routing import is_auth_path, should_forward
+from swift_forwarder.validation import check_loop, check_request
 
 try:
     from swift.common.registry import register_swift_info
-    from swift.common.swob import Request as SwobRequest
     from swift.common.utils import get_logger as swift_get_logger
     from swift.proxy.controllers.base import get_container_info
 except ImportError:  # unit tests and tools without Swift installed
-    SwobRequest = swift_get_logger = get_container_info = None
-    register_swift_info = None
+    swift_get_logger = get_container_info = register_swift_info = None
 
-__all__ = ['ForwarderMiddleware', 'filter_factory']
+__all__ = ['ForwarderMiddleware', 'TargetForwarder', 'filter_factory']
 
 #: Longest wait for a healthcheck probe's answer (``node_timeout`` if less).
 PROBE_TIMEOUT = 10
@@ -399,14 +398,10 @@ PROBE_TIMEOUT = 10
 OPT_IN_CACHE_TIME = 10.0
 OPT_IN_CACHE_SIZE = 10000
 
-#: Service mode: the largest SLO manifest read to authorize its segments
-#: (Swift's slo ``max_manifest_size`` default), and how many manifests
-#: (nested ones included) are read for one request at most.
-MAX_MANIFEST_SIZE = 8 * 1024 * 1024
-MAX_MANIFESTS = 20
-
 #: Reason phrases for statuses http.client does not know.
 _REASONS = {499: 'Client Disconnect', 508: 'Loop Detected'}
+
+_MISSING = object()
 
 
 class ForwarderMiddleware(object):
@@ -432,7 +427,7 @@ class ForwarderMiddleware(object):
         # test, a tool) gets every one.
         statsd = logger is not None or bool(conf.get('log_statsd_host'))
         self.logger = logger or get_logger(conf)
-        if self.conf.auth_mode == 'service' and SwobRequest is None:
+        if self.conf.auth_mode == 'service' and service.Request is None:
             raise ConfigError('[filter:forwarder]: auth_mode = service runs '
                               'in a Swift proxy (swift not found)')
         if self.conf.container_opt_in and get_container_info is None:
@@ -442,13 +437,15 @@ class ForwarderMiddleware(object):
             (name, TargetForwarder(self.conf, target_conf, self.logger,
                                    statsd))
             for name, target_conf in self.conf.targets.items())
-        self._forward_to = {}  # opt-in: {(account, container): (time, name)}
+        # opt-in: {(account, container): Forward-To or None}
+        self._forward_to = TTLCache(OPT_IN_CACHE_TIME, OPT_IN_CACHE_SIZE)
 
     def __call__(self, env, start_response):
-        path = env.get('PATH_INFO', '')
-        if path == self.conf.healthcheck_path and path:
+        path_info = env.get('PATH_INFO', '')
+        if path_info == self.conf.healthcheck_path and path_info:
             return self.handle_healthcheck(env, start_response)
         self.logger.txn_id = env.get('swift.trans_id')
+        path = RequestPath.from_environ(env)
         try:
             target = self.route(env, path)
         except ForwarderError as err:
@@ -460,7 +457,7 @@ class ForwarderMiddleware(object):
         if target is None:
             return self.app(env, start_response)
         try:
-            return target.forward(env, start_response)
+            return target.forward(env, start_response, path)
         except ForwarderError as err:  # logged on the request's line
             return self.error_response(env, start_response, err, target.name)
 
@@ -473,10 +470,10 @@ class ForwarderMiddleware(object):
         container's ``X-Container-Meta-Forward-To``.
         """
         for target in self.targets.values():
-            if routing.should_forward(path, target.forward_rules):
+            if should_forward(path, target.forward_rules):
                 return target
         if self.conf.forward_auth and (
-                path == '/info' or routing.is_auth_path(path)):
+                path.path_info == '/info' or is_auth_path(path.path_info)):
             return next(iter(self.targets.values()))
         if self.conf.container_opt_in:
             return self._opted_in(env, path)
@@ -495,46 +492,41 @@ class ForwarderMiddleware(object):
         container whose ``X-Container-Meta-Forward-To`` names a target go
         there; container HEAD/PUT/POST/DELETE stay local (they manage the
         local container and that setting)."""
-        account, container, obj = routing.split_account(path) \
-            if path.startswith('/v1/') else (None, None, None)
-        if container is None:
+        if path.version != 'v1' or path.container is None:
             return None
+        key = (path.account, path.container)
         method = env['REQUEST_METHOD']
-        if obj is None and method != 'GET':
+        if path.obj is None and method != 'GET':
             name = env.get('HTTP_X_CONTAINER_META_FORWARD_TO')
             if method in ('PUT', 'POST') and name and \
                     self.target_named(name) is None:
                 raise BadRequest('X-Container-Meta-Forward-To: no target '
                                  'named %r here' % name)
             if method in ('PUT', 'POST', 'DELETE'):
-                self._forward_to.pop((account, container), None)
+                self._forward_to.pop(key)
             return None
-        name = self._container_forward_to(env, account, container)
+        name = self._container_forward_to(env, key)
         if not name:
             return None
         target = self.target_named(name)
         if target is None:
             self.logger.warning('Container %s/%s forwards to %r, which is '
                                 'not a configured target: served locally',
-                                account, container, name)
+                                path.account, path.container, name)
         return target
 
-    def _container_forward_to(self, env, account, container):
+    def _container_forward_to(self, env, key):
         """The container's ``X-Container-Meta-Forward-To`` (or None), from
         Swift's container info (memcache, when the pipeline has ``cache``),
         kept here for :data:`OPT_IN_CACHE_TIME` seconds so that object
         requests never each cost a container HEAD."""
-        key = (account, container)
-        now = time.monotonic()
-        cached = self._forward_to.get(key)
-        if cached is not None and now - cached[0] < OPT_IN_CACHE_TIME:
-            return cached[1]
+        name = self._forward_to.get(key, _MISSING)
+        if name is not _MISSING:
+            return name
         info = get_container_info(env, self.app, swift_source='FWD')
         name = info.get('meta', {}).get('forward-to') or None
         if info.get('status') == 404 or 200 <= (info.get('status') or 0) < 300:
-            if len(self._forward_to) >= OPT_IN_CACHE_SIZE:
-                self._forward_to.clear()
-            self._forward_to[key] = (now, name)
+            self._forward_to.put(key, name)
         return name
 
     def error_response(self, env, start_response, err, target_name=None):
@@ -585,8 +577,8 @@ class ForwarderMiddleware(object):
 
 
 class TargetForwarder(object):
-    """One target: its pool, error limiter, service auth, and the forwarding
-    of one request to it.
+    """One target: its pool, error limiter, service mode and integrity
+    checks, and the forwarding of one request to it.
 
     :param conf: the :class:`ForwarderConfig`.
     :param target_conf: this target's :class:`TargetConf`.
@@ -597,85 +589,72 @@ class TargetForwarder(object):
     def __init__(self, conf, target_conf, logger, statsd=True):
         self.conf = conf
         self.logger = logger
-        target = self.target = target_conf.target
-        self.name = target.name
+        address = self.address = target_conf.address
+        self.name = address.name
         self.forward_rules = target_conf.forward
-        self.verify_get = target_conf.verify_get
-        host = '[%s]' % target.host if ':' in target.host else target.host
-        default_port = 443 if target.scheme == 'https' else 80
-        self.netloc = host if target.port == default_port else \
-            '%s:%d' % (host, target.port)
-        self.via = '1.1 %s (swift_forwarder/%s)' % (
-            conf.forwarder_id, __version__)
+        self.auth = target_conf.auth
         self.metrics = TargetMetrics(logger, self.name) if statsd else \
             NULL_METRICS
         self.pool = ConnectionPool(
-            target, conf.pool_size, conf.pool_timeout, conf.conn_timeout,
+            address, conf.pool_size, conf.pool_timeout, conf.conn_timeout,
             conf.node_timeout, conf.max_idle_time, self.metrics)
         self.upstream = Upstream(self.pool, conf.retries, ErrorLimiter(
             conf.error_limit, conf.error_window,
-            conf.error_suppression_interval))
+            conf.error_suppression_interval), _netloc(address), '1.1 %s '
+            '(swift_forwarder/%s)' % (conf.forwarder_id, __version__))
         self.service = None
-        self.auth = target_conf.auth
         if self.auth is not None:
-            self.service = ServiceAuth(
-                self.upstream, TokenCache(
-                    self.pool.name, self._get_auth,
-                    self.auth['token_refresh_interval']),
-                self.auth['account_map'], conf.allow_account_requests,
-                self.netloc)
+            self.service = service.ServiceMode(
+                self.upstream, service_tokens(
+                    self.pool.name, self.auth, address, conf.node_timeout),
+                self.auth['account_map'], conf.allow_account_requests, conf)
+        self.integrity = Integrity(self.upstream, conf, target_conf.verify_get,
+                                   logger, self.send)
+
+    @property
+    def netloc(self):
+        return self.upstream.netloc
 
     def probe(self):
         """Is the target there?  A ``GET /healthcheck`` on a connection of
-        its own (never a pooled one, which a busy pool may not have free),
-        within ``conn_timeout`` plus at most 10 s for the answer.
+        its own, within ``conn_timeout`` plus at most :data:`PROBE_TIMEOUT`
+        seconds for the answer.
 
         :returns: ``reachable``, and ``status`` and ``time_ms`` or
             ``error``, for the healthcheck JSON.  A 5xx answer is not
             reachable: the target said it cannot serve.
         """
         started = time.monotonic()
-        conn = None
-        deadline = Timeout(self.conf.conn_timeout + min(
-            self.conf.node_timeout, PROBE_TIMEOUT))
         try:
-            with deadline:
-                conn = self.pool.connect()
-                conn.send_head('GET', '/healthcheck', [
-                    ('Host', self.netloc), ('User-Agent', self.via)])
-                status = conn.getresponse().status
-                conn.response.read(65536)
-        except Timeout as err:
-            if err is not deadline:
-                raise
-            return {'reachable': False, 'error': 'timed out'}
-        except (OSError, ForwarderError, http_client.HTTPException) as err:
+            status = self.upstream.probe('/healthcheck', self.conf.conn_timeout
+                                         + min(self.conf.node_timeout,
+                                               PROBE_TIMEOUT)).status
+        except ForwarderError as err:
             return {'reachable': False, 'error': str(err)}
-        finally:
-            if conn is not None:
-                conn.close()
         return {'reachable': status < 500, 'status': status,
                 'time_ms': round((time.monotonic() - started) * 1000, 3)}
 
-    def _get_auth(self):
-        """The service credentials' (storage_url, token), from swiftclient
-        (which does v1, v2 and v3 auth)."""
-        auth = self.auth
-        os_options = {name[3:]: value for name, value in auth.items()
-                      if name.startswith('os_') and value}
-        return swiftclient.get_auth(
-            auth['auth_url'], auth['auth_user'], auth['auth_key'],
-            auth_version=auth['auth_version'], os_options=os_options,
-            cacert=self.target.ca_certs, insecure=self.target.insecure,
-            timeout=self.conf.node_timeout)
+    def send(self, env, request, extra=False):
+        """One round trip for ``env``: ``request`` as built for it, or one
+        derived from it (a resume, a raise_and_delete DELETE), in service
+        mode in the mapped account with the service token."""
+        if self.service is None:
+            return self.upstream.round_trip(request, extra)
+        return self.service.round_trip(env, request, extra)
 
-    def forward(self, env, start_response):
+    def forward(self, env, start_response, path=None):
         """Send one request to the target and relay its response.  The
         request's log line and metrics come once it is over (see
         :class:`RequestRecord`)."""
         record = RequestRecord(self.name, self.metrics, self.logger, env)
         try:
-            return self._forward(env, start_response, record)
+            return self._forward(env, start_response, record, path or
+                                 RequestPath.from_environ(env))
+        except Refused as err:
+            if err.app is None:
+                record.finish(err.status_hint, outcome=str(err))
+                raise
+            return err.app(env, _recording(start_response, record, str(err)))
         except ForwarderError as err:
             loop = isinstance(err, LoopDetected)  # a refusal, not a failure
             if loop:
@@ -684,440 +663,71 @@ class TargetForwarder(object):
                           error=err.status_hint >= 500 and not loop)
             raise
 
-    def _forward(self, env, start_response, record):
+    def _forward(self, env, start_response, record, path):
         conf = self.conf
-        hops = routing.check_loop(env, conf.forwarder_id, conf.max_hops)
-        has_body, length = routing.check_request(env)
-        target = routing.upstream_path(env)
-        if self.service is not None and env['PATH_INFO'].startswith('/v1/'):
+        hops = check_loop(env, conf.forwarder_id, conf.max_hops)
+        has_body, length = check_request(env)
+        if self.service is not None:
             # after the input checks: bad input never costs the ACL lookup
-            routing.check_service_path(env, target)
-            refusal = self.service.authorize(env, SwobRequest)
-            if refusal is None and routing.is_manifest_put(env):
-                refusal = self._authorize_segments(env, length)
-                has_body, length = True, int(env['CONTENT_LENGTH'])
-            if refusal is None:
-                refusal = self._authorize_sources(env, target)
-            if refusal is not None:
-                return self._refuse(env, start_response, record, refusal,
-                                    'refused before forwarding')
-            # the local tempurl middleware checked these; the target would
-            # check them against its own account's keys
-            target = routing.without_params(target, routing.TEMPURL_PARAMS)
-        check_put = has_body and routing.put_etag_checkable(env)
+            path, has_body, length = self.service.check_request(
+                env, path, has_body, length)
+        check_put = has_body and put_etag_checkable(env, path)
         body = record.request_body = RequestBody(
             env['wsgi.input'], length, conf.client_chunk_size,
             conf.client_timeout, checksum=check_put) if has_body else None
-        request = UpstreamRequest(
-            env['REQUEST_METHOD'], target,
-            routing.upstream_headers(env, self.netloc, hops,
-                                     env.get('swift.trans_id'), self.via,
-                                     service=self.service is not None),
+        request = UpstreamRequest(env['REQUEST_METHOD'], path, upstream_headers(
+            env, self.netloc, hops, env.get('swift.trans_id'),
+            self.upstream.user_agent, service=self.service is not None),
             body, length)
-        # proxy-logging names the target of what was sent there (not of
-        # what was refused before it)
-        log_info = env.setdefault('swift.log_info', [])
-        log_info.append('forwarder:%s' % self.name)
-        record.log_info = (log_info, len(log_info) - 1)
-        conn = self._send(env, request)
+        self._log_info(env, record)
+        conn = self.send(env, request)
         resp = conn.response
         record.response_head(resp.status, resp.getheader('X-Trans-Id'))
+        # from here on the response body owns the connection
+        resp_body = self.integrity.response_body(env, request, conn)
         try:
-            if self.service is not None and request.method in (
-                    'GET', 'HEAD') and 200 <= resp.status < 300:
-                refusal = self._authorize_read_through(
-                    env, request.method, target, resp, extra=True)
-                if refusal is not None:
-                    self.pool.discard(conn)
-                    conn = None
-                    return self._refuse(env, start_response, record, refusal,
-                                        'refused: it reads through a '
-                                        'reference')
+            if self.service is not None:
+                self.service.check_response(env, request, resp)
             if check_put and 200 <= resp.status < 300:
-                self._check_put(env, request, conn, body.md5.hexdigest())
-                # (a mismatch raises with the connection disposed of)
-            app_iter = self._response_body(env, request, conn, record)
+                self.integrity.check_put(env, request, resp_body,
+                                         body.md5.hexdigest())
+            app_iter = self.integrity.app_iter(resp_body, record)
+            start_response('%d %s' % (resp.status, resp.reason),
+                           self._response_headers(env, resp))
         except BaseException:
-            if conn is not None and conn.response is resp:
-                self.pool.discard(conn)  # not handed on: free it
-            raise
-        try:
-            headers = routing.response_headers(resp.getheaders())
-            if routing.is_auth_path(env['PATH_INFO']):
-                headers = routing.rewrite_storage_url(
-                    headers, routing.client_base_url(
-                        env, self.conf.storage_url_scheme))
-            start_response('%d %s' % (resp.status, resp.reason), headers)
-        except BaseException:
-            if hasattr(app_iter, 'close'):
-                app_iter.close()  # nobody else will: free the connection
+            resp_body.close()  # nobody else will: free the connection
             raise
         return app_iter
 
-    @staticmethod
-    def _refuse(env, start_response, record, refusal, outcome):
-        def refused(status, headers, exc_info=None):
-            record.finish(int(status.split(' ', 1)[0]), outcome=outcome)
-            return start_response(status, headers, exc_info)
-        return refusal(env, refused)
+    def _log_info(self, env, record):
+        """proxy-logging names the target of what was sent there (not of
+        what was refused before it)."""
+        log_info = env.setdefault('swift.log_info', [])
+        log_info.append('forwarder:%s' % self.name)
+        record.log_info = (log_info, len(log_info) - 1)
 
-    # -- service mode: what the target would read or write besides the path
-
-    def _authorize_read_through(self, env, method, target, resp,
-                                extra=False):
-        """A GET or HEAD of ``target`` that the target answered (``resp``)
-        by following a reference: a symlink's ``Content-Location``, a DLO's
-        ``X-Object-Manifest``, an SLO's segments (nested manifests too).
-        The client must be allowed to read there as well, as Swift checks
-        each of those reads against the reader.  None, or the refusal
-        (403; 409 for an SLO segment, as Swift's slo answers)."""
-        named = []
-        location = resp.getheader('Content-Location')
-        if location:
-            parts = location.split('/', 3) + [''] * 4
-            storage_url, _token = self.service.tokens.get()
-            local_account = routing.split_account(env['PATH_INFO'])[0]
-            if urllib.parse.unquote(parts[2]) != self.service.target_account(
-                    local_account, storage_url):
-                named.append(None)
-            else:
-                named.append(routing.reference(parts[3]))
-        manifest = resp.getheader('X-Object-Manifest')
-        slo = method == 'GET' and (resp.getheader(
-            'X-Static-Large-Object') or '').lower() == 'true'
-        # a GET of the manifest itself reads no segment
-        manifest_get = (manifest or slo) and routing.query_param(
-            env, 'multipart-manifest') == 'get'
-        if manifest and not manifest_get:
-            named.append(routing.reference(manifest))
-        for reference in named:
-            if reference is None:
-                return auth_refusal(403, 'Forbidden: the object refers '
-                                    'outside the account')
-            refusal = self.service.authorize_reference(
-                env, SwobRequest, *reference, extra=extra)
-            if refusal is not None:
-                return refusal
-        if slo and not manifest_get:
-            containers = self._manifest_containers(env, target, extra)
-            if self.service.authorize_containers(
-                    env, SwobRequest, containers, extra=extra) is not None:
-                return auth_refusal(409, 'Conflict: a segment of this '
-                                    'manifest is in a container the client '
-                                    'may not read')
-        return None
-
-    def _authorize_sources(self, env, target):
-        """What a copy reads (its source, and whatever the source refers
-        to: :meth:`_authorize_read_through` on a HEAD of it), and what a
-        manifest DELETE deletes (every segment: write access).  None, or
-        the refusal.  ``target``: the request's, as it would be sent."""
-        method = env['REQUEST_METHOD']
-        path = target.partition('?')[0]
-        source = None
-        if method == 'COPY':
-            source = path
-        elif env.get('HTTP_X_COPY_FROM') is not None:
-            # (well-formed: ServiceAuth.authorize refused it otherwise)
-            source = _object_path(path.split('/', 3)[2],
-                                  *routing.reference(env['HTTP_X_COPY_FROM']))
-        if source is not None and routing.query_param(
-                env, 'multipart-manifest') != 'get' and \
-                routing.query_param(env, 'symlink') != 'get':
-            resp = self._head(env, source)
-            if 200 <= resp.status < 300:
-                return self._authorize_read_through(env, 'GET', source, resp)
-        if method == 'DELETE' and routing.query_param(
-                env, 'multipart-manifest') == 'delete' and (self._head(
-                    env, path).getheader('X-Static-Large-Object') or
-                    '').lower() == 'true':
-            return self.service.authorize_containers(
-                env, SwobRequest, self._manifest_containers(env, path),
-                access='DELETE')
-        return None
-
-    def _head(self, env, target):
-        """The target's answer to an auxiliary HEAD of ``target``."""
-        conn = self._aux(env, 'HEAD', target)
-        resp = conn.response
-        self.pool.release(conn)  # a HEAD: nothing to read
-        return resp
-
-    def _manifest_containers(self, env, target, extra=False):
-        """The containers of an SLO's segments, its nested manifests'
-        included (at most :data:`MAX_MANIFESTS` manifests are read)."""
-        account_raw = target.split('/', 3)[2]
-        containers, queue, read = set(), [target.partition('?')[0]], 0
-        while queue:
-            read += 1
-            if read > MAX_MANIFESTS:
-                raise UpstreamError(self.upstream.name, 'more than %d nested '
-                                    'manifests to authorize' % MAX_MANIFESTS)
-            path = queue.pop()
-            conn = self._aux(env, 'GET', path + '?multipart-manifest=get',
-                             extra)
-            status = conn.response.status
-            body = ResponseBody(self.pool, conn, self.conf.client_chunk_size)
-            try:
-                if status != 200:
-                    raise ValueError(status)
-                segments = routing.manifest_segments(self._read_bounded(body))
-            except ValueError:
-                raise UpstreamError(self.upstream.name, 'cannot read the SLO '
-                                    'manifest to authorize its segments')
-            finally:
-                body.close()
-            for container, obj, nested in segments:
-                containers.add(container)
-                if nested:
-                    queue.append(_object_path(account_raw, container, obj))
-        return sorted(containers)
-
-    def _aux(self, env, method, target, extra=False):
-        """An auxiliary request of the service mode's checks (a HEAD of a
-        copy source, a manifest GET), with the service token; returns the
-        connection, its response head read."""
-        headers = [('Host', self.netloc), ('User-Agent', self.via)]
-        if env.get('swift.trans_id'):
-            headers.append(('X-Trans-Id-Extra', env['swift.trans_id']))
-        return self._send(env, UpstreamRequest(method, target, headers, None,
-                                               None, extra))
-
-    @staticmethod
-    def _read_bounded(chunks):
-        """The bytes of ``chunks``, at most :data:`MAX_MANIFEST_SIZE`;
-        ValueError if more."""
-        data = bytearray()
-        for chunk in chunks:
-            data += chunk
-            if len(data) > MAX_MANIFEST_SIZE:
-                raise ValueError('larger than %d bytes' % MAX_MANIFEST_SIZE)
-        return bytes(data)
-
-    def _authorize_segments(self, env, length):
-        """An SLO manifest PUT names its segments in its body, and the
-        target reads them with the forwarder's identity.  Read the manifest
-        (at most :data:`MAX_MANIFEST_SIZE` bytes, as Swift's slo),
-        authorize the client to read each segment's container, and put the
-        manifest back as the body to send.  None, or the refusal."""
-        if length is not None and length > MAX_MANIFEST_SIZE:
-            raise ForwarderError('Manifest is larger than %d bytes'
-                                 % MAX_MANIFEST_SIZE, 413)
-        try:
-            data = self._read_bounded(RequestBody(
-                env['wsgi.input'], length, self.conf.client_chunk_size,
-                self.conf.client_timeout))
-        except ValueError:
-            raise ForwarderError('Manifest is larger than %d bytes'
-                                 % MAX_MANIFEST_SIZE, 413)
-        env['wsgi.input'] = io.BytesIO(data)
-        env['CONTENT_LENGTH'] = str(len(data))
-        env.pop('HTTP_TRANSFER_ENCODING', None)
-        try:
-            segments = routing.manifest_segments(data)
-        except ValueError:
-            raise BadRequest('Invalid SLO manifest: expected a JSON list of '
-                             'segments')
-        return self.service.authorize_containers(
-            env, SwobRequest, sorted(set(c for c, _o, _n in segments)))
-
-    def _send(self, env, request):
-        """One round trip for ``env``: ``request`` as built for it, or one
-        derived from it (a resume, a raise_and_delete DELETE).  In service
-        mode it goes to the mapped account with the service token."""
-        if self.service is None:
-            return self.upstream.round_trip(request)
-        return self._service_round_trip(env, request)
-
-    def _service_round_trip(self, env, request):
-        """Service mode: the request in the mapped account, with the
-        service token; on a 401, one re-auth and one retry if nothing of
-        the body was read yet (the target refused before 100 Continue)."""
-        account, container, _obj = routing.split_account(env['PATH_INFO'])
-        for attempt in (1, 2):
-            storage_url, token = self.service.tokens.get()
-            target_account = self.service.target_account(
-                account, storage_url)
-            conn = self.upstream.round_trip(request._replace(
-                target=routing.map_account(request.target, target_account),
-                headers=request.headers + [('X-Auth-Token', token)]))
-            if conn.response.status != 401 or attempt == 2:
-                break
-            self._discard_body(conn)
-            self.service.tokens.invalidate(token)
-            if request.body is not None and request.body.bytes_read:
-                raise UpstreamError(self.upstream.name, 'the target refused '
-                                    'the service token mid-upload')
-        if conn.response.status == 401:
-            self._discard_body(conn)
-            raise UpstreamError(self.upstream.name, 'the target refused the '
-                                'service token, also after re-auth')
-        if container is not None and request.method in (
-                'PUT', 'POST', 'DELETE'):
-            self.service.forget_acls(target_account, container)
-        return conn
-
-    def _response_body(self, env, request, conn, record):
-        """A short body is read at once and the connection released before
-        the client sees anything; anything longer streams, verified against
-        its ETag and resumed if the target breaks off."""
-        resp = conn.response
-        etag = routing.body_etag(request.method, request.target, resp) \
-            if self.verify_get else None
-        resume = self._resumer(env, request, resp)
-        if resp.length is not None and resp.length <= \
-                self.conf.client_chunk_size:
-            body = ResponseBody(self.pool, conn, max(resp.length, 1),
-                                etag=etag, resume=resume,
-                                max_resumes=self.conf.retries)
-            try:
-                data = b''.join(body)
-            except EtagMismatch:  # a 502 for the client
-                self.upstream.count('etag_mismatches')
-                raise
-            finally:
-                body.close()
-            record.finish(resp.status, len(data))
-            return [data]
-        return ResponseBody(self.pool, conn, self.conf.client_chunk_size,
-                            on_close=functools.partial(self._on_close, record),
-                            etag=etag, resume=resume,
-                            max_resumes=self.conf.retries)
-
-    def _derived(self, env, request, method, target, dropped, added=()):
-        """A body-less request derived from ``request`` (its headers but
-        ``dropped``, plus ``added``), sent as ``request`` was."""
-        headers = [(name, value) for name, value in request.headers
-                   if name.lower() not in dropped]
-        return self._send(env, UpstreamRequest(
-            method, target, headers + list(added), None, None))
-
-    def _resumer(self, env, request, resp):
-        """None, or a function that asks the target for the rest of this
-        GET response from a given offset, pinned to the same ETag."""
-        span = routing.resumable_span(request.method, resp)
-        if span is None:
-            return self._multipart_resumer(env, request, resp)
-        first, last, etag = span
-        upstream = self.upstream
-
-        def resume(offset):
-            start = first + offset
-            upstream.count('resumes')
-            self.logger.warning('Resuming GET %s at byte %d',
-                                request.target.split('?', 1)[0], start)
-            conn = self._derived(
-                env, request, 'GET', request.target, routing.RESUME_DROPPED,
-                [('Range', 'bytes=%d-%s' % (
-                    start, '' if last is None else last)),
-                 ('If-Match', etag)])
-            span = routing.content_range(conn.response)
-            if span is None or span[0] != start or (
-                    last is not None and span[1] != last):
-                resp = conn.response
-                upstream.pool.discard(conn)
-                raise UpstreamBodyError(upstream.name, 'resume at byte %d '
-                                        'got %d %s' % (
-                                            start, resp.status,
-                                            resp.getheader('Content-Range')
-                                            or 'without Content-Range'))
-            return conn
-        return resume
-
-    def _multipart_resumer(self, env, request, resp):
-        """For a multi-range GET (a multipart/byteranges 206 with an ETag
-        and a length): the same ranges asked for again, pinned to the ETag,
-        the answer spliced onto what the client has (see
-        :class:`SplicedResponse`); None for anything else."""
-        boundary = routing.multipart_boundary(resp)
-        etag, length = resp.getheader('Etag'), resp.getheader('Content-Length')
-        ranges = [value for name, value in request.headers
-                  if name.lower() == 'range']
-        if request.method != 'GET' or resp.status != 206 or not (
-                boundary and etag and length and len(ranges) == 1):
-            return None
-        upstream = self.upstream
-
-        def resume(offset):
-            upstream.count('resumes')
-            self.logger.warning('Resuming GET %s at byte %d of its multi-range '
-                                'body', request.target.split('?', 1)[0], offset)
-            conn = self._derived(env, request, 'GET', request.target,
-                                 routing.RESUME_DROPPED,
-                                 [('Range', ranges[0]), ('If-Match', etag)])
-            again = conn.response
-            new = routing.multipart_boundary(again)
-            if again.status != 206 or new is None or \
-                    len(new) != len(boundary) or \
-                    again.getheader('Content-Length') != length:
-                upstream.pool.discard(conn)
-                raise UpstreamBodyError(upstream.name, 'resume at byte %d '
-                                        'of a multi-range body got %d, not '
-                                        'the same ranges' % (offset,
-                                                             again.status))
-            conn.response = SplicedResponse(again, new, boundary, offset)
-            return conn
-        return resume
-
-    def _check_put(self, env, request, conn, sent):
-        """Compare the MD5 of the bytes sent with the target's ETag."""
-        etag = (conn.response.getheader('Etag') or '').strip('"')
-        if etag == sent or not etag:  # Swift always sends one; else no check
-            return
-        self.upstream.count('etag_mismatches')
-        msg = 'ETag mismatch on PUT: sent MD5 %s, target ETag %s' % (
-            sent, etag)
-        policy = self.conf.etag_mismatch_policy
-        if policy == 'log':
-            self.logger.error('%s %s: %s', request.method,
-                              loggable_path(env), msg)
-            return
-        self._discard_body(conn)
-        if policy == 'raise_and_delete':
-            status = self._delete(env, request)
-            msg += '; object deleted' if status // 100 == 2 or \
-                status == 404 else '; DELETE got %d' % status
-        else:
-            msg += '; object kept'
-        raise EtagMismatch(self.upstream.name, msg)
-
-    def _discard_body(self, conn):
-        body = ResponseBody(self.pool, conn, self.conf.client_chunk_size)
-        try:
-            for _chunk in body:
-                pass
-        finally:
-            body.close()
-
-    def _delete(self, env, request):
-        """DELETE what ``request`` wrote; returns the target's status."""
-        conn = self._derived(env, request, 'DELETE',
-                             request.target.split('?')[0],
-                             routing.DELETE_DROPPED)
-        status = conn.response.status
-        self._discard_body(conn)
-        return status
-
-    def _on_close(self, record, body):
-        if body.error is not None:
-            if isinstance(body.error, EtagMismatch):
-                self.upstream.count('etag_mismatches')
-            record.finish(record.status, body.bytes_sent, error=True,
-                          outcome='response body aborted: %s' % body.error)
-        elif not body.complete:
-            record.finish(record.status, body.bytes_sent,
-                          outcome='client closed the response early; '
-                          'upstream connection closed')
-        else:
-            record.finish(record.status, body.bytes_sent)
+    def _response_headers(self, env, resp):
+        headers = response_headers(resp.getheaders())
+        if is_auth_path(env['PATH_INFO']):
+            headers = rewrite_storage_url(headers, client_base_url(
+                env, self.conf.storage_url_scheme))
+        return headers
 
 
-def _object_path(account_raw, container, obj):
-    """``/v1/<account>/<container>/<object>`` for a request target: the
-    account as it is in one (quoted), the names WSGI strings."""
-    return '/v1/%s/%s/%s' % (account_raw, *(
-        urllib.parse.quote(routing.wsgi_to_str(name).encode('utf-8'))
-        for name in (container, obj)))
+def _netloc(address):
+    """The ``Host`` of a target."""
+    host = '[%s]' % address.host if ':' in address.host else address.host
+    default_port = 443 if address.scheme == 'https' else 80
+    return host if address.port == default_port else \
+        '%s:%d' % (host, address.port)
+
+
+def _recording(start_response, record, outcome):
+    """``start_response`` that finishes ``record`` with the status given."""
+    def recorded(status, headers, exc_info=None):
+        record.finish(int(status.split(' ', 1)[0]), outcome=outcome)
+        return start_response(status, headers, exc_info)
+    return recorded
 
 
 def _reason(status):
@@ -1163,22 +773,6 @@ def get_logger(conf):
     return _TxnLoggerAdapter(logging.getLogger('swift_forwarder'))
 
 
-def filter_factory(global_conf, **local_conf):
-    """paste.deploy entry point: ``use = egg:swift_forwarder#forwarder``."""
-    conf = global_conf.copy()
-    conf.update(local_conf)
-    # once, and before the pipeline is built: a bad option fails startup
-    parsed = parse_conf(local_conf, global_conf=global_conf,
-                        swift_dir=conf.get('swift_dir', '/etc/swift'))
-
-    def forwarder_filter(app):
-        middleware = ForwarderMiddleware(app, conf, parsed=parsed)
-        if register_swift_info is not None:
-            register_info(middleware)
-        return middleware
-    return forwarder_filter
-
-
 #: What /info shows of the configuration: nothing secret, and no account
 #: names or addresses (those go to the admin section only).
 INFO_OPTIONS = ('auth_mode', 'forward_auth', 'container_opt_in', 'max_hops',
@@ -1195,3 +789,19 @@ def register_info(middleware):
                         targets=list(middleware.targets), **info)
     register_swift_info('forwarder', admin=True, target_urls={
         name: target.pool.name for name, target in middleware.targets.items()})
+
+
+def filter_factory(global_conf, **local_conf):
+    """paste.deploy entry point: ``use = egg:swift_forwarder#forwarder``."""
+    conf = global_conf.copy()
+    conf.update(local_conf)
+    # once, and before the pipeline is built: a bad option fails startup
+    parsed = parse_conf(local_conf, global_conf=global_conf,
+                        swift_dir=conf.get('swift_dir', '/etc/swift'))
+
+    def forwarder_filter(app):
+        middleware = ForwarderMiddleware(app, conf, parsed=parsed)
+        if register_swift_info is not None:
+            register_info(middleware)
+        return middleware
+    return forwarder_filter

@@ -10,8 +10,10 @@ Rules (DESIGN.md section 3):
    longer than ``max_idle_time``, or whose socket is readable while idle
    (peer closed it), is closed instead.
 3. A connection comes back with :meth:`ConnectionPool.put` only when its
-   last response was read to the end and did not say ``Connection: close``.
-   Any doubt: :meth:`ConnectionPool.discard` closes it and frees the slot.
+   last response was read to the end (and is kept only if that response
+   did not say ``Connection: close``).  Any doubt:
+   :meth:`ConnectionPool.discard` closes it and frees the slot.  The two
+   callers are ``ResponseBody.close()`` and ``round_trip``'s ``finally``.
 4. The pool belongs to one worker process.  After a fork the child starts
    empty and never touches sockets it inherited.
 
@@ -35,7 +37,7 @@ __all__ = ['ConnectionPool']
 class ConnectionPool(object):
     """Connections to one target (scheme, host, port) for this worker.
 
-    :param target: a :class:`swift_forwarder.config.Target`.
+    :param address: a :class:`swift_forwarder.config.TargetAddress`.
     :param maxsize: ``pool_size``: connections in use plus idle.
     :param pool_timeout: seconds to wait for a free slot.
     :param conn_timeout: connect (and TLS handshake) timeout.
@@ -45,10 +47,11 @@ class ConnectionPool(object):
         :mod:`swift_forwarder.metrics`).
     """
 
-    def __init__(self, target, maxsize, pool_timeout, conn_timeout,
+    def __init__(self, address, maxsize, pool_timeout, conn_timeout,
                  node_timeout, max_idle_time, metrics=NULL_METRICS):
-        self.target = target
-        self.name = '%s://%s:%s' % (target.scheme, target.host, target.port)
+        self.address = address
+        self.name = '%s://%s:%s' % (address.scheme, address.host,
+                                    address.port)
         self.maxsize = maxsize
         self.pool_timeout = pool_timeout
         self.conn_timeout = conn_timeout
@@ -56,11 +59,11 @@ class ConnectionPool(object):
         self.max_idle_time = max_idle_time
         self.metrics = metrics
         self._conn_kwargs = {}
-        if target.scheme == 'https':
+        if address.scheme == 'https':
             self._conn_cls = BufferedHTTPSConnection
             self._conn_kwargs['context'] = make_ssl_context(
-                target.ca_certs, target.insecure, target.cert_file,
-                target.key_file)
+                address.ca_certs, address.insecure, address.cert_file,
+                address.key_file)
         else:
             self._conn_cls = BufferedHTTPConnection
         self._reset()
@@ -151,7 +154,7 @@ class ConnectionPool(object):
         :raises UpstreamConnectError: connect refused or timed out, or the
             TLS handshake failed.
         """
-        conn = self._conn_cls(self.target.host, self.target.port,
+        conn = self._conn_cls(self.address.host, self.address.port,
                               self.conn_timeout, self.node_timeout,
                               **self._conn_kwargs)
         try:
@@ -179,28 +182,25 @@ class ConnectionPool(object):
         return conn
 
     def put(self, conn):
-        """Give back a connection whose response was read to the end."""
+        """Give back a connection whose response was read to the end: it
+        is pooled, unless the response said it would close (``Connection:
+        close``)."""
+        if conn.response is not None and conn.response.will_close:
+            self.discard(conn)
+            return
         conn.last_used = time.monotonic()
         conn.release_response()
         if conn.slot or len(self._idle) + self.in_use <= self.maxsize:
             self._idle.append(conn)
         else:  # one over pool_size: not kept
             self._close(conn)
-        self._release(conn)
+        self._free_slot(conn)
         self._gauges()
-
-    def release(self, conn):
-        """A response read to the end: pool the connection, unless the
-        response said it would close (``Connection: close``)."""
-        if conn.response is not None and conn.response.will_close:
-            self.discard(conn)
-        else:
-            self.put(conn)
 
     def discard(self, conn):
         """Close a connection in an unknown state and free its slot."""
         self._close(conn)
-        self._release(conn)
+        self._free_slot(conn)
         self._gauges()
 
     def _close(self, conn):
@@ -208,7 +208,7 @@ class ConnectionPool(object):
         self.discarded += 1
         self.metrics.increment('pool.discarded')
 
-    def _release(self, conn):
+    def _free_slot(self, conn):
         self.in_use -= 1
         if conn.slot:
             self._slots.release()

@@ -17,9 +17,11 @@ sure no greenlet is left waiting on a socket.
 
 import datetime
 import gc
+import hashlib
 import io
 import ipaddress
 import os
+import re
 import select
 import sys
 import traceback
@@ -33,7 +35,9 @@ import greenlet
 from eventlet.green import socket as green_socket
 from eventlet.greenio.base import GreenSocket
 
-from swift_forwarder.config import Target
+from swift_forwarder import service
+from swift_forwarder.config import TargetAddress
+from swift_forwarder.middleware import ForwarderMiddleware
 from swift_forwarder.pool import ConnectionPool
 
 #: Every test is bounded by this many seconds (green operations only).
@@ -80,10 +84,10 @@ def full_backlog_listener():
 
 
 def make_target(port, scheme='http', host='127.0.0.1', **tls):
-    """A :class:`Target` for a test server."""
-    return Target('default', scheme, host, port, tls.get('ca_certs'),
-                  tls.get('insecure', False), tls.get('cert_file'),
-                  tls.get('key_file'))
+    """A :class:`TargetAddress` for a test server."""
+    return TargetAddress('default', scheme, host, port, tls.get('ca_certs'),
+                         tls.get('insecure', False), tls.get('cert_file'),
+                         tls.get('key_file'))
 
 
 def make_pool(port, maxsize=4, pool_timeout=1.0, conn_timeout=0.5,
@@ -534,7 +538,22 @@ def tls_wrapper(cert_file, key_file, client_ca=None):
     return wrap
 
 
+class FakeClock(object):
+    """An injectable monotonic clock: advance it by setting ``now``."""
+
+    def __init__(self, now=1000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
 # -- WSGI -----------------------------------------------------------------------
+
+def wsgi_path(text):
+    """The PATH_INFO form (latin-1 str of UTF-8 bytes) of a unicode path."""
+    return text.encode('utf-8').decode('latin-1')
+
 
 def make_env(method='GET', path='/v1/AUTH_test/c/o', headers=None,
              body=None, query='', **extra):
@@ -732,3 +751,193 @@ class FakeLogger(object):
 
     def get_lines(self, level):
         return [text for lvl, text in self.lines if lvl == level]
+
+
+# -- the middleware over a scripted target ------------------------------------
+
+_TIMINGS = re.compile(r'\b(ttfb|time)=\d+\.\d{4}\b')
+
+
+class MiddlewareTestCase(GreenTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tracker = LeakTracker()
+        self.app = FakeApp()
+        self.logger = FakeLogger()
+
+    def middleware(self, handler=None, port=None, **options):
+        """A middleware whose target is a scripted server (or ``port``)."""
+        if handler is not None:
+            self.server = self.start_server(handler)
+            port = self.server.port
+        conf = {'target_url': 'http://127.0.0.1:%d' % port,
+                'forwarder_id': 'fwd-test', 'conn_timeout': '0.5',
+                'node_timeout': '1', 'pool_timeout': '1',
+                'client_timeout': '1'}
+        conf.update(options)
+        mw = ForwarderMiddleware(self.app, conf, logger=self.logger)
+        self.addCleanup(self.check_no_leaks, mw)
+        return mw
+
+    def check_no_leaks(self, mw):
+        unclosed = self.tracker.unclosed() + self.app.unclosed()
+        pool = self.target(mw).pool
+        in_use = pool.in_use
+        pool.close()
+        self.assertEqual([], unclosed, 'response bodies left unclosed')
+        self.assertEqual(0, in_use, repr(pool))
+
+    def target(self, mw):
+        """The middleware's inline target (``target_url``), with its
+        ``pool`` and ``upstream``."""
+        return mw.targets['default']
+
+    def counters(self, mw):
+        return self.target(mw).upstream.counters
+
+    def assertPool(self, mw, **expected):
+        """Assert some of the target pool's stats."""
+        pool = self.target(mw).pool
+        stats = pool.stats()
+        self.assertEqual(expected, dict((name, stats[name])
+                                        for name in expected), repr(pool))
+
+    def call(self, mw, env):
+        return self.tracker.call(mw, env)
+
+    def read_aborted(self, resp, error):
+        """Read ``resp``'s body until it raises ``error`` (it must);
+        returns (the bytes received before, the exception)."""
+        received = []
+        with self.assertRaises(error) as caught:
+            for chunk in resp.body:
+                received.append(chunk)
+        resp.body.close()
+        return b''.join(received), caught.exception
+
+    def access_lines(self):
+        """Every line logged, as ``(level, text)``, with the ``ttfb=`` and
+        ``time=`` figures (seconds, four decimals) replaced by ``T``; a
+        ``ttfb=-`` (no response head) stays."""
+        return [(level, _TIMINGS.sub(r'\1=T', text))
+                for level, text in self.logger.lines]
+
+
+def md5_hex(data):
+    return hashlib.md5(data).hexdigest()
+
+
+WRONG_ETAG = md5_hex(b'not what was sent')
+
+
+def put_handler(etag, delete_status=204):
+    """Answers PUTs with 201 and ``etag`` (no ETag header if None), and
+    DELETEs with ``delete_status``, keep-alive."""
+    def answer(sock, request):
+        if request.method == 'PUT':
+            sock.respond(201, b'', [('Etag', etag)] if etag else [])
+        else:
+            sock.respond(delete_status, b'')
+    return serving(answer)
+
+
+def response_head(status, headers):
+    lines = ['HTTP/1.1 %s' % status] + ['%s: %s' % pair for pair in headers]
+    return ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
+
+
+#: The body :func:`resume_and_mismatch_handler` serves.
+RESUMED_DATA = bytes(range(256)) * 4
+
+
+def resume_and_mismatch_handler():
+    """A target whose ``.../bad`` object has a wrong ETag (64 bytes: read at
+    once, a 502), and whose other objects break off after 300 of 1024 bytes
+    and serve the rest to a Range request (one resume)."""
+    etag = md5_hex(RESUMED_DATA)
+
+    def handler(sock):
+        request = sock.read_head()
+        if request.path.endswith('/bad'):
+            sock.respond(200, RESUMED_DATA[:64], [('Etag', WRONG_ETAG)])
+        elif request.header('Range'):
+            sock.respond(206, RESUMED_DATA[300:], [
+                ('Etag', etag), ('Content-Range', 'bytes 300-1023/1024')])
+        else:
+            sock.sendall(response_head('200 OK', [
+                ('Content-Length', 1024), ('Etag', etag)]) + RESUMED_DATA[:300])
+            return
+        sock.read_to_eof()
+    return handler
+
+
+# -- service mode ---------------------------------------------------------------
+
+class FakeSwobRequest(object):
+    """What tempauth's authorize reads: the environ and ``acl``."""
+
+    def __init__(self, env):
+        self.environ = env
+        self.acl = None
+
+
+def forbidden(env, start_response):
+    """The local auth's refusal."""
+    start_response('403 Forbidden', [('Content-Length', '9')])
+    return [b'Forbidden']
+
+
+def recording(answer, requests):
+    """:func:`serving` ``answer``, each request appended to ``requests``."""
+    def record_and_answer(sock, request):
+        requests.append(request)
+        answer(sock, request)
+    return serving(record_and_answer)
+
+
+class ServiceModeTestCase(MiddlewareTestCase):
+    """The middleware with auth_mode = service, against a scripted target
+    that records what it receives."""
+
+    def setUp(self):
+        super().setUp()
+        self.authorized = []
+
+    def service_mw(self, handler, **options):
+        conf = dict(auth_mode='service', auth_url='http://auth/v1.0',
+                    auth_user='svc:user', auth_key='sekrit',
+                    account_map='AUTH_local:AUTH_remote')
+        conf.update(options)
+        mw = self.middleware(handler, **conf)
+        mw.targets['default'].service.tokens._fetch = lambda: (
+            'http://127.0.0.1/v1/AUTH_service', 'AUTH_tkSERVICE')
+        return mw
+
+    def env(self, method='GET', path='/v1/AUTH_local/c/o', allow=True,
+            **kwargs):
+        env = make_env(method, path, **kwargs)
+
+        def authorize(req):
+            self.authorized.append((req.environ['PATH_INFO'], req.acl))
+            return None if allow else forbidden
+        env['swift.authorize'] = authorize
+        return env
+
+    def acl_then(self, responses):
+        """A target answering the ACL HEAD, then ``responses`` in turn."""
+        requests = []
+
+        def respond(sock, request):
+            if request.method == 'HEAD' and request.path.count('/') == 3:
+                sock.respond(204, b'', [
+                    ('X-Container-Read', 'local:reader'),
+                    ('X-Container-Write', 'local:writer')])
+            else:
+                sock.respond(*responses.pop(0))
+        return recording(respond, requests), requests
+
+    def patch_swob(self, _middleware=None):
+        patcher = mock.patch.object(service, 'Request', FakeSwobRequest)
+        patcher.start()
+        self.addCleanup(patcher.stop)

@@ -524,7 +524,7 @@ class TestNetworkChecks(CheckTestCase):
         eventlet's getaddrinfo raises UnicodeError; a resolve FAIL."""
         for host in ('swift..example.com', 'a' * 64 + '.example.com'):
             target = self.target()
-            target.target = target.target._replace(host=host)
+            target.address = target.address._replace(host=host)
             rows = list(check.TargetChecker(target).run())
             self.assertEqual(('resolve', 'FAIL', '%s: not a valid host name '
                               '(label empty or too long)' % host), rows[0])
@@ -623,7 +623,8 @@ class TestNetworkChecks(CheckTestCase):
             self.assertEqual(('info', 'FAIL', 'GET /info: ' + detail),
                              rows[3], error)
             conn = mock.Mock()
-            conn.response.read.side_effect = error
+            conn.response.complete.return_value = False
+            conn.response.read1.side_effect = error
             with mock.patch.object(target.upstream, 'round_trip',
                                    return_value=conn):
                 rows = list(check.TargetChecker(target).run())

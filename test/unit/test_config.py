@@ -139,8 +139,9 @@ class TestParseConf(unittest.TestCase):
         self.assertEqual(socket.gethostname() or 'forwarder',
                          conf.forwarder_id)
         self.assertEqual('', conf.healthcheck_path)
-        self.assertEqual(config.Target('default', 'http', '127.0.0.1', 8080,
-                                       None, False, None, None), conf.targets['default'].target)
+        self.assertEqual(config.TargetAddress(
+            'default', 'http', '127.0.0.1', 8080, None, False, None, None),
+            conf.targets['default'].address)
 
     def test_values_converted(self):
         """Every option is converted by its converter."""
@@ -163,7 +164,7 @@ class TestParseConf(unittest.TestCase):
                          (conf.forwarder_id, conf.max_hops,
                           conf.healthcheck_path))
         self.assertIs(True, conf.insecure)
-        self.assertIs(True, conf.targets['default'].target.insecure)
+        self.assertIs(True, conf.targets['default'].address.insecure)
 
     SERVICE = {'target_url': 'http://t', 'auth_mode': 'service',
                'auth_url': 'http://t/auth/v1.0', 'auth_user': 'a:b',
@@ -286,16 +287,16 @@ class TestParseConf(unittest.TestCase):
         local_conf['use'] = 'egg:swift_forwarder#forwarder'
         self.assertIn('log_statsd_host', local_conf)
         conf = parse_conf(local_conf)
-        self.assertEqual('t', conf.targets['default'].target.host)
+        self.assertEqual('t', conf.targets['default'].address.host)
 
     def test_https_target(self):
         """https defaults to 443 and carries its TLS settings."""
         with tempfile.NamedTemporaryFile() as ca:
             conf = parse_conf({'target_url': 'https://swift.example.com',
                                'ca_certs': ca.name})
-            self.assertEqual(config.Target(
+            self.assertEqual(config.TargetAddress(
                 'default', 'https', 'swift.example.com', 443, ca.name,
-                False, None, None), conf.targets['default'].target)
+                False, None, None), conf.targets['default'].address)
 
     def test_cert_file_without_key_file(self):
         """A client certificate needs its key, and the reverse."""
@@ -313,8 +314,8 @@ class TestParseConf(unittest.TestCase):
                               str(caught.exception))
             conf = parse_conf({'target_url': 'https://t', 'cert_file': cert,
                                'key_file': key})
-            self.assertEqual((cert, key), (conf.targets['default'].target.cert_file,
-                                           conf.targets['default'].target.key_file))
+            self.assertEqual((cert, key), (conf.targets['default'].address.cert_file,
+                                           conf.targets['default'].address.key_file))
 
     def test_default_section_wins_as_in_swift(self):
         """paste.deploy drops a section's own value of a name [DEFAULT]

@@ -43,8 +43,8 @@ class TestTargets(unittest.TestCase):
         self.assertEqual(['default', 'east', 'west'], list(conf.targets))
         east = conf.targets['east']
         self.assertEqual(('https', 'east.example.com', 443, True),
-                         (east.target.scheme, east.target.host,
-                          east.target.port, east.target.insecure))
+                         (east.address.scheme, east.address.host,
+                          east.address.port, east.address.insecure))
         self.assertEqual('AUTH_e', east.forward[0].account)
         self.assertEqual((), conf.targets['west'].forward)  # opt-in only
         self.assertEqual('AUTH_m', conf.targets['default'].forward[0].account)
@@ -149,7 +149,7 @@ class TestTargets(unittest.TestCase):
                           swift_dir=self.tmp.name)
         self.assertEqual(['default', '//REALM1/EAST', '//REALM1/WEST'],
                          list(conf.targets))
-        west = conf.targets['//REALM1/WEST'].target
+        west = conf.targets['//REALM1/WEST'].address
         self.assertEqual(('http', '10.0.0.2', 8080),
                          (west.scheme, west.host, west.port))
         self.assertEqual((), conf.targets['//REALM1/EAST'].forward)

@@ -19,15 +19,16 @@ from swift_forwarder.exceptions import ClientDisconnect, \
 from swift_forwarder.forward import ErrorLimiter, Upstream, \
     UpstreamRequest, round_trip
 from swift_forwarder.iterators import RequestBody, ResponseBody
+from swift_forwarder.paths import RequestPath
 
-from test.unit.helpers import GreenTestCase, SpyInput, keep_alive_handler, \
-    make_cert, refused_port, tls_wrapper
+from test.unit.helpers import FakeClock, GreenTestCase, SpyInput, \
+    keep_alive_handler, make_cert, refused_port, tls_wrapper
 
 HEADERS = [('Host', 'target'), ('X-Auth-Token', 'AUTH_tk')]
 
 
 def get_request(path='/v1/AUTH_a/c/o'):
-    return UpstreamRequest('GET', path, HEADERS, None, None)
+    return UpstreamRequest('GET', RequestPath.of(path), HEADERS, None, None)
 
 
 def put_request(data, content_length='auto', chunk_size=65536):
@@ -36,7 +37,7 @@ def put_request(data, content_length='auto', chunk_size=65536):
         content_length = len(data)
     spy = SpyInput(data)
     body = RequestBody(spy, content_length, chunk_size, 1)
-    return UpstreamRequest('PUT', '/v1/AUTH_a/c/o', HEADERS, body,
+    return UpstreamRequest('PUT', RequestPath.of('/v1/AUTH_a/c/o'), HEADERS, body,
                            content_length), spy
 
 
@@ -87,7 +88,7 @@ class TestRoundTrip(GreenTestCase):
         """Content-Length: 0 is sent as such, with no Expect."""
         server = self.start_server(keep_alive_handler(b'', status=201))
         pool = self.make_pool(server.port)
-        request = UpstreamRequest('PUT', '/v1/AUTH_a/c', HEADERS, None, 0)
+        request = UpstreamRequest('PUT', RequestPath.of('/v1/AUTH_a/c'), HEADERS, None, 0)
         finish(pool, round_trip(pool, request, 2))
         self.assertEqual(HEADERS + [('Content-Length', '0')],
                          server.requests[0].headers)
@@ -325,22 +326,12 @@ class TestRoundTrip(GreenTestCase):
         server = self.start_server(handler)
         pool = self.make_pool(server.port)
         body = RequestBody(io.BytesIO(b'only part'), 100, 4, 1)
-        request = UpstreamRequest('PUT', '/v1/AUTH_a/c/o', HEADERS, body, 100)
+        request = UpstreamRequest('PUT', RequestPath.of('/v1/AUTH_a/c/o'), HEADERS, body, 100)
         with self.assertRaises(ClientDisconnect):
             round_trip(pool, request, 2)
         self.assertStats(pool, in_use=0, idle=0, created=1, discarded=1)
         server.wait()
         self.assertEqual([b'only part'], received)
-
-
-class FakeClock(object):
-    """An injectable monotonic clock: advance it by setting ``now``."""
-
-    def __init__(self, now=1000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 class TestErrorLimiter(unittest.TestCase):
@@ -626,7 +617,7 @@ class TestUpstream(GreenTestCase):
         upstream, _clock = upstream_for(pool, limit=1)
         for _ in range(2):
             body = RequestBody(io.BytesIO(b'part'), 100, 10, 1)
-            request = UpstreamRequest('PUT', '/v1/AUTH_a/c/o', HEADERS,
+            request = UpstreamRequest('PUT', RequestPath.of('/v1/AUTH_a/c/o'), HEADERS,
                                       body, 100)
             self.assertRaises(ClientDisconnect, upstream.round_trip, request)
         self.assertEqual(0, upstream.counters['suppressions'])

@@ -13,8 +13,7 @@ from greenlet import GreenletExit
 
 from swift_forwarder.exceptions import ClientDisconnect, ClientTimeout, \
     EtagMismatch, UpstreamBodyError, UpstreamTimeout
-from swift_forwarder.iterators import RequestBody, ResponseBody, \
-    SplicedResponse
+from swift_forwarder.iterators import RequestBody, ResponseBody
 
 from test.unit.helpers import GreenTestCase, keep_alive_handler, \
     listen_zero
@@ -634,57 +633,5 @@ class TestResponseBodyResume(GreenTestCase):
         self.assertStats(self.pool, in_use=0, idle=0, discarded=2)
 
 
-class Pieces(object):
-    """A response whose read1() hands out ``data`` in pieces of the given
-    sizes (cycled), then b''."""
-
-    def __init__(self, data, sizes):
-        self.data, self.sizes, self.n = data, sizes, 0
-        self.closed = False
-
-    def read1(self, size):
-        piece = min(self.sizes[self.n % len(self.sizes)], size)
-        self.n += 1
-        chunk, self.data = self.data[:piece], self.data[piece:]
-        return chunk
-
-    def complete(self):
-        return not self.data
-
-    def close(self):
-        self.closed = True
-
-
-class TestSplicedResponse(unittest.TestCase):
-    """The second answer to a multi-range GET, made to continue the first:
-    its boundary rewritten to the first's, its first bytes skipped."""
-
-    ORIGINAL = b'--AAAA\r\npart one\r\n--AAAA\r\npart two\r\n--AAAA--'
-    AGAIN = ORIGINAL.replace(b'AAAA', b'BBBB')
-
-    def read_all(self, resp):
-        out = b''
-        while True:
-            chunk = resp.read1(5)
-            if not chunk:
-                return out
-            out += chunk
-
-    def test_boundaries_across_pieces(self):
-        for sizes in ([1], [2, 3], [7], [4, 1, 9], [100]):
-            for skip in (0, 1, 5, 17, len(self.ORIGINAL) - 1,
-                         len(self.ORIGINAL)):
-                resp = SplicedResponse(Pieces(self.AGAIN, sizes), b'BBBB',
-                                       b'AAAA', skip)
-                self.assertFalse(resp.complete())
-                self.assertEqual(self.ORIGINAL[skip:], self.read_all(resp),
-                                 (sizes, skip))
-                self.assertTrue(resp.complete())
-
-    def test_the_rest_is_the_wrapped_response(self):
-        inner = Pieces(self.AGAIN, [3])
-        resp = SplicedResponse(inner, b'BBBB', b'AAAA', 0)
-        resp.close()
-        self.assertTrue(inner.closed)
-        self.assertRaises(ValueError, SplicedResponse, inner, b'BBB',
-                          b'AAAA', 0)
+if __name__ == '__main__':
+    unittest.main()

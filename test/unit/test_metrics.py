@@ -18,7 +18,7 @@ import unittest
 from unittest import mock
 
 import swift_forwarder.middleware as middleware
-from swift_forwarder import metrics
+from swift_forwarder import metrics, service
 from swift_forwarder.forward import COUNTERS, ErrorLimiter, Upstream
 from swift_forwarder.iterators import RequestBody
 from swift_forwarder.metrics import NULL_METRICS, RequestRecord, \
@@ -27,12 +27,10 @@ from swift_forwarder.exceptions import PoolExhaustedError
 from swift_forwarder.middleware import ForwarderMiddleware, \
     _TxnLoggerAdapter
 
-from test.unit.helpers import FakeApp, FakeLogger, GreenTestCase, \
-    LeakTracker, keep_alive_handler, make_env, make_pool, refused_port, \
-    serving
-from test.unit.test_auth import FakeSwobRequest
-from test.unit.test_middleware import RESUMED_DATA, WRONG_ETAG, \
-    MiddlewareTestCase, resume_and_mismatch_handler
+from test.unit.helpers import RESUMED_DATA, WRONG_ETAG, FakeApp, \
+    FakeLogger, FakeSwobRequest, GreenTestCase, LeakTracker, \
+    MiddlewareTestCase, keep_alive_handler, make_env, make_pool, \
+    refused_port, resume_and_mismatch_handler, serving
 
 
 class FakeStatsdClient(object):
@@ -687,9 +685,9 @@ class TestSecrets(MetricsTestCase):
         """Service mode: neither the auth_key nor the service token shows
         in the access lines of an allowed, a refused, and a request the
         target refuses the token for."""
-        original = middleware.SwobRequest
-        middleware.SwobRequest = FakeSwobRequest
-        self.addCleanup(setattr, middleware, 'SwobRequest', original)
+        patcher = mock.patch.object(service, 'Request', FakeSwobRequest)
+        patcher.start()
+        self.addCleanup(patcher.stop)
 
         def handler(sock):
             while True:

@@ -1,0 +1,147 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""Headers on the way through: what the target sees of a request, what
+the client sees of a response.  Pure: plain values in, plain values out.
+"""
+
+import urllib.parse
+
+__all__ = ['HOP_HEADER', 'HOP_BY_HOP', 'header_name', 'upstream_headers',
+           'response_headers', 'is_cluster_only', 'client_base_url',
+           'rewrite_storage_url']
+
+#: Loop guard: each forwarder appends its ``forwarder_id``.
+HOP_HEADER = 'X-Forwarder-Hops'
+
+#: Hop-by-hop headers (RFC 9110 7.6.1), plus headers the forwarder sets
+#: itself on the upstream request.  Compared lower-case.
+HOP_BY_HOP = frozenset((
+    'connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding',
+    'upgrade', 'proxy-authorization', 'proxy-authenticate',
+    'proxy-connection',
+))
+_SET_BY_US = frozenset(('host', 'expect', 'content-length',
+                        'x-trans-id-extra', HOP_HEADER.lower()))
+
+#: Response headers the local proxy sets itself (catch_errors); the
+#: target's transaction id comes back as ``X-Forwarder-Trans-Id``.
+_RESPONSE_RENAMED = {'x-trans-id': 'X-Forwarder-Trans-Id'}
+_RESPONSE_DROPPED = HOP_BY_HOP | {'x-openstack-request-id'}
+
+#: Service mode: request headers that never cross from a client to the
+#: target.  The target trusts the forwarder's service token, so anything a
+#: cluster sets for itself, or that names the client's local identity, or
+#: that would spoof where the request came from, stays behind.
+_CLUSTER_ONLY_PREFIXES = (
+    'x-backend-', 'x-auth-', 'x-storage-token', 'x-storage-user',
+    'x-storage-pass', 'x-service-', 'x-forwarded-', 'x-user', 'x-tenant',
+    'x-project-', 'x-domain-', 'x-role',
+    'x-identity-status', 'x-is-admin-project', 'x-timestamp',
+    'x-account-sysmeta-', 'x-container-sysmeta-', 'x-object-sysmeta-',
+    'x-object-transient-sysmeta-', 'x-cluster-client-ip', 'forwarded',
+    'authorization',
+    # a reference to another account: refused unless it is the request's
+    # own (see the service mode), which the target takes by default anyway
+    'x-copy-from-account', 'destination-account',
+    'x-symlink-target-account')
+
+
+def header_name(environ_key):
+    """``HTTP_X_COPY_FROM`` -> ``X-Copy-From``."""
+    return environ_key[5:].replace('_', '-').title()
+
+
+def is_cluster_only(lowered_name):
+    """See ``_CLUSTER_ONLY_PREFIXES``; ``x-forwarded-for`` is rebuilt from
+    the client's address only."""
+    return lowered_name.startswith(_CLUSTER_ONLY_PREFIXES)
+
+
+def upstream_headers(env, netloc, hops, txn_id, via, service=False):
+    """End-to-end request headers for the target, as a list of pairs.
+
+    Hop-by-hop headers (and any named in ``Connection``) are dropped; Host,
+    the loop guard, ``X-Trans-Id-Extra``, ``X-Forwarded-For`` and ``Via`` are
+    set.  Content-Length/Transfer-Encoding/Expect are the sender's business.
+
+    :param service: service mode: also drop every header only a cluster may
+        set or that carries the client's local identity (see
+        :func:`is_cluster_only`); the caller adds the service token.
+    """
+    dropped = HOP_BY_HOP | _SET_BY_US | {
+        name.strip().lower()
+        for name in env.get('HTTP_CONNECTION', '').split(',')}
+    headers = [('Host', netloc), (HOP_HEADER, hops)]
+    if env.get('CONTENT_TYPE'):
+        headers.append(('Content-Type', env['CONTENT_TYPE']))
+    forwarded_for = via_value = None
+    for key, value in env.items():
+        if not key.startswith('HTTP_'):
+            continue
+        name = header_name(key)
+        lowered = name.lower()
+        if lowered in dropped or lowered.startswith('proxy-') or (
+                service and is_cluster_only(lowered)):
+            continue
+        if lowered == 'x-forwarded-for':
+            forwarded_for = value
+        elif lowered == 'via':
+            via_value = value
+        else:
+            headers.append((name, value))
+    client = env.get('REMOTE_ADDR')
+    if client:
+        forwarded_for = ', '.join(filter(None, (forwarded_for, client)))
+    if forwarded_for:
+        headers.append(('X-Forwarded-For', forwarded_for))
+    headers.append(('Via', ', '.join(filter(None, (via_value, via)))))
+    if txn_id:
+        headers.append(('X-Trans-Id-Extra', txn_id))
+    return headers
+
+
+def response_headers(headers):
+    """The target's response headers as the client should see them:
+    hop-by-hop ones dropped, with any its ``Connection`` header names."""
+    dropped = _RESPONSE_DROPPED | {
+        token.strip().lower() for name, value in headers
+        if name.lower() == 'connection' for token in value.split(',')}
+    result = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered in dropped or lowered.startswith('proxy-'):
+            continue
+        result.append((_RESPONSE_RENAMED.get(lowered, name), value))
+    return result
+
+
+def client_base_url(env, scheme='default'):
+    """``scheme://host[:port]`` as the client addressed this proxy.
+
+    :param scheme: ``default`` (the scheme this proxy was reached with), or
+        ``http``/``https`` (e.g. behind a TLS terminator), as tempauth's
+        ``storage_url_scheme``.
+    """
+    if scheme == 'default':
+        scheme = env.get('wsgi.url_scheme', 'http')
+    host = env.get('HTTP_HOST')
+    if not host:
+        host = env.get('SERVER_NAME', 'localhost')
+        port = env.get('SERVER_PORT')
+        default = '443' if env.get('wsgi.url_scheme') == 'https' else '80'
+        if port and port != default:
+            host = '%s:%s' % (host, port)
+    return '%s://%s' % (scheme, host)
+
+
+def rewrite_storage_url(headers, base_url):
+    """Point ``X-Storage-Url`` in an auth response at this proxy: same
+    path, the scheme and host the client used."""
+    result = []
+    for name, value in headers:
+        if name.lower() == 'x-storage-url':
+            parsed = urllib.parse.urlsplit(value)
+            value = base_url + urllib.parse.urlunsplit(
+                ('', '', parsed.path, parsed.query, ''))
+        result.append((name, value))
+    return result

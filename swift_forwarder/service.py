@@ -1,0 +1,475 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""Service mode (federation placement, after the local auth).
+
+The local auth middleware authenticates the client and decides, through
+``env['swift.authorize']``, with the *target* container's ACLs set on the
+request first, as Swift's proxy does with its own containers.  The target
+then sees the forwarder's service token, in the mapped account.
+
+The service identity may do anything in the mapped account, so whatever
+the target will do for a request besides its path is authorized here as
+the client, the way Swift checks each of those steps against the client:
+
+* :meth:`ServiceMode.check_request`, before anything is sent: the request's
+  own container, the containers its headers name (copy source and
+  destination, symlink target, DLO segments), an SLO manifest's segments,
+  what a copy reads through, what a manifest DELETE deletes;
+* :meth:`ServiceMode.check_response`, once the target answered a GET or
+  HEAD: what it read by following a symlink, a DLO or an SLO;
+* :meth:`ServiceMode.round_trip`: every request to the target, mapped to
+  the target account, with the service token, retried once on a 401.
+
+A refusal raises :class:`Refused`, like every other error of the
+forwarder; the local auth's own refusal travels in it as it is.
+"""
+
+import io
+import json
+import urllib.parse
+
+from swift_forwarder.cache import TTLCache
+from swift_forwarder.exceptions import BadRequest, ForwarderError, \
+    Refused, ResponseTooLarge, UpstreamError
+from swift_forwarder.headers import header_name
+from swift_forwarder.iterators import RequestBody, ResponseBody
+from swift_forwarder.paths import object_path, reference, str_to_wsgi, \
+    wsgi_to_str
+
+try:
+    from swift.common.swob import Request
+except ImportError:  # unit tests and tools without Swift installed
+    Request = None
+
+__all__ = ['ServiceMode', 'account_from_storage_url', 'manifest_segments',
+           'check_names', 'is_manifest_put', 'TEMPURL_PARAMS']
+
+#: Seconds a target container's ACLs are cached per worker.  Short: an ACL
+#: change made through the forwarder clears it at once; one made directly on
+#: the target takes at most this long to apply here.
+ACL_CACHE_TIME = 10.0
+
+#: Target containers whose ACLs are cached at most, per worker and target.
+ACL_CACHE_SIZE = 10000
+
+#: The largest SLO manifest read to authorize its segments (Swift's slo
+#: ``max_manifest_size`` default), and how many manifests (nested ones
+#: included) are read for one request at most.
+MAX_MANIFEST_SIZE = 8 * 1024 * 1024
+MAX_MANIFESTS = 20
+
+_READ_METHODS = ('GET', 'HEAD')
+
+#: Request headers (environ keys) naming another object of the account,
+#: which the target then reads or writes with the forwarder's identity,
+#: and the access the client needs to it: copy's source and destination, a
+#: symlink's target, a DLO's segments (an SLO manifest's are in its body).
+REFERENCES = (('HTTP_X_COPY_FROM', 'GET'), ('HTTP_DESTINATION', 'PUT'),
+              ('HTTP_X_SYMLINK_TARGET', 'GET'),
+              ('HTTP_X_OBJECT_MANIFEST', 'GET'))
+#: ...and naming another account: only the request's own is forwarded (and
+#: then dropped: the target takes the mapped account by default).
+ACCOUNT_REFERENCES = ('HTTP_X_COPY_FROM_ACCOUNT', 'HTTP_DESTINATION_ACCOUNT',
+                      'HTTP_X_SYMLINK_TARGET_ACCOUNT')
+
+#: Query parameters of Swift's bulk middleware: a body that names objects
+#: in any container of the account.
+BULK_PARAMS = frozenset(('bulk-delete', 'extract-archive'))
+
+#: The query parameters of a tempurl; the local tempurl middleware checked
+#: them, and they do not go to the target.
+TEMPURL_PARAMS = frozenset(('temp_url_sig', 'temp_url_expires',
+                            'temp_url_prefix', 'temp_url_ip_range'))
+
+
+def account_from_storage_url(storage_url):
+    """``http://t/v1/AUTH_a`` -> ``AUTH_a`` (unquoted)."""
+    parts = urllib.parse.urlsplit(storage_url).path.split('/')
+    if len(parts) < 3 or not parts[2]:
+        raise ValueError('no account in storage URL %r' % storage_url)
+    return urllib.parse.unquote(parts[2])
+
+
+def manifest_segments(data):
+    """``(container, object, is_a_manifest)`` of each segment an SLO
+    manifest names, in the form a client PUTs (``path``) or the one
+    ``?multipart-manifest=get`` returns (``name``, ``sub_slo``); the names
+    as WSGI strings.  Inline data segments name nothing.
+
+    :raises ValueError: ``data`` is not a manifest.
+    """
+    segments = json.loads(data)
+    if not isinstance(segments, list):
+        raise ValueError('not a list')
+    found = []
+    for segment in segments:
+        if not isinstance(segment, dict):
+            raise ValueError('not a list of objects')
+        path = segment.get('path', segment.get('name'))
+        if path is None:
+            continue  # a data segment, inline
+        if not isinstance(path, str):
+            raise ValueError('a path that is not a string')
+        container, sep, obj = path.lstrip('/').partition('/')
+        if not (container and sep and obj):
+            raise ValueError('a path not of the form /container/object')
+        found.append((str_to_wsgi(container), str_to_wsgi(obj),
+                      segment.get('sub_slo') is True))
+    return found
+
+
+def check_names(env, path):
+    """The account and container the client is authorized for must be the
+    ones the target sees.  The upstream path keeps the client's quoting, so
+    an encoded ``/`` in the account or container (``/v1/AUTH_a%2Fc/o``)
+    would move the split there: refuse it.
+
+    :raises BadRequest: nothing has gone upstream.
+    """
+    sent = path.quoted.split('/', 4)[2:4]
+    seen = (env.get('SCRIPT_NAME', '') + path.path_info).split('/', 4)[2:4]
+    if [urllib.parse.unquote_to_bytes(part) for part in sent] != \
+            [part.encode('latin-1') for part in seen]:
+        raise BadRequest("Invalid path: an encoded '/' in the account or "
+                         "container name")
+
+
+def is_manifest_put(env, path):
+    """An SLO manifest PUT (``?multipart-manifest=put``)?"""
+    return env['REQUEST_METHOD'] == 'PUT' and \
+        path.param('multipart-manifest') == 'put'
+
+
+def _refused(status, message):
+    return Refused(message, status)
+
+
+def _is_slo(headers):
+    return (headers.get('X-Static-Large-Object') or '').lower() == 'true'
+
+
+class ServiceMode(object):
+    """One target's service mode.
+
+    :param upstream: the target's :class:`Upstream`.
+    :param tokens: its :class:`TokenCache`.
+    :param account_map: {local account: target account}, one-to-one;
+        requests in other local accounts are refused.  Empty: every
+        account maps to the service storage URL's account (the config
+        allows that only where one local account is forwarded).
+    :param allow_account_requests: forward PUT/POST/DELETE on the account.
+    :param conf: the :class:`ForwarderConfig` (``client_chunk_size``,
+        ``client_timeout``).
+    """
+
+    def __init__(self, upstream, tokens, account_map, allow_account_requests,
+                 conf, clock=None):
+        self.upstream = upstream
+        self.tokens = tokens
+        self.account_map = account_map
+        self.allow_account_requests = allow_account_requests
+        self.conf = conf
+        self.acls = TTLCache(ACL_CACHE_TIME, ACL_CACHE_SIZE, clock)
+
+    def target_account(self, local_account):
+        return self.account_map.get(local_account) or \
+            account_from_storage_url(self.tokens.get()[0])
+
+    # -- the one way requests reach the target
+
+    def round_trip(self, env, request, extra=False):
+        """``request`` in the mapped account, with the service token; on a
+        401, one re-auth and one retry if nothing of the body was read yet
+        (the target refused before 100 Continue).  Returns the connection,
+        as :meth:`Upstream.round_trip`."""
+        path = request.path
+        for attempt in (1, 2):
+            _storage_url, token = self.tokens.get()
+            target_account = self.target_account(path.account)
+            conn = self.upstream.round_trip(request._replace(
+                path=path.with_account(target_account),
+                headers=request.headers + [('X-Auth-Token', token)]),
+                extra=extra)
+            if conn.response.status != 401:
+                break
+            self._drain(conn)
+            if attempt == 2:
+                raise UpstreamError(self.upstream.name, 'the target refused '
+                                    'the service token, also after re-auth')
+            self.tokens.invalidate(token)
+            if request.body is not None and request.body.bytes_read:
+                raise UpstreamError(self.upstream.name, 'the target refused '
+                                    'the service token mid-upload')
+        if path.container is not None and request.method in (
+                'PUT', 'POST', 'DELETE'):
+            self.acls.pop((target_account, path.container))
+        return conn
+
+    def _drain(self, conn):
+        ResponseBody(self.upstream.pool, conn,
+                     self.conf.client_chunk_size).drain()
+
+    def _side(self, env, method, target, max_body=0, extra=False):
+        """A side request of the checks, as the service identity."""
+        headers = [('X-Trans-Id-Extra', env['swift.trans_id'])] \
+            if env.get('swift.trans_id') else []
+        return self.upstream.side_request(
+            method, target, headers, max_body, extra,
+            send=lambda request, extra: self.round_trip(env, request, extra))
+
+    # -- before sending
+
+    def check_request(self, env, path, has_body, length):
+        """Authorize ``env`` as the client before anything is sent.
+
+        :param path: its :class:`RequestPath`.
+        :returns: ``(path, has_body, length)`` to send: the path without
+            tempurl parameters; for an SLO manifest PUT, the manifest read
+            here and put back as the body.
+        :raises Refused: the client may not; nothing was sent.
+        """
+        if not path.path_info.startswith('/v1/'):
+            return path, has_body, length
+        check_names(env, path)
+        self._authorize(env, path)
+        if is_manifest_put(env, path):
+            self._authorize_segments(env, path, length)
+            has_body, length = True, int(env['CONTENT_LENGTH'])
+        self._authorize_sources(env, path)
+        # the local tempurl middleware checked these; the target would
+        # check them against its own account's keys
+        return path.without_params(TEMPURL_PARAMS), has_body, length
+
+    def _authorize(self, env, path):
+        """The request's own container, then every container a header
+        makes the target read or write (:data:`REFERENCES`)."""
+        account, container, obj = path.account, path.container, path.obj
+        method = env['REQUEST_METHOD']
+        if self.account_map and account not in self.account_map:
+            raise _refused(403, 'Account %s is not forwarded (not in '
+                           'account_map)' % account)
+        if container is None and method not in _READ_METHODS and \
+                not self.allow_account_requests:
+            raise _refused(403, 'Account %s is not forwarded (set '
+                           'allow_account_requests)' % method)
+        bulk = BULK_PARAMS.intersection(path.params) if path.query else ()
+        if bulk:
+            raise _refused(
+                403, '%s is not forwarded in service mode: the target would '
+                "act on every object it names with the forwarder's identity"
+                % min(bulk))
+        authorize = env.get('swift.authorize')
+        if authorize is None:
+            raise _refused(401, 'No local auth before the forwarder')
+        if method == 'OPTIONS':  # CORS preflight: never authorized
+            return
+        req = Request(env)
+        if container is not None and (obj is not None or
+                                      method in _READ_METHODS):
+            # COPY reads the object here and writes the Destination
+            read, write = self._acls_of(env, container)
+            req.acl = read if method in _READ_METHODS + ('COPY',) else write
+        self._decide(authorize(req))
+        self._authorize_references(env, account)
+
+    @staticmethod
+    def _decide(refusal):
+        """The local auth's answer: None, or its refusal (raised)."""
+        if refusal is not None:
+            err = Refused('refused by the local auth',
+                          getattr(refusal, 'status_int', 403))
+            err.app = refusal
+            raise err
+
+    def _authorize_references(self, env, account):
+        for key in ACCOUNT_REFERENCES:
+            value = env.get(key)
+            if value is not None and urllib.parse.unquote(
+                    wsgi_to_str(value.strip())) != account:
+                raise _refused(403, '%s: a reference to another account is '
+                               'not forwarded' % header_name(key))
+        for key, access in REFERENCES:
+            value = env.get(key)
+            if value is None:
+                continue
+            named = reference(value)
+            if named is None:
+                raise _refused(400, '%s must be of the form '
+                               '<container>/<object>' % header_name(key))
+            self.authorize_reference(env, *named, access=access)
+
+    def authorize_containers(self, env, containers, access='GET',
+                             extra=False):
+        """:meth:`authorize_reference` for each of ``containers``."""
+        for container in containers:
+            self.authorize_reference(env, container, '', access, extra)
+
+    def authorize_reference(self, env, container, obj, access='GET',
+                            extra=False):
+        """May the client ``access`` (GET: read; PUT or DELETE: write) the
+        object ``container``/``obj`` (WSGI strings) of the request's
+        account, as the target would act on it for this request?
+
+        :param extra: the request holds a pooled connection already (see
+            :meth:`ConnectionPool.get`).
+        :raises Refused: the local auth's refusal.
+        """
+        account_wsgi = env['PATH_INFO'].split('/', 3)[2]
+        sub_env = dict(env, REQUEST_METHOD=access, PATH_INFO='/v1/%s/%s/%s' % (
+            account_wsgi, container, obj or '.'))
+        sub_env.pop('swift.authorize_override', None)
+        req = Request(sub_env)
+        read, write = self._acls_of(env, wsgi_to_str(container), extra)
+        req.acl = read if access in _READ_METHODS else write
+        self._decide(env['swift.authorize'](req))
+
+    def _acls_of(self, env, container, extra=False):
+        """(read ACL, write ACL) of the target's ``container`` (text) in
+        the request's account, cached for :data:`ACL_CACHE_TIME` s."""
+        account = wsgi_to_str(env['PATH_INFO'].split('/', 3)[2])
+        key = (self.target_account(account), container)
+        acls = self.acls.get(key)
+        if acls is not None:
+            return acls
+        resp = self._side(env, 'HEAD', '/v1/%s/%s' % (
+            urllib.parse.quote(env['PATH_INFO'].split('/', 3)[2].encode(
+                'latin-1'), safe=''),
+            urllib.parse.quote(container)), extra=extra)
+        if resp.status == 404:
+            acls = (None, None)
+        elif 200 <= resp.status < 300:
+            acls = (resp.headers.get('X-Container-Read'),
+                    resp.headers.get('X-Container-Write'))
+        else:
+            raise UpstreamError(self.upstream.name, 'reading the ACLs of '
+                                'container %s got %d' % (container,
+                                                         resp.status))
+        self.acls.put(key, acls)
+        return acls
+
+    def _authorize_segments(self, env, path, length):
+        """An SLO manifest PUT names its segments in its body, and the
+        target reads them with the forwarder's identity.  Read the manifest
+        (at most :data:`MAX_MANIFEST_SIZE` bytes, as Swift's slo),
+        authorize the client to read each segment's container, and put the
+        manifest back as the body to send."""
+        too_large = ForwarderError('Manifest is larger than %d bytes'
+                                   % MAX_MANIFEST_SIZE, 413)
+        if length is not None and length > MAX_MANIFEST_SIZE:
+            raise too_large
+        data = bytearray()
+        for chunk in RequestBody(env['wsgi.input'], length,
+                                 self.conf.client_chunk_size,
+                                 self.conf.client_timeout):
+            data += chunk
+            if len(data) > MAX_MANIFEST_SIZE:
+                raise too_large
+        env['wsgi.input'] = io.BytesIO(data)
+        env['CONTENT_LENGTH'] = str(len(data))
+        env.pop('HTTP_TRANSFER_ENCODING', None)
+        try:
+            segments = manifest_segments(bytes(data))
+        except ValueError:
+            raise BadRequest('Invalid SLO manifest: expected a JSON list of '
+                             'segments')
+        self.authorize_containers(env, sorted(set(c for c, _o, _n in
+                                                  segments)))
+
+    def _authorize_sources(self, env, path):
+        """What a copy reads (its source, and whatever the source refers
+        to: :meth:`check_response` on a HEAD of it), and what a manifest
+        DELETE deletes (every segment: write access)."""
+        method = env['REQUEST_METHOD']
+        source = None
+        if method == 'COPY':
+            source = path.quoted
+        elif env.get('HTTP_X_COPY_FROM') is not None:
+            # (well-formed: _authorize_references refused it otherwise)
+            source = object_path(path.quoted_account,
+                                 *reference(env['HTTP_X_COPY_FROM']))
+        if source is not None and path.param('multipart-manifest') != 'get' \
+                and path.param('symlink') != 'get':
+            resp = self._side(env, 'HEAD', source)
+            if 200 <= resp.status < 300:
+                self._authorize_read_through(env, 'GET', path, source,
+                                             resp.headers)
+        if method == 'DELETE' and \
+                path.param('multipart-manifest') == 'delete' and \
+                _is_slo(self._side(env, 'HEAD', path.quoted).headers):
+            self.authorize_containers(
+                env, self._manifest_containers(env, path.quoted),
+                access='DELETE')
+
+    # -- after the target answered
+
+    def check_response(self, env, request, resp):
+        """A GET or HEAD that the target answered (``resp``) by following
+        a reference: the client must be allowed to read there too.
+
+        :raises Refused: 403; 409 for an SLO segment, as Swift's slo.
+        """
+        if request.method in _READ_METHODS and 200 <= resp.status < 300:
+            self._authorize_read_through(env, request.method, request.path,
+                                         request.path.quoted, resp.msg,
+                                         extra=True)
+
+    def _authorize_read_through(self, env, method, path, target, headers,
+                                extra=False):
+        """What ``method`` of ``target`` (quoted) read besides it, by the
+        target's answer ``headers``: a symlink's ``Content-Location``, a
+        DLO's ``X-Object-Manifest``, an SLO's segments (nested manifests
+        too).  ``path``: the client's request."""
+        named = []
+        location = headers.get('Content-Location')
+        if location:
+            parts = location.split('/', 3) + [''] * 4
+            if urllib.parse.unquote(parts[2]) != self.target_account(
+                    path.account):
+                named.append(None)
+            else:
+                named.append(reference(parts[3]))
+        manifest = headers.get('X-Object-Manifest')
+        slo = method == 'GET' and _is_slo(headers)
+        # a GET of the manifest itself reads no segment
+        manifest_get = (manifest or slo) and \
+            path.param('multipart-manifest') == 'get'
+        if manifest and not manifest_get:
+            named.append(reference(manifest))
+        for ref in named:
+            if ref is None:
+                raise _refused(403, 'Forbidden: the object refers outside '
+                               'the account')
+            self.authorize_reference(env, *ref, extra=extra)
+        if slo and not manifest_get:
+            containers = self._manifest_containers(env, target, extra)
+            try:
+                self.authorize_containers(env, containers, extra=extra)
+            except Refused:
+                raise _refused(409, 'Conflict: a segment of this manifest '
+                               'is in a container the client may not read')
+
+    def _manifest_containers(self, env, target, extra=False):
+        """The containers of an SLO's segments, its nested manifests'
+        included (at most :data:`MAX_MANIFESTS` manifests are read)."""
+        quoted_account = target.split('/', 3)[2]
+        containers, queue, read = set(), [target.partition('?')[0]], 0
+        while queue:
+            read += 1
+            if read > MAX_MANIFESTS:
+                raise UpstreamError(self.upstream.name, 'more than %d nested '
+                                    'manifests to authorize' % MAX_MANIFESTS)
+            try:
+                resp = self._side(env, 'GET', queue.pop() +
+                                  '?multipart-manifest=get',
+                                  MAX_MANIFEST_SIZE, extra)
+                if resp.status != 200:
+                    raise ValueError(resp.status)
+                segments = manifest_segments(resp.body)
+            except (ValueError, ResponseTooLarge):
+                raise UpstreamError(self.upstream.name, 'cannot read the SLO '
+                                    'manifest to authorize its segments')
+            for container, obj, nested in segments:
+                containers.add(container)
+                if nested:
+                    queue.append(object_path(quoted_account, container, obj))
+        return sorted(containers)

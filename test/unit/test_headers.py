@@ -1,0 +1,112 @@
+# Copyright (c) 2026 swift_forwarder developers
+# Licensed under the Apache License, Version 2.0
+"""Tests for swift_forwarder.headers: what crosses, both ways."""
+
+import unittest
+
+from swift_forwarder import headers as routing
+
+from test.unit.helpers import make_env
+
+
+class TestUpstreamHeaders(unittest.TestCase):
+    """The end-to-end headers sent upstream."""
+
+    def headers(self, env, hops='me', txn_id='tx123', via='1.1 me (x)'):
+        return routing.upstream_headers(env, 'target:8080', hops, txn_id, via)
+
+    def test_set_by_forwarder(self):
+        """Host, hops, XFF, Via and X-Trans-Id-Extra are ours."""
+        headers = self.headers(make_env(headers={
+            'Host': 'local:8080', 'X-Forwarder-Hops': 'spoofed',
+            'X-Trans-Id-Extra': 'client-extra', 'Expect': '100-continue',
+            'Content-Length': '5'}))
+        self.assertEqual([
+            ('Host', 'target:8080'), ('X-Forwarder-Hops', 'me'),
+            ('X-Forwarded-For', '127.0.0.2'), ('Via', '1.1 me (x)'),
+            ('X-Trans-Id-Extra', 'tx123')], headers)
+
+    def test_extends_xff_and_via(self):
+        """Existing X-Forwarded-For and Via are extended, not replaced."""
+        headers = dict(self.headers(make_env(headers={
+            'X-Forwarded-For': '198.51.100.7', 'Via': '1.0 lb'})))
+        self.assertEqual('198.51.100.7, 127.0.0.2',
+                         headers['X-Forwarded-For'])
+        self.assertEqual('1.0 lb, 1.1 me (x)', headers['Via'])
+
+    def test_no_txn_id(self):
+        """Without a transaction id, no X-Trans-Id-Extra."""
+        names = [name for name, _value in
+                 self.headers(make_env(), txn_id=None)]
+        self.assertNotIn('X-Trans-Id-Extra', names)
+
+    def test_hop_by_hop_dropped(self):
+        """Hop-by-hop headers and Proxy-* never go upstream."""
+        env = make_env(headers={
+            'Connection': 'keep-alive', 'Keep-Alive': 'timeout=5',
+            'TE': 'trailers', 'Trailer': 'X-Foo', 'Upgrade': 'h2c',
+            'Transfer-Encoding': 'chunked', 'Proxy-Authorization': 'basic',
+            'Proxy-Connection': 'keep-alive', 'Proxy-Foo': 'bar',
+            'X-Auth-Token': 'AUTH_tk'})
+        names = [name.lower() for name, _value in self.headers(env)]
+        for name in ('connection', 'keep-alive', 'te', 'trailer', 'upgrade',
+                     'transfer-encoding', 'proxy-authorization',
+                     'proxy-connection', 'proxy-foo'):
+            self.assertNotIn(name, names)
+        self.assertIn('x-auth-token', names)
+
+    def test_headers_named_in_connection_dropped(self):
+        """Headers the client named in Connection are hop-by-hop too."""
+        env = make_env(headers={'Connection': 'close, X-Secret ,X-Other',
+                                'X-Secret': 's', 'X-Other': 'o',
+                                'X-Kept': 'k'})
+        names = [name for name, _value in self.headers(env)]
+        self.assertNotIn('X-Secret', names)
+        self.assertNotIn('X-Other', names)
+        self.assertIn('X-Kept', names)
+
+    def test_end_to_end_kept(self):
+        """End-to-end headers (auth, metadata, range, type) go upstream."""
+        env = make_env('PUT', headers={
+            'X-Auth-Token': 'AUTH_tk', 'X-Object-Meta-Color': 'blue',
+            'Range': 'bytes=0-9', 'Etag': 'abc', 'If-None-Match': '*',
+            'Content-Type': 'text/plain', 'X-Delete-After': '60'})
+        headers = self.headers(env)
+        for pair in (('Content-Type', 'text/plain'),
+                     ('X-Auth-Token', 'AUTH_tk'),
+                     ('X-Object-Meta-Color', 'blue'), ('Range', 'bytes=0-9'),
+                     ('Etag', 'abc'), ('If-None-Match', '*'),
+                     ('X-Delete-After', '60')):
+            self.assertIn(pair, headers)
+
+
+class TestResponseHeaders(unittest.TestCase):
+    """The target's response headers as the client sees them."""
+
+    def test_filtering(self):
+        """Hop-by-hop dropped, X-Trans-Id renamed, the rest kept in order."""
+        headers = routing.response_headers([
+            ('Content-Length', '5'), ('Connection', 'keep-alive'),
+            ('Keep-Alive', 'timeout=60'), ('Transfer-Encoding', 'chunked'),
+            ('Trailer', 'X-Foo'), ('Upgrade', 'h2c'),
+            ('Proxy-Authenticate', 'Basic'), ('Proxy-Foo', 'x'),
+            ('X-Trans-Id', 'txTARGET'), ('X-Openstack-Request-Id', 'txT'),
+            ('Etag', 'abc'), ('X-Timestamp', '1.0'),
+            ('X-Object-Meta-Color', 'blue')])
+        self.assertEqual([
+            ('Content-Length', '5'), ('X-Forwarder-Trans-Id', 'txTARGET'),
+            ('Etag', 'abc'), ('X-Timestamp', '1.0'),
+            ('X-Object-Meta-Color', 'blue')], headers)
+
+    def test_connection_tokens(self):
+        """Headers the target's Connection header names are hop-by-hop
+        too, in any case."""
+        self.assertEqual([('Etag', 'abc')], routing.response_headers([
+            ('Connection', 'close, X-Hop'), ('connection', 'x-other '),
+            ('x-hop', '1'), ('X-Other', '2'), ('Etag', 'abc')]))
+
+
+MD5 = '0123456789abcdef0123456789abcdef'
+
+if __name__ == '__main__':
+    unittest.main()
