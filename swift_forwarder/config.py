@@ -298,16 +298,27 @@ def parse_conf(local_conf, swift_dir=None, global_conf=None):
         values[name] = _convert('[filter:forwarder]', name,
                                 merged.get(name, default))
     _check_pairs('[filter:forwarder]', values)
-    if values['auth_mode'] == 'service':
-        missing = [name for name in ('auth_url', 'auth_user', 'auth_key')
-                   if not values[name]]
-        if missing:
-            raise ConfigError('[filter:forwarder]: auth_mode = service needs '
-                              '%s' % ', '.join(missing))
-        if values['forward_auth']:
-            raise ConfigError('[filter:forwarder]: forward_auth is for '
-                              'auth_mode = passthrough (in service mode the '
-                              'local auth answers auth requests)')
+    _check_service(values)
+    values['targets'] = _targets(values, swift_dir)
+    return ForwarderConfig(**values)
+
+
+def _check_service(values):
+    if values['auth_mode'] != 'service':
+        return
+    missing = [name for name in ('auth_url', 'auth_user', 'auth_key')
+               if not values[name]]
+    if missing:
+        raise ConfigError('[filter:forwarder]: auth_mode = service needs '
+                          '%s' % ', '.join(missing))
+    if values['forward_auth']:
+        raise ConfigError('[filter:forwarder]: forward_auth is for '
+                          'auth_mode = passthrough (in service mode the '
+                          'local auth answers auth requests)')
+
+
+def _targets(values, swift_dir):
+    """Every target's :class:`TargetConf`, in routing order."""
     targets = collections.OrderedDict()
     if values['target_url']:
         targets['default'] = _target_conf('default', values, values)
@@ -322,8 +333,7 @@ def parse_conf(local_conf, swift_dir=None, global_conf=None):
                           'targets_conf)')
     for target_conf in targets.values():
         _check_one_account(target_conf, values['container_opt_in'])
-    values['targets'] = targets
-    return ForwarderConfig(**values)
+    return targets
 
 
 def _check_one_account(target_conf, container_opt_in):

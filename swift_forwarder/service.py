@@ -140,6 +140,24 @@ def is_manifest_put(env, path):
         path.param('multipart-manifest') == 'put'
 
 
+def _read_manifest(env, length, chunk_size, timeout):
+    """Read the manifest a client PUTs (at most :data:`MAX_MANIFEST_SIZE`
+    bytes, as Swift's slo) and put it back as the body to send."""
+    too_large = ForwarderError('Manifest is larger than %d bytes'
+                               % MAX_MANIFEST_SIZE, 413)
+    if length is not None and length > MAX_MANIFEST_SIZE:
+        raise too_large
+    data = bytearray()
+    for chunk in RequestBody(env['wsgi.input'], length, chunk_size, timeout):
+        data += chunk
+        if len(data) > MAX_MANIFEST_SIZE:
+            raise too_large
+    env['wsgi.input'] = io.BytesIO(data)
+    env['CONTENT_LENGTH'] = str(len(data))
+    env.pop('HTTP_TRANSFER_ENCODING', None)
+    return bytes(data)
+
+
 def _refused(status, message):
     return Refused(message, status)
 
@@ -233,7 +251,7 @@ class ServiceMode(object):
         check_names(env, path)
         self._authorize(env, path)
         if is_manifest_put(env, path):
-            self._authorize_segments(env, path, length)
+            self._authorize_segments(env, length)
             has_body, length = True, int(env['CONTENT_LENGTH'])
         self._authorize_sources(env, path)
         # the local tempurl middleware checked these; the target would
@@ -347,28 +365,14 @@ class ServiceMode(object):
         self.acls.put(key, acls)
         return acls
 
-    def _authorize_segments(self, env, path, length):
+    def _authorize_segments(self, env, length):
         """An SLO manifest PUT names its segments in its body, and the
-        target reads them with the forwarder's identity.  Read the manifest
-        (at most :data:`MAX_MANIFEST_SIZE` bytes, as Swift's slo),
-        authorize the client to read each segment's container, and put the
-        manifest back as the body to send."""
-        too_large = ForwarderError('Manifest is larger than %d bytes'
-                                   % MAX_MANIFEST_SIZE, 413)
-        if length is not None and length > MAX_MANIFEST_SIZE:
-            raise too_large
-        data = bytearray()
-        for chunk in RequestBody(env['wsgi.input'], length,
-                                 self.conf.client_chunk_size,
-                                 self.conf.client_timeout):
-            data += chunk
-            if len(data) > MAX_MANIFEST_SIZE:
-                raise too_large
-        env['wsgi.input'] = io.BytesIO(data)
-        env['CONTENT_LENGTH'] = str(len(data))
-        env.pop('HTTP_TRANSFER_ENCODING', None)
+        target reads them with the forwarder's identity: authorize the
+        client to read each segment's container."""
+        data = _read_manifest(env, length, self.conf.client_chunk_size,
+                              self.conf.client_timeout)
         try:
-            segments = manifest_segments(bytes(data))
+            segments = manifest_segments(data)
         except ValueError:
             raise BadRequest('Invalid SLO manifest: expected a JSON list of '
                              'segments')
@@ -451,25 +455,32 @@ class ServiceMode(object):
     def _manifest_containers(self, env, target, extra=False):
         """The containers of an SLO's segments, its nested manifests'
         included (at most :data:`MAX_MANIFESTS` manifests are read)."""
-        quoted_account = target.split('/', 3)[2]
-        containers, queue, read = set(), [target.partition('?')[0]], 0
-        while queue:
-            read += 1
-            if read > MAX_MANIFESTS:
-                raise UpstreamError(self.upstream.name, 'more than %d nested '
-                                    'manifests to authorize' % MAX_MANIFESTS)
-            try:
-                resp = self._side(env, 'GET', queue.pop() +
-                                  '?multipart-manifest=get',
-                                  MAX_MANIFEST_SIZE, extra)
-                if resp.status != 200:
-                    raise ValueError(resp.status)
-                segments = manifest_segments(resp.body)
-            except (ValueError, ResponseTooLarge):
-                raise UpstreamError(self.upstream.name, 'cannot read the SLO '
-                                    'manifest to authorize its segments')
-            for container, obj, nested in segments:
-                containers.add(container)
-                if nested:
-                    queue.append(object_path(quoted_account, container, obj))
-        return sorted(containers)
+        def read(path):
+            return self._side(env, 'GET', path + '?multipart-manifest=get',
+                              MAX_MANIFEST_SIZE, extra)
+        return _segment_containers(read, self.upstream.name, target)
+
+
+def _segment_containers(read, name, target):
+    """:meth:`ServiceMode._manifest_containers`, each manifest (quoted
+    path) read with ``read``."""
+    quoted_account = target.split('/', 3)[2]
+    containers, queue, count = set(), [target.partition('?')[0]], 0
+    while queue:
+        count += 1
+        if count > MAX_MANIFESTS:
+            raise UpstreamError(name, 'more than %d nested manifests to '
+                                'authorize' % MAX_MANIFESTS)
+        try:
+            resp = read(queue.pop())
+            if resp.status != 200:
+                raise ValueError(resp.status)
+            segments = manifest_segments(resp.body)
+        except (ValueError, ResponseTooLarge):
+            raise UpstreamError(name, 'cannot read the SLO manifest to '
+                                'authorize its segments')
+        for container, obj, nested in segments:
+            containers.add(container)
+            if nested:
+                queue.append(object_path(quoted_account, container, obj))
+    return sorted(containers)

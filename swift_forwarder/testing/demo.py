@@ -93,6 +93,23 @@ def _check_on_target(direct, container, name, expected_md5):
     return good
 
 
+def _check_through_forwarder(via_forwarder, container, expected, small):
+    """GET both objects back through the forwarder; True if both match."""
+    start = time.time()
+    _headers, body = via_forwarder.get_object(container, 'big',
+                                              resp_chunk_size=2 ** 20)
+    md5 = hashlib.md5()
+    for piece in body:
+        md5.update(piece)
+    elapsed = time.time() - start
+    _say('GET big in %.2fs (%.0f MB/s): md5 %s, expected %s: %s', elapsed,
+         BIG / 2 ** 20 / elapsed, md5.hexdigest(), expected,
+         'OK' if md5.hexdigest() == expected else 'MISMATCH')
+    _headers, got = via_forwarder.get_object(container, 'small.txt')
+    _say('GET small.txt: %s', 'OK' if got == small else 'MISMATCH')
+    return md5.hexdigest() == expected and got == small
+
+
 def run_session(local, target):
     """The scripted session; returns True when every check passed."""
     target_url, token = target.get_auth()
@@ -122,23 +139,8 @@ def run_session(local, target):
     _say('listing: %s', ', '.join('%s (%d bytes)' % (o['name'], o['bytes'])
                                   for o in listing))
 
-    ok = True
-    start = time.time()
-    _headers, body = via_forwarder.get_object(container, 'big',
-                                              resp_chunk_size=2 ** 20)
-    md5 = hashlib.md5()
-    for piece in body:
-        md5.update(piece)
-    elapsed = time.time() - start
     expected = _md5_of_stream(BIG)
-    _say('GET big in %.2fs (%.0f MB/s): md5 %s, expected %s: %s', elapsed,
-         BIG / 2 ** 20 / elapsed, md5.hexdigest(), expected,
-         'OK' if md5.hexdigest() == expected else 'MISMATCH')
-    ok &= md5.hexdigest() == expected
-    _headers, got = via_forwarder.get_object(container, 'small.txt')
-    _say('GET small.txt: %s', 'OK' if got == small else 'MISMATCH')
-    ok &= got == small
-
+    ok = _check_through_forwarder(via_forwarder, container, expected, small)
     _say('reading directly on the target cluster (%s):', target.proxy_url)
     for name, expected_md5 in (('big', expected),
                                ('small.txt', hashlib.md5(small).hexdigest())):
