@@ -937,7 +937,7 @@ class ServiceModeTestCase(MiddlewareTestCase):
                 sock.respond(*responses.pop(0))
         return recording(respond, requests), requests
 
-    def patch_swob(self, _middleware=None):
+    def patch_swob(self):
         patcher = mock.patch.object(service, 'Request', FakeSwobRequest)
         patcher.start()
         self.addCleanup(patcher.stop)

@@ -414,8 +414,16 @@ class TestConfigErrors(CheckTestCase):
         except ConfigError as err:
             wrapped = err
         self.assertIn(KEY, str(wrapped))
-        self.assertEqual('[filter:fed]: /etc/swift/x.conf: cannot parse '
-                         'line 7', check._startup_error('fed', wrapped))
+        with mock.patch.object(check, 'build_filter', side_effect=wrapped):
+            status, out, err = self.check_conf(
+                'use = egg:swift_forwarder#forwarder\n'
+                'target_url = http://127.0.0.1:1\n', pipeline='fed app',
+                name='fed')
+        self.assertEqual((1, ''), (status, err))
+        self.assertNotIn(KEY, out)
+        self.assertEqual({('-', 'config'): (
+            'FAIL', '[filter:fed]: /etc/swift/x.conf: cannot parse line 7')},
+            self.rows(out))
         with mock.patch.object(check, '_loadcontext', side_effect=wrapped):
             status, out, err = self.run_check(self.write('[x]\n'))
         self.assertEqual(1, status)

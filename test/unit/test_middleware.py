@@ -696,16 +696,21 @@ class TestHealthcheck(MiddlewareTestCase):
 
     def test_probe_bounded(self):
         """A target trickling its answer, each read within node_timeout:
-        the probe still gives up after conn_timeout + node_timeout."""
+        the probe still gives up after conn_timeout + node_timeout (never
+        sooner: a timeout does not fire early), long before the trickle
+        ends."""
+        trickle = {'lines': 0, 'hung_up': False}
+
         def handler(sock):
             sock.read_head()
             try:
                 sock.sendall(b'HTTP/1.1 200 OK\r\n')
-                for _ in range(24):
+                for _ in range(200):  # 10 s
                     eventlet.sleep(0.05)
                     sock.sendall(b'X-Slow: 1\r\n')
+                    trickle['lines'] += 1
             except OSError:
-                pass  # the probe hung up
+                trickle['hung_up'] = True  # the probe hung up
         mw = self.middleware(handler, healthcheck_path='/hc',
                              conn_timeout='0.1', node_timeout='0.5')
         started = time.monotonic()
@@ -713,8 +718,13 @@ class TestHealthcheck(MiddlewareTestCase):
         elapsed = time.monotonic() - started
         self.assertEqual('503 Service Unavailable', status)
         self.assertEqual('timed out', health['targets']['default']['error'])
-        self.assertGreater(elapsed, 0.55)
-        self.assertLess(elapsed, 1.1)  # the trickle lasts 1.2s
+        self.assertGreaterEqual(elapsed, 0.6)
+        for _ in range(100):  # the handler sees the hang-up at its next send
+            if trickle['hung_up']:
+                break
+            eventlet.sleep(0.05)
+        self.assertTrue(trickle['hung_up'])
+        self.assertLess(trickle['lines'], 100)
 
     def test_probe_lets_a_foreign_timeout_through(self):
         """A Timeout that is not the probe's own (a caller's deadline)
@@ -772,10 +782,17 @@ class TestHealthcheck(MiddlewareTestCase):
 
     def test_targets_probed_at_once(self):
         """Three targets that never answer cost one probe timeout, not
-        three."""
+        three: the three probes are all waiting at the same time."""
+        waiting, most = [0], [0]
+
         def handler(sock):
             sock.read_head()
-            sock.read_to_eof()
+            waiting[0] += 1
+            most[0] = max(most[0], waiting[0])
+            try:
+                sock.read_to_eof()
+            finally:
+                waiting[0] -= 1
         server = self.start_server(handler)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, 'targets.conf')
@@ -785,14 +802,12 @@ class TestHealthcheck(MiddlewareTestCase):
                              % (name, server.port))
             mw = self.middleware(port=server.port, targets_conf=path,
                                  node_timeout='0.3', healthcheck_path='/hc')
-        started = time.monotonic()
         status, health = self.healthcheck(mw)
-        elapsed = time.monotonic() - started
         self.assertEqual('503 Service Unavailable', status)
         self.assertEqual({'default': 'timed out', 'east': 'timed out',
                           'west': 'timed out'}, {
             name: target['error'] for name, target in health['targets'].items()})
-        self.assertLess(elapsed, 0.6)
+        self.assertEqual(3, most[0])
 
     def test_error_limited(self):
         """A suppressed target shows ``error_limited``; the probe still

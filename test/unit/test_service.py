@@ -70,8 +70,7 @@ class TestServiceMode(ServiceModeTestCase):
     def test_headers_and_mapping(self):
         """The target sees the mapped account and the service token; no
         cluster-only header of the client crosses."""
-        import swift_forwarder.middleware as middleware
-        self.patch_swob(middleware)
+        self.patch_swob()
         handler, requests = self.acl_then([(200, b'data')])
         mw = self.service_mw(handler)
         env = self.env(headers={
@@ -112,8 +111,7 @@ class TestServiceMode(ServiceModeTestCase):
     def test_write_acl_for_writes_refusal_sends_nothing(self):
         """A refused PUT: the local auth's 403, and only the ACL HEAD went
         to the target; the client's body is never read."""
-        import swift_forwarder.middleware as middleware
-        self.patch_swob(middleware)
+        self.patch_swob()
         handler, requests = self.acl_then([])
         mw = self.service_mw(handler)
         env = self.env('PUT', allow=False, body=b'intruder')
@@ -126,8 +124,7 @@ class TestServiceMode(ServiceModeTestCase):
 
     def test_account_writes_refused(self):
         """PUT/POST/DELETE on the account: 403 unless allowed."""
-        import swift_forwarder.middleware as middleware
-        self.patch_swob(middleware)
+        self.patch_swob()
         handler, requests = self.acl_then([(204, b'')])
         mw = self.service_mw(handler)
         resp = self.call(mw, self.env('POST', '/v1/AUTH_local'))
@@ -141,8 +138,7 @@ class TestServiceMode(ServiceModeTestCase):
 
     def test_no_local_auth_refused(self):
         """Service mode without a local auth before it: 401, nothing sent."""
-        import swift_forwarder.middleware as middleware
-        self.patch_swob(middleware)
+        self.patch_swob()
         handler, requests = self.acl_then([])
         mw = self.service_mw(handler)
         env = self.env()
@@ -154,8 +150,7 @@ class TestServiceMode(ServiceModeTestCase):
 
     def test_401_reauth_and_retry(self):
         """The target refuses the service token: one re-auth, one retry."""
-        import swift_forwarder.middleware as middleware
-        self.patch_swob(middleware)
+        self.patch_swob()
         handler, requests = self.acl_then([(401, b''), (200, b'ok')])
         mw = self.service_mw(handler)
         tokens = iter(['AUTH_tk1', 'AUTH_tk2'])
@@ -169,8 +164,7 @@ class TestServiceMode(ServiceModeTestCase):
     def test_401_twice_is_502(self):
         """Refused also after re-auth: 502, the target's 401 isn't relayed
         (the client was authorized locally)."""
-        import swift_forwarder.middleware as middleware
-        self.patch_swob(middleware)
+        self.patch_swob()
         handler, requests = self.acl_then([(401, b''), (401, b'')])
         mw = self.service_mw(handler)
         mw.targets['default'].service.acls.put(('AUTH_remote', 'c'), (None, None))
@@ -181,8 +175,7 @@ class TestServiceMode(ServiceModeTestCase):
     def test_raise_and_delete_in_the_mapped_account(self):
         """raise_and_delete: the DELETE of the corrupt object goes where
         the PUT went, the mapped account, with the service token."""
-        import swift_forwarder.middleware as middleware
-        self.patch_swob(middleware)
+        self.patch_swob()
         requests = []
 
         def respond(sock, request):
@@ -207,8 +200,7 @@ class TestServiceMode(ServiceModeTestCase):
     def test_resume_in_the_mapped_account(self):
         """A GET resume goes to the mapped account with the service
         token, and re-authenticates on a 401 like any request."""
-        import swift_forwarder.middleware as middleware
-        self.patch_swob(middleware)
+        self.patch_swob()
         etag = md5_hex(RESUMED_DATA)
         requests = []
 
@@ -251,8 +243,7 @@ class TestServiceMode(ServiceModeTestCase):
         """A 401 that comes after the target took the body (it sent 100
         Continue): the body is gone, so no retry; 502, and the next request
         gets a new token."""
-        import swift_forwarder.middleware as middleware
-        self.patch_swob(middleware)
+        self.patch_swob()
         requests = []
         mw = self.service_mw(recording(lambda sock, request: sock.respond(
             401 if request.method == 'PUT' else 200, b''), requests))
@@ -272,8 +263,7 @@ class TestServiceMode(ServiceModeTestCase):
     def test_bad_input_before_acl_lookup(self):
         """Bad input is refused before anything, the ACL HEAD included,
         goes to the target."""
-        import swift_forwarder.middleware as middleware
-        self.patch_swob(middleware)
+        self.patch_swob()
         handler, requests = self.acl_then([])
         mw = self.service_mw(handler)
         resp = self.call(mw, self.env('PUT', headers={
@@ -295,8 +285,7 @@ class TestServiceReferences(ServiceModeTestCase):
 
     def setUp(self):
         super().setUp()
-        import swift_forwarder.middleware as middleware
-        self.patch_swob(middleware)
+        self.patch_swob()
         self.sent = []
 
         def respond(sock, request):
@@ -316,6 +305,7 @@ class TestServiceReferences(ServiceModeTestCase):
                 sock.respond(*self.replies.get(request.target, (201, b'')))
         self.replies = {}  # request target: (status, body, headers)
         self.aux = []  # the forwarder's HEADs and manifest GETs
+        self.respond = respond
         self.mw = self.service_mw(serving(respond), forward='*')
 
     def request(self, method='PUT', path='/v1/AUTH_local/shared/o',
@@ -590,10 +580,9 @@ class TestServiceReferences(ServiceModeTestCase):
         """pool_size 1: the GET holds the only connection while its
         reference's ACLs and manifest are read; those take one more instead
         of waiting for it (a 503 after pool_timeout)."""
-        self.mw.targets['default'].pool.maxsize = 1
+        self.mw = self.service_mw(serving(self.respond), forward='*',
+                                  pool_size='1', pool_timeout='0.5')
         pool = self.mw.targets['default'].pool
-        pool._slots = type(pool._slots)(1)
-        pool.pool_timeout = 0.5
         self.replies = {
             '/v1/AUTH_remote/shared/sym': (200, b'fine', [
                 ('Content-Location', '/v1/AUTH_remote/other/o')]),
