@@ -10,7 +10,8 @@ errors are translated into these at one boundary (``forward.py``,
 """
 
 __all__ = [
-    'ConfigError', 'ForwarderError', 'BadRequest', 'LoopDetected',
+    'ConfigError', 'ForwarderError', 'BadRequest', 'SwiftError',
+    'LoopDetected',
     'ClientDisconnect', 'ClientTimeout', 'UpstreamError',
     'UpstreamConnectError', 'PoolExhaustedError', 'ErrorLimitedError',
     'EtagMismatch', 'UpstreamTimeout', 'UpstreamBodyError',
@@ -44,6 +45,18 @@ class ForwarderError(Exception):
 class BadRequest(ForwarderError):
     """The client's request is malformed; nothing was sent upstream."""
     status_hint = 400
+
+
+class SwiftError(ForwarderError):
+    """A refusal Swift itself gives the same request, answered exactly as
+    Swift answers it: the status, the body to the byte (no newline added),
+    and its Content-Type."""
+    content_type = 'text/plain'
+
+    def __init__(self, msg, status_hint, content_type=None):
+        super().__init__(msg, status_hint)
+        if content_type is not None:
+            self.content_type = content_type
 
 
 class LoopDetected(ForwarderError):

@@ -366,7 +366,7 @@ from swift_forwarder.auth import service_tokens
 from swift_forwarder.cache import TTLCache
 from swift_forwarder.config import parse_conf
 from swift_forwarder.exceptions import BadRequest, ConfigError, \
-    ForwarderError, LoopDetected, Refused, UpstreamError
+    ForwarderError, LoopDetected, Refused, SwiftError, UpstreamError
 from swift_forwarder.forward import ErrorLimiter, Upstream, UpstreamRequest
 from swift_forwarder.green import local, spawn
 from swift_forwarder.headers import client_base_url, response_headers, \
@@ -457,23 +457,54 @@ class ForwarderMiddleware(object):
         if target is None:
             return self.app(env, start_response)
         try:
+            if path.path_info == '/info' and env['REQUEST_METHOD'] == 'GET':
+                return self.forward_info(env, start_response, target, path)
             return target.forward(env, start_response, path)
         except ForwarderError as err:  # logged on the request's line
             return self.error_response(env, start_response, err, target.name)
+
+    def forward_info(self, env, start_response, target, path):
+        """``GET /info`` through the gateway (forward_auth): the target's
+        capabilities, plus this filter's own ``forwarder`` section (as
+        without forward_auth), so that ``/info`` always shows it."""
+        head = []
+
+        def capture(status, headers, exc_info=None):
+            head[:] = [status, headers]
+        body = target.forward(env, capture, path)
+        try:
+            data = b''.join(body)
+        finally:
+            if hasattr(body, 'close'):
+                body.close()
+        status, headers = head
+        try:
+            info = json.loads(data) if status.startswith('200 ') else None
+        except ValueError:
+            info = None
+        if isinstance(info, dict):
+            info['forwarder'] = info_section(self)
+            data = json.dumps(info).encode('utf-8')
+            headers = [(name, value) for name, value in headers
+                       if name.lower() != 'content-length'] + [
+                ('Content-Length', str(len(data)))]
+        start_response(status, headers)
+        return [data]
 
     def route(self, env, path):
         """The :class:`TargetForwarder` this request goes to, or None.
 
         ``forward`` rules first (the inline target's, then targets_conf's,
-        in order); then, with forward_auth, auth requests and ``/info`` go
+        in order); then, with forward_auth (the gateway placement), auth
+        requests, ``/info`` and every other path under ``/v1`` (``/v1``,
+        ``/v1//c/o``...: the target answers them as it would directly) go
         to the first target; then, with container_opt_in, the local
         container's ``X-Container-Meta-Forward-To``.
         """
         for target in self.targets.values():
             if should_forward(path, target.forward_rules):
                 return target
-        if self.conf.forward_auth and (
-                path.path_info == '/info' or is_auth_path(path.path_info)):
+        if self.conf.forward_auth and _gateway_path(path.path_info):
             return next(iter(self.targets.values()))
         if self.conf.container_opt_in:
             return self._opted_in(env, path)
@@ -534,12 +565,15 @@ class ForwarderMiddleware(object):
         client's body names the target, never its address (the log line
         has that)."""
         status = err.status_hint
-        if isinstance(err, UpstreamError) and target_name is not None:
-            text = 'Target %s: %s' % (target_name, err.reason)
+        content_type = 'text/plain; charset=UTF-8'
+        if isinstance(err, SwiftError):  # byte for byte as Swift's
+            body, content_type = str(err).encode('utf-8'), err.content_type
+        elif isinstance(err, UpstreamError) and target_name is not None:
+            body = ('Target %s: %s\n' % (target_name, err.reason)).encode(
+                'utf-8')
         else:
-            text = str(err)
-        body = ('%s\n' % text).encode('utf-8')
-        headers = [('Content-Type', 'text/plain; charset=UTF-8'),
+            body = ('%s\n' % err).encode('utf-8')
+        headers = [('Content-Type', content_type),
                    ('Content-Length', str(len(body)))]
         headers.extend(err.headers)
         start_response('%d %s' % (status, _reason(status)), headers)
@@ -714,6 +748,13 @@ class TargetForwarder(object):
         return headers
 
 
+def _gateway_path(path_info):
+    """Gateway placement: what the target answers however malformed (the
+    local auth would answer 401 to the target's token)."""
+    return path_info == '/v1' or path_info.startswith(('/v1/', '/info')) or \
+        is_auth_path(path_info)
+
+
 def _netloc(address):
     """The ``Host`` of a target."""
     host = '[%s]' % address.host if ':' in address.host else address.host
@@ -781,12 +822,16 @@ INFO_OPTIONS = ('auth_mode', 'forward_auth', 'container_opt_in', 'max_hops',
                 'client_timeout', 'retries', 'client_chunk_size')
 
 
+def info_section(middleware):
+    """The ``forwarder`` section of ``/info``: nothing secret."""
+    conf = middleware.conf
+    return dict({name: getattr(conf, name) for name in INFO_OPTIONS},
+                version=__version__, targets=list(middleware.targets))
+
+
 def register_info(middleware):
     """Advertise the filter in the proxy's ``/info``."""
-    conf = middleware.conf
-    info = {name: getattr(conf, name) for name in INFO_OPTIONS}
-    register_swift_info('forwarder', version=__version__,
-                        targets=list(middleware.targets), **info)
+    register_swift_info('forwarder', **info_section(middleware))
     register_swift_info('forwarder', admin=True, target_urls={
         name: target.pool.name for name, target in middleware.targets.items()})
 

@@ -23,6 +23,10 @@ __all__ = ['RequestPath', 'wsgi_to_str', 'str_to_wsgi', 'object_path',
 #: What ``urllib.parse.quote`` leaves alone in a path we quote ourselves.
 _PATH_SAFE = "/:@!$&'()*+,;="
 
+#: Bytes a path may not carry verbatim on a request line: Swift's own
+#: server takes a path with spaces (``GET /info asdf HTTP/1.1``).
+_UNSAFE = frozenset(' \t\r\n\0')
+
 
 def wsgi_to_str(value):
     """A WSGI (latin-1) string as the text it encodes in UTF-8 (or as it
@@ -79,7 +83,8 @@ class RequestPath(collections.namedtuple(
     :param path_info: ``PATH_INFO`` (a WSGI string).
     :param quoted: the path for the upstream request line, quoted exactly
         as the client sent it (``%2F`` stays ``%2F``), unless a middleware
-        before us rewrote ``PATH_INFO``: then we quote what it wrote.
+        before us rewrote ``PATH_INFO`` or the client sent bytes that may
+        not go on a request line (a space): then we quote it.
     :param query: the query string ('' for none), as received.
     :param segments: ``PATH_INFO``'s version, account, container and object
         (WSGI strings, '' where empty, None where missing).
@@ -91,11 +96,13 @@ class RequestPath(collections.namedtuple(
         path_info = env.get('PATH_INFO', '')
         path = env.get('SCRIPT_NAME', '') + path_info
         raw = env.get('RAW_PATH_INFO')
-        if raw is None or urllib.parse.unquote_to_bytes(raw) != \
-                path.encode('latin-1'):
+        if raw is None or _UNSAFE.intersection(raw) or \
+                urllib.parse.unquote_to_bytes(raw) != path.encode('latin-1'):
             raw = urllib.parse.quote(path.encode('latin-1'), safe=_PATH_SAFE)
-        return cls(path_info, raw, env.get('QUERY_STRING') or '',
-                   _segments(path_info))
+        query = env.get('QUERY_STRING') or ''
+        if ' ' in query or '\t' in query:  # Swift's server takes them
+            query = query.replace(' ', '%20').replace('\t', '%09')
+        return cls(path_info, raw, query, _segments(path_info))
 
     @classmethod
     def of(cls, target):

@@ -227,10 +227,15 @@ class ServiceMode(object):
         ResponseBody(self.upstream.pool, conn,
                      self.conf.client_chunk_size).drain()
 
-    def _side(self, env, method, target, max_body=0, extra=False):
-        """A side request of the checks, as the service identity."""
+    def _side(self, env, method, target, max_body=0, extra=False,
+              traced=True):
+        """A side request of the checks, as the service identity.
+
+        :param traced: with the request's transaction id (not an ACL HEAD,
+            which is cached and serves many requests).
+        """
         headers = [('X-Trans-Id-Extra', env['swift.trans_id'])] \
-            if env.get('swift.trans_id') else []
+            if traced and env.get('swift.trans_id') else []
         return self.upstream.side_request(
             method, target, headers, max_body, extra,
             send=lambda request, extra: self.round_trip(env, request, extra))
@@ -352,7 +357,7 @@ class ServiceMode(object):
         resp = self._side(env, 'HEAD', '/v1/%s/%s' % (
             urllib.parse.quote(env['PATH_INFO'].split('/', 3)[2].encode(
                 'latin-1'), safe=''),
-            urllib.parse.quote(container)), extra=extra)
+            urllib.parse.quote(container)), extra=extra, traced=False)
         if resp.status == 404:
             acls = (None, None)
         elif 200 <= resp.status < 300:

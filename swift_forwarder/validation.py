@@ -5,7 +5,7 @@ here first, and bad input gets a 4xx before any upstream I/O.  Pure.
 """
 
 from swift_forwarder.exceptions import BadRequest, ForwarderError, \
-    LoopDetected
+    LoopDetected, SwiftError
 from swift_forwarder.headers import header_name
 
 __all__ = ['ALLOWED_METHODS', 'check_loop', 'check_request']
@@ -14,14 +14,25 @@ __all__ = ['ALLOWED_METHODS', 'check_loop', 'check_request']
 ALLOWED_METHODS = frozenset(
     ('GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY', 'OPTIONS'))
 
-_BAD_URL_CHARS = frozenset('\r\n\0 \t')
+#: What may not go on the request line in the query string (the path is
+#: quoted anew when it holds such bytes: see RequestPath).
+_BAD_QUERY_CHARS = frozenset('\r\n\0')
 _DOT_SEGMENTS = frozenset(('.', '..'))
 #: A header name's environ key: HTTP_ + token characters as the WSGI server
 #: upper-cases them ('-' becomes '_'); anything else (a space before the
 #: colon, a name that isn't a token) is refused.
 _HEADER_KEY_CHARS = frozenset(
     'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_!#$%&\'*+.^`|~')
-_BAD_HEADER_CHARS = frozenset('\r\n\0')
+#: Control characters but HTAB may not be in a header value (RFC 9110
+#: 5.5): an intermediary must not pass them on.
+_BAD_HEADER_CHARS = frozenset(chr(c) for c in range(32) if c != 9) | {'\x7f'}
+
+#: Swift's own answers to a name that is not valid UTF-8 or holds a NUL
+#: (proxy-server), and to transfer codings it does not do (swob).
+_INVALID_UTF8 = ('Invalid UTF8 or contains NULL', 412, 'text/html; charset=UTF-8')
+_TE_LIST = ('Unsupported Transfer-Coding header value specified in '
+            'Transfer-Encoding header', 501, None)
+_TE_INVALID = ('Invalid Transfer-Encoding header value', 400, None)
 
 
 def check_loop(env, forwarder_id, max_hops):
@@ -49,14 +60,7 @@ def check_request(env):
     """
     _check_method(env['REQUEST_METHOD'])
     _check_path(env)
-    for key, value in env.items():
-        if not key.startswith('HTTP_'):
-            continue
-        if not _HEADER_KEY_CHARS.issuperset(key):
-            raise BadRequest('Invalid header name %r' % header_name(key))
-        if _BAD_HEADER_CHARS.intersection(value):
-            raise BadRequest('Invalid character in header %s'
-                             % header_name(key))
+    _check_headers(env)
     expect = env.get('HTTP_EXPECT')
     if expect is not None and expect.strip().lower() != '100-continue':
         raise ForwarderError('Expectation %r is not supported' % expect, 417)
@@ -70,22 +74,38 @@ def _check_method(method):
         raise err
 
 
+def _check_headers(env):
+    for key, value in env.items():
+        if not key.startswith('HTTP_'):
+            continue
+        if not _HEADER_KEY_CHARS.issuperset(key):
+            raise BadRequest('Invalid header name %r' % header_name(key))
+        if _BAD_HEADER_CHARS.intersection(value):
+            raise BadRequest('Invalid character in header %s'
+                             % header_name(key))
+    # the WSGI server keeps the first of several; the target might read
+    # another (RFC 9112 6.3: a recipient must refuse differing values)
+    lengths = set(value.strip() for name, value in env.get('headers_raw', ())
+                  if name.lower() == 'content-length')
+    if len(lengths) > 1:
+        raise BadRequest('Content-Length given twice with different values')
+
+
 def _check_path(env):
     try:
         decoded = env['PATH_INFO'].encode('latin-1').decode('utf-8')
     except UnicodeError:
         decoded = '\0'
     if '\0' in decoded:
-        raise ForwarderError('Invalid UTF8 or contains NULL', 412)
+        raise SwiftError(*_INVALID_UTF8)
     if _DOT_SEGMENTS.intersection(decoded.split('/')):
         # Swift itself takes '..' as a name, but anything between here and
         # the target that normalises paths would take it as "up": refuse.
         raise BadRequest("Invalid path: '.' and '..' segments are not "
                          "forwarded")
-    # Only what goes on the request line verbatim: a decoded name may hold
-    # spaces (and even CR/LF); RequestPath quotes it.
-    raw = env.get('RAW_PATH_INFO', '') + env.get('QUERY_STRING', '')
-    if _BAD_URL_CHARS.intersection(raw):
+    # Only what goes on the request line verbatim: a path holding spaces
+    # (and even CR/LF) is quoted by RequestPath, a query string is not.
+    if _BAD_QUERY_CHARS.intersection(env.get('QUERY_STRING', '')):
         raise BadRequest('Invalid character in the request URL')
 
 
@@ -93,8 +113,10 @@ def _check_body(env):
     te = env.get('HTTP_TRANSFER_ENCODING', '').strip().lower()
     length = env.get('CONTENT_LENGTH', '').strip()
     if te:
-        if te != 'chunked':  # Swift's answer too
-            raise BadRequest('Transfer-Encoding %s is not supported' % te)
+        if ',' in te:  # Swift's answers, as swob's message_length() gives
+            raise SwiftError(*_TE_LIST)
+        if te != 'chunked':
+            raise SwiftError(*_TE_INVALID)
         if length:
             # RFC 9112 6.1 allows a recipient to refuse this, the classic
             # request-smuggling shape.  (Swift would take the body as

@@ -10,6 +10,7 @@ use, or the test fails.
 import io
 import json
 import os
+import re
 import tempfile
 import textwrap
 import time
@@ -322,6 +323,64 @@ class TestAuthForwarding(MiddlewareTestCase):
                              mw, HTTP_HOST='proxy.example.com'))
 
 
+class TestGateway(MiddlewareTestCase):
+    """forward_auth (the gateway placement): the target answers every path
+    under /v1, /info and auth, however malformed; /info shows the
+    target's sections and this filter's own."""
+
+    INFO = {'swift': {'version': '2.38.3'}, 'tempauth': {}}
+
+    def handler(self, sock):
+        while True:
+            request = sock.read_head()
+            if request is None:
+                return
+            self.seen.append(request.target)
+            body = json.dumps(self.INFO).encode() \
+                if request.target == '/info' else b'target'
+            sock.respond(200, body, [('Content-Type', 'application/json')])
+
+    def setUp(self):
+        super().setUp()
+        self.seen = []
+
+    def test_malformed_paths_go_to_the_target(self):
+        mw = self.middleware(self.handler, forward_auth='true')
+        for path, target in (('/v1', '/v1'), ('/v1/', '/v1/'),
+                             ('/v1//c/o', '/v1//c/o'),
+                             ('/v1///o', '/v1///o'),
+                             ('/v1/a//o', '/v1/a//o'),
+                             ('/info%20asdf', '/info%20asdf')):
+            self.assertEqual(b'target', self.call(mw, make_env(
+                path=path)).read(), path)
+            self.assertEqual(target, self.seen[-1])
+        self.assertEqual([], self.app.calls)
+
+    def test_malformed_paths_stay_local_without_forward_auth(self):
+        """Federation (and core) placement: as before, the local pipeline
+        answers them."""
+        mw = self.middleware(self.handler)
+        for path in ('/v1', '/v1/', '/v1//c/o', '/info', '/info%20asdf'):
+            self.assertEqual(b'local response', self.call(mw, make_env(
+                path=path)).read(), path)
+        self.assertEqual([], self.seen)
+
+    def test_info_has_the_forwarder_section(self):
+        mw = self.middleware(self.handler, forward_auth='true')
+        resp = self.call(mw, make_env(path='/info'))
+        body = resp.read()
+        info = json.loads(body)
+        self.assertEqual(self.INFO['swift'], info['swift'])
+        self.assertEqual({}, info['tempauth'])
+        self.assertEqual(['default'], info['forwarder']['targets'])
+        self.assertEqual(__version__, info['forwarder']['version'])
+        self.assertIs(True, info['forwarder']['forward_auth'])
+        self.assertEqual(set(INFO_OPTIONS) | {'version', 'targets'},
+                         set(info['forwarder']))
+        self.assertEqual(str(len(body)), resp.header('Content-Length'))
+        self.assertEqual(['/info'], self.seen)
+
+
 class TestStartResponseRaises(MiddlewareTestCase):
     """A start_response that raises (a middleware before us refusing the
     headers) leaves no connection held: the body is closed at once."""
@@ -359,8 +418,15 @@ class TestErrors(MiddlewareTestCase):
         """Bad input: 4xx with the reason, logged with the txn id; the
         target never hears of it."""
         mw = self.middleware(keep_alive_handler())
+        two_lengths = self.env('PUT', headers={'Content-Length': '5'},
+                               body=b'hello')
+        two_lengths['headers_raw'] = (('Content-Length', '5'),
+                                      ('Content-Length', '50'))
         cases = [
             (self.env(headers={'X-Object-Meta-A': 'x\r\nX-Evil: 1'}),
+             '400 Bad Request', 'Invalid character in header '
+             'X-Object-Meta-A'),
+            (self.env(headers={'X-Object-Meta-A': 'a\x01\x7fb'}),
              '400 Bad Request', 'Invalid character in header '
              'X-Object-Meta-A'),
             (self.env('PUT', headers={'Content-Length': '-5'}),
@@ -368,12 +434,8 @@ class TestErrors(MiddlewareTestCase):
             (self.env('PUT', headers={'Content-Length': '5',
                                       'Transfer-Encoding': 'chunked'}),
              '400 Bad Request', 'Content-Length and Transfer-Encoding'),
-            (self.env('PUT', headers={'Transfer-Encoding': 'gzip'}),
-             '400 Bad Request', 'Transfer-Encoding gzip is not'),
-            (self.env(path='/v1/AUTH_a/c/%00'),
-             '412 Precondition Failed', 'Invalid UTF8 or contains NULL'),
-            (self.env(path='/v1/AUTH_a/c/%FF'),
-             '412 Precondition Failed', 'Invalid UTF8 or contains NULL'),
+            (two_lengths, '400 Bad Request',
+             'Content-Length given twice with different values'),
         ]
         for env, status, text in cases:
             self.assertError(self.call(mw, env), status, text)
@@ -382,18 +444,43 @@ class TestErrors(MiddlewareTestCase):
         self.assertEqual([  # 4xx: info
             ('info', line % ('GET', '/v1/AUTH_test/c/o', 400,
                              'Invalid character in header X-Object-Meta-A')),
+            ('info', line % ('GET', '/v1/AUTH_test/c/o', 400,
+                             'Invalid character in header X-Object-Meta-A')),
             ('info', line % ('PUT', '/v1/AUTH_test/c/o', 400,
                              "Invalid Content-Length '-5'")),
             ('info', line % ('PUT', '/v1/AUTH_test/c/o', 400,
                              'Content-Length and Transfer-Encoding are both '
                              'set')),
             ('info', line % ('PUT', '/v1/AUTH_test/c/o', 400,
-                             'Transfer-Encoding gzip is not supported')),
-            ('info', line % ('GET', '/v1/AUTH_a/c/%00', 412,
-                             'Invalid UTF8 or contains NULL')),
-            ('info', line % ('GET', '/v1/AUTH_a/c/%FF', 412,
-                             'Invalid UTF8 or contains NULL')),
+                             'Content-Length given twice with different '
+                             'values')),
         ], self.access_lines())
+        self.assertEqual(0, self.server.accepted)
+        self.assertEqual([], self.app.calls)
+
+    def test_swift_answers_byte_for_byte(self):
+        """Where Swift itself refuses the request, the answer is Swift's
+        to the byte: status, body (no newline added) and Content-Type."""
+        mw = self.middleware(keep_alive_handler())
+        utf8 = (412, b'Invalid UTF8 or contains NULL',
+                'text/html; charset=UTF-8')
+        for env, (status, body, content_type) in (
+                (self.env(path='/v1/AUTH_a/c/%00'), utf8),
+                (self.env(path='/v1/AUTH_a/c/%FF'), utf8),
+                (self.env('PUT', headers={'Transfer-Encoding': 'gzip'}),
+                 (400, b'Invalid Transfer-Encoding header value',
+                  'text/plain')),
+                (self.env('PUT', headers={'Transfer-Encoding':
+                                          'gzip,chunked'}),
+                 (501, b'Unsupported Transfer-Coding header value '
+                  b'specified in Transfer-Encoding header', 'text/plain'))):
+            resp = self.call(mw, env)
+            self.assertEqual((status, body, content_type, str(len(body))), (
+                resp.status_int, resp.read(), resp.header('Content-Type'),
+                resp.header('Content-Length')))
+        self.assertEqual([412, 412, 400, 501], [
+            int(re.search(r' (\d{3}) bytes_up', text).group(1))
+            for _level, text in self.access_lines()])
         self.assertEqual(0, self.server.accepted)
         self.assertEqual([], self.app.calls)
 

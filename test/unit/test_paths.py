@@ -49,6 +49,17 @@ class TestUpstreamPath(unittest.TestCase):
         self.assertEqual(env['PATH_INFO'], urllib.parse.unquote(
             quoted, encoding='latin-1'))
 
+    def test_unsafe_bytes_quoted(self):
+        """A path or query holding bytes that may not go on a request line
+        verbatim (Swift's own server takes a space) is quoted: the target
+        reads the same names and parameters."""
+        env = make_env(path='/info')
+        env.update(PATH_INFO='/info asdf', RAW_PATH_INFO='/info asdf')
+        self.assertEqual('/info%20asdf', upstream_path(env))
+        env = make_env(path='/v1/AUTH_a/c', query='prefix=a b&x=\t')
+        self.assertEqual('/v1/AUTH_a/c?prefix=a%20b&x=%09', upstream_path(env))
+        self.assertEqual('a b', RequestPath.from_environ(env).param('prefix'))
+
     def test_script_name(self):
         """SCRIPT_NAME is part of the path."""
         env = make_env(path='/AUTH_a/c')
