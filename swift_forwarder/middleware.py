@@ -36,7 +36,13 @@ authenticate through this proxy too: auth requests (``/auth/v1.0``,
 ``/auth/v2.0``, ``/v1.0``...) go to the target, and the ``X-Storage-Url``
 in their answers is rewritten to this proxy (the scheme and host the client
 used, the target's path), so clients never bypass it.  ``/info`` is then
-forwarded as well, so clients see the target's capabilities.
+forwarded as well, so clients see the target's capabilities, with this
+filter's own ``forwarder`` section added.  Every other path under ``/v1``
+and ``/info`` goes to the target too, however malformed (``/v1``,
+``/v1//c/o``...), so a client sees the target's answers and never the
+local auth's 401 to the target's token: Swift's own functional suite gives
+the same results through the gateway as against the target directly (see
+``make compat``).
 
 Federation placement
 --------------------
@@ -216,20 +222,26 @@ client disconnects or stalls mid-upload                499/408; the upload is
                                                        nothing
 =====================================================  ======================
 
-Where Swift itself refuses a request the same way (NUL or invalid UTF-8 in
-a name: 412), the answer is Swift's.  These refusals are the forwarder's
-own (Swift alone would take the request, or fail on it with a 404 or 503),
-because a proxy in front of another cluster adds risks Swift alone does
-not have; each is a 400 unless said otherwise:
+Where Swift itself refuses a request the same way, the answer is Swift's,
+byte for byte (status, body, Content-Type): NUL or invalid UTF-8 in a name
+(412 ``Invalid UTF8 or contains NULL``), a transfer coding other than
+chunked (400; a list of codings, 501).  A path with a space (Swift's own
+server takes one) is quoted on its way, not refused.  These refusals are
+the forwarder's own (Swift alone would take the request, or fail on it
+with a 404 or 503), because a proxy in front of another cluster adds risks
+Swift alone does not have; each is a 400 unless said otherwise:
 
 * both ``Content-Length`` and ``Transfer-Encoding`` (request smuggling);
+* two ``Content-Length`` headers with different values (RFC 9112 6.3: the
+  WSGI server keeps the first, another hop may read the other);
 * a ``Content-Length`` that is not plain digits (``+2``);
 * an ``Expect`` other than ``100-continue`` (417);
 * ``.``/``..`` path segments, also percent-encoded (anything that
   normalises paths between here and the target would read them as "up");
-* a header value holding NUL, or continued on the next line (obs-fold),
-  and a CR, LF or NUL in the query string: such bytes would be written
-  onto the upstream request line or header block.
+* a header value holding a control character other than HTAB (RFC 9110
+  5.5; NUL, CR and LF among them), or continued on the next line
+  (obs-fold), and a CR, LF or NUL in the query string: such bytes would be
+  written onto the upstream request line or header block.
 
 Any other status comes from the target unchanged.
 
@@ -273,8 +285,9 @@ where they are the proxy's own server certificate.
     ``AUTH_a/prefix*`` (containers starting with ``prefix``),
     ``AUTH_pre*`` (accounts starting with ``AUTH_pre``).
 ``forward_auth = false``
-    Gateway placement: also forward auth requests and ``/info``, and point
-    the ``X-Storage-Url`` of auth answers at this proxy.
+    Gateway placement: also forward auth requests, ``/info`` and every
+    other path under ``/v1``, and point the ``X-Storage-Url`` of auth
+    answers at this proxy.
 ``storage_url_scheme = default``
     The scheme of that rewritten ``X-Storage-Url``: ``default`` is the one
     the client reached this proxy with; ``https`` behind a TLS terminator
