@@ -230,6 +230,29 @@ class TestRoundTrip(GreenTestCase):
         self.assertEqual(503, caught.exception.status_hint)
         self.assertEqual((1, 0), (get.call_count, sleep.call_count))
 
+    def test_client_certificate_refused(self):
+        """A target that wants a client certificate we do not present (or
+        do not have trusted): with TLS 1.3 its refusal comes with the first
+        read, after our side of the handshake; still a 503 naming the TLS
+        failure, not retried, the connection dropped."""
+        tmpdir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmpdir)
+        cert, key = make_cert(tmpdir)
+        client_ca, _key = make_cert(tmpdir, hosts=('client',), name='ca')
+        server = self.start_server(keep_alive_handler(b'x'),
+                                   expect_errors=True,
+                                   wrap=tls_wrapper(cert, key,
+                                                    client_ca=client_ca))
+        pool = self.make_pool(server.port, scheme='https', ca_certs=cert)
+        with mock.patch.object(forward, 'sleep') as sleep, \
+                mock.patch.object(pool, 'get', wraps=pool.get) as get:
+            with self.assertRaises(UpstreamConnectError) as caught:
+                round_trip(pool, get_request(), 2)
+        self.assertIn('TLS handshake failed', str(caught.exception))
+        self.assertEqual(503, caught.exception.status_hint)
+        self.assertEqual((1, 0), (get.call_count, sleep.call_count))
+        self.assertStats(pool, in_use=0, idle=0)
+
     def test_connect_retry_succeeds(self):
         """A connect that fails once and then works succeeds."""
         server = self.start_server(keep_alive_handler(b'ok'))
