@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:
 #   make demo   set everything up, start two dev clusters, run the demo
-#   make test   set everything up, run flake8, the unit and functional tests
+#   make test   set everything up, run flake8, the unit and functional tests, and compat
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps system-deps test unit functional lint demo bench profile clean
+.PHONY: all deps system-deps test unit functional compat lint demo bench profile clean
 
 all: test
 
@@ -36,7 +36,13 @@ unit: deps
 functional: deps
 	$(PY) -m pytest -q test/functional
 
-test: lint unit functional
+# Swift's own functional suite (from the sdist of the installed swift, cached in
+# .cache/compat/), direct against a dev cluster and through the forwarder in gateway
+# placement; fails when any test's outcome differs.  See swift_forwarder/testing/compat.py.
+compat: deps
+	$(PY) -m swift_forwarder.testing.compat $(COMPAT_ARGS)
+
+test: lint unit functional compat
 
 demo: deps
 	$(PY) -m swift_forwarder.testing.demo

@@ -50,7 +50,10 @@ How it works, and why:
 
 Users (tempauth, on every cluster): ``test:tester``/``testing`` (.admin),
 ``test2:tester2``/``testing2`` (.admin), ``test:tester3``/``testing3`` (not
-admin), ``admin:admin``/``admin`` (.reseller_admin).
+admin), ``test5:tester5``/``testing5`` (group ``service``, for Swift's
+service-token tests: see :data:`SERVICE_TOKEN_TEMPAUTH`),
+``admin:admin``/``admin`` (.reseller_admin).  These are the users Swift's own
+functional suite (``test/sample.conf``) expects.
 
 No account, container or object *daemons* run (replicators, updaters...):
 account listings show containers, but their object counts and bytes only
@@ -73,9 +76,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 __all__ = ['ClusterError', 'SwiftCluster', 'start_pair', 'find_free_base',
-           'port_is_free', 'missing_requirement', 'TEMPAUTH_USERS']
+           'port_is_free', 'missing_requirement', 'TEMPAUTH_USERS',
+           'SERVICE_TOKEN_TEMPAUTH']
 
 LOG = logging.getLogger(__name__)
 
@@ -97,7 +102,16 @@ TEMPAUTH_USERS = collections.OrderedDict([
     ('user_test_tester', 'testing .admin'),
     ('user_test2_tester2', 'testing2 .admin'),
     ('user_test_tester3', 'testing3'),
+    ('user_test5_tester5', 'testing5 service'),
     ('user_admin_admin', 'admin .admin .reseller_admin'),
+])
+
+#: Extra tempauth options for Swift's service-token tests (``service_prefix = SERVICE`` in
+#: its test.conf), as Swift's in-process functional setup has them: a second reseller prefix
+#: whose accounts need a token of a ``service`` group member (``X-Service-Token``) as well.
+SERVICE_TOKEN_TEMPAUTH = collections.OrderedDict([
+    ('reseller_prefix', 'AUTH, SERVICE'),
+    ('SERVICE_require_group', 'service'),
 ])
 
 #: Objects with near-maximum metadata need about this much xattr space.
@@ -340,14 +354,21 @@ class SwiftCluster(object):
     :param pipeline_before: the pipeline element the extra filters go before.
     :param proxy_conf: extra ``[app:proxy-server]`` options.
     :param default_conf: extra ``[DEFAULT]`` options of the proxy config.
+    :param tempauth_conf: extra ``[filter:tempauth]`` options (users, token_life...).
+    :param storage_policies: names of the storage policies, index 0 first (the default);
+        each gets an object ring on the one device.  Default: ``('gold',)``.
+    :param middlewares: Swift's part of the proxy pipeline, ending in ``proxy-server``
+        (default :data:`PROXY_PIPELINE`); elements the installed Swift lacks are left out.
 
-    ``filters``, ``proxy_conf`` and ``default_conf`` are kept as attributes of the same
-    names; change them, then :meth:`restart_proxy` to apply (or use :meth:`set_filter_conf`).
+    ``filters``, ``proxy_conf``, ``default_conf`` and ``tempauth_conf`` are kept as
+    attributes of the same names; change them, then :meth:`restart_proxy` to apply (or use
+    :meth:`set_filter_conf`).
     ``ports`` maps 'proxy', 'account', 'container', 'object', 'memcached' to their ports.
     """
 
     def __init__(self, name, workdir, port_base, filters=None, pipeline_before='tempauth',
-                 proxy_conf=None, default_conf=None):
+                 proxy_conf=None, default_conf=None, tempauth_conf=None,
+                 storage_policies=('gold',), middlewares=PROXY_PIPELINE):
         if not 0 < port_base <= MAX_PORT - 4:
             raise ValueError('port_base must be in 1..%d, got %r' % (MAX_PORT - 4, port_base))
         self.name = name
@@ -360,7 +381,11 @@ class SwiftCluster(object):
         self.default_conf = dict(default_conf or {})
         #: extra [filter:tempauth] options (users, token_life...) of this cluster
         #: only (applied at the next start or restart_proxy())
-        self.tempauth_conf = collections.OrderedDict()
+        self.tempauth_conf = collections.OrderedDict(tempauth_conf or {})
+        if not storage_policies or list(middlewares)[-1:] != ['proxy-server']:
+            raise ValueError('need a storage policy, and a pipeline ending in proxy-server')
+        self.storage_policies = list(storage_policies)
+        self.middlewares = list(middlewares)
         self.dir = os.path.abspath(os.path.join(workdir, name))
         self.etc_dir = os.path.join(self.dir, 'etc')
         self.log_dir = os.path.join(self.dir, 'log')
@@ -475,6 +500,28 @@ class SwiftCluster(object):
             raise ClusterError('%s: login as %s failed: %s' % (self.name, user, status))
         return url, token
 
+    def create_account(self, user='test:tester', key='testing'):
+        """Make sure ``user``'s account exists (a container PUT autocreates it; the
+        container is deleted again), so that its HEAD answers 204, as on a cluster in use,
+        not the 200 of an account that does not exist yet.
+
+        :raises ClusterError: the login or a request failed.
+        """
+        storage_url, token = self.get_auth(user, key)
+        path = urllib.parse.urlsplit(storage_url).path + '/saio-account-setup'
+        for method, wanted in (('PUT', 201), ('DELETE', 204)):
+            conn = http.client.HTTPConnection('127.0.0.1', self.ports['proxy'], timeout=10)
+            try:
+                conn.request(method, path, headers={'X-Auth-Token': token})
+                resp = conn.getresponse()
+                resp.read()
+            except (OSError, http.client.HTTPException) as e:
+                raise ClusterError('%s: %s %s: %s' % (self.name, method, path, e))
+            finally:
+                conn.close()
+            if resp.status != wanted:
+                raise ClusterError('%s: %s %s: %d' % (self.name, method, path, resp.status))
+
     # -- internals
 
     def _launch(self):
@@ -518,11 +565,16 @@ class SwiftCluster(object):
                         self.xattr_capacity)
 
     def _write_configs(self):
-        _write(os.path.join(self.etc_dir, 'swift.conf'), _render_conf({
-            'swift-hash': {'swift_hash_path_prefix': 'saio-%s' % self.name,
-                           'swift_hash_path_suffix': 'saio-%s' % self.name},
-            'storage-policy:0': {'name': 'gold', 'default': 'yes'},
-        }))
+        sections = collections.OrderedDict([('swift-hash', {
+            'swift_hash_path_prefix': 'saio-%s' % self.name,
+            'swift_hash_path_suffix': 'saio-%s' % self.name})])
+        for index, name in enumerate(self.storage_policies):
+            sections['storage-policy:%d' % index] = collections.OrderedDict(
+                [('name', name)] + ([('default', 'yes')] if index == 0 else []))
+            if index:
+                _build_ring(os.path.join(self.etc_dir, 'object-%d.ring.gz' % index),
+                            self.ports['object'])
+        _write(os.path.join(self.etc_dir, 'swift.conf'), _render_conf(sections))
         for server in BACKENDS:
             _build_ring(os.path.join(self.etc_dir, '%s.ring.gz' % server), self.ports[server])
             self._write_backend_conf(server)
@@ -569,7 +621,7 @@ class SwiftCluster(object):
 
     def _pipeline(self):
         available = _swift_filter_entry_points()
-        pipeline = [name for name in PROXY_PIPELINE
+        pipeline = [name for name in self.middlewares
                     if name == 'proxy-server' or _entry_point(name) in available]
         if self.filters and self.pipeline_before not in pipeline:
             raise ClusterError('pipeline_before %r is not in the pipeline %s'
@@ -579,13 +631,17 @@ class SwiftCluster(object):
 
     def _swift_filter_sections(self):
         sections = collections.OrderedDict()
-        for name in PROXY_PIPELINE[:-1]:
+        for name in self.middlewares[:-1]:
             sections['filter:%s' % name] = {'use': 'egg:swift#%s' % _entry_point(name)}
-        sections['filter:cache']['memcache_servers'] = '127.0.0.1:%d' % self.ports['memcached']
-        sections['filter:tempauth'].update(TEMPAUTH_USERS)
-        sections['filter:tempauth'].update(self.tempauth_conf)
-        sections['filter:versioned_writes'].update(
-            allow_versioned_writes='true', allow_object_versioning='true')
+        options = {
+            'cache': {'memcache_servers': '127.0.0.1:%d' % self.ports['memcached']},
+            'tempauth': dict(TEMPAUTH_USERS, **self.tempauth_conf),
+            'versioned_writes': {'allow_versioned_writes': 'true',
+                                 'allow_object_versioning': 'true'},
+        }
+        for name, extra in options.items():
+            if 'filter:' + name in sections:
+                sections['filter:' + name].update(extra)
         return sections
 
     def _conf_path(self, server):
@@ -666,7 +722,8 @@ def missing_requirement():
     return None
 
 
-def start_pair(workdir, forwarder_conf, local_base=None, target_base=None, timeout=30):
+def start_pair(workdir, forwarder_conf, local_base=None, target_base=None, timeout=30,
+               **cluster_options):
     """Start a *target* cluster and a *local* cluster with the forwarder right after cache.
 
     Both start at once (the forwarder must not need the target while it loads); the local
@@ -676,6 +733,8 @@ def start_pair(workdir, forwarder_conf, local_base=None, target_base=None, timeo
     :param forwarder_conf: ``[filter:forwarder]`` options (``target_url`` is set for you).
     :param local_base: port base of the local cluster (default: a free one).
     :param target_base: port base of the target cluster (default: a free one).
+    :param cluster_options: more :class:`SwiftCluster` arguments (``tempauth_conf``,
+        ``proxy_conf``, ``storage_policies``, ``middlewares``...), the same for both.
     :returns: (local, target), both ready.
     :raises ClusterError: as :meth:`SwiftCluster.start`; nothing is left running.
     """
@@ -683,12 +742,12 @@ def start_pair(workdir, forwarder_conf, local_base=None, target_base=None, timeo
         target_base = find_free_base(avoid=[local_base] if local_base else [])
     if local_base is None:
         local_base = find_free_base(avoid=[target_base])
-    target = SwiftCluster('target', workdir, target_base)
+    target = SwiftCluster('target', workdir, target_base, **cluster_options)
     conf = dict(forwarder_conf, target_url=target.proxy_url)
     # gateway placement: right after cache, before anything that acts on the
     # request for the local cluster (listing_formats, tempurl, ratelimit, tempauth...)
     local = SwiftCluster('local', workdir, local_base, filters={'forwarder': conf},
-                         pipeline_before='listing_formats')
+                         pipeline_before='listing_formats', **cluster_options)
     deadline = time.monotonic() + timeout
     try:
         target._launch()
