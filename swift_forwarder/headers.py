@@ -8,7 +8,7 @@ import urllib.parse
 
 __all__ = ['HOP_HEADER', 'HOP_BY_HOP', 'header_name', 'upstream_headers',
            'response_headers', 'is_cluster_only', 'client_base_url',
-           'rewrite_storage_url']
+           'rewrite_storage_url', 'rewrite_location']
 
 #: Loop guard: each forwarder appends its ``forwarder_id``.
 HOP_HEADER = 'X-Forwarder-Hops'
@@ -137,11 +137,21 @@ def client_base_url(env, scheme='default'):
 def rewrite_storage_url(headers, base_url):
     """Point ``X-Storage-Url`` in an auth response at this proxy: same
     path, the scheme and host the client used."""
-    result = []
-    for name, value in headers:
-        if name.lower() == 'x-storage-url':
-            parsed = urllib.parse.urlsplit(value)
-            value = base_url + urllib.parse.urlunsplit(
-                ('', '', parsed.path, parsed.query, ''))
-        result.append((name, value))
-    return result
+    return [(name, _rebased(value, base_url)
+             if name.lower() == 'x-storage-url' else value)
+            for name, value in headers]
+
+
+def rewrite_location(headers, netloc, base_url):
+    """Point a ``Location`` the target built from the ``Host`` it was sent
+    (``netloc``: staticweb's redirects) at this proxy, as the client
+    reached it; any other ``Location`` stays as it is."""
+    return [(name, _rebased(value, base_url) if name.lower() == 'location'
+             and urllib.parse.urlsplit(value).netloc == netloc else value)
+            for name, value in headers]
+
+
+def _rebased(url, base_url):
+    parsed = urllib.parse.urlsplit(url)
+    return base_url + urllib.parse.urlunsplit(
+        ('', '', parsed.path, parsed.query, parsed.fragment))

@@ -383,7 +383,7 @@ from swift_forwarder.exceptions import BadRequest, ConfigError, \
 from swift_forwarder.forward import ErrorLimiter, Upstream, UpstreamRequest
 from swift_forwarder.green import local, spawn
 from swift_forwarder.headers import client_base_url, response_headers, \
-    rewrite_storage_url, upstream_headers
+    rewrite_location, rewrite_storage_url, upstream_headers
 from swift_forwarder.integrity import Integrity, put_etag_checkable
 from swift_forwarder.iterators import RequestBody
 from swift_forwarder.metrics import NULL_METRICS, RequestRecord, \
@@ -754,10 +754,15 @@ class TargetForwarder(object):
         record.log_info = (log_info, len(log_info) - 1)
 
     def _response_headers(self, env, resp):
+        """The target's response headers for the client.  Passthrough:
+        the URLs the target built for this proxy's clients (a storage URL,
+        a redirect to the target's own host) point at this proxy."""
         headers = response_headers(resp.getheaders())
-        if is_auth_path(env['PATH_INFO']):
-            headers = rewrite_storage_url(headers, client_base_url(
-                env, self.conf.storage_url_scheme))
+        if self.service is None:
+            base_url = client_base_url(env, self.conf.storage_url_scheme)
+            headers = rewrite_location(headers, self.netloc, base_url)
+            if is_auth_path(env['PATH_INFO']):
+                headers = rewrite_storage_url(headers, base_url)
         return headers
 
 

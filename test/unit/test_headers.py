@@ -4,7 +4,7 @@
 
 import unittest
 
-from swift_forwarder import headers as routing
+from swift_forwarder import headers as hdr
 
 from test.unit.helpers import make_env
 
@@ -13,7 +13,7 @@ class TestUpstreamHeaders(unittest.TestCase):
     """The end-to-end headers sent upstream."""
 
     def headers(self, env, hops='me', txn_id='tx123', via='1.1 me (x)'):
-        return routing.upstream_headers(env, 'target:8080', hops, txn_id, via)
+        return hdr.upstream_headers(env, 'target:8080', hops, txn_id, via)
 
     def test_set_by_forwarder(self):
         """Host, hops, XFF, Via and X-Trans-Id-Extra are ours."""
@@ -85,7 +85,7 @@ class TestResponseHeaders(unittest.TestCase):
 
     def test_filtering(self):
         """Hop-by-hop dropped, X-Trans-Id renamed, the rest kept in order."""
-        headers = routing.response_headers([
+        headers = hdr.response_headers([
             ('Content-Length', '5'), ('Connection', 'keep-alive'),
             ('Keep-Alive', 'timeout=60'), ('Transfer-Encoding', 'chunked'),
             ('Trailer', 'X-Foo'), ('Upgrade', 'h2c'),
@@ -101,7 +101,7 @@ class TestResponseHeaders(unittest.TestCase):
     def test_connection_tokens(self):
         """Headers the target's Connection header names are hop-by-hop
         too, in any case."""
-        self.assertEqual([('Etag', 'abc')], routing.response_headers([
+        self.assertEqual([('Etag', 'abc')], hdr.response_headers([
             ('Connection', 'close, X-Hop'), ('connection', 'x-other '),
             ('x-hop', '1'), ('X-Other', '2'), ('Etag', 'abc')]))
 
@@ -110,3 +110,23 @@ MD5 = '0123456789abcdef0123456789abcdef'
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class TestRewriteLocation(unittest.TestCase):
+    """A redirect the target built from the Host it was sent points at
+    this proxy; others stay."""
+
+    def test_rewritten(self):
+        headers = [('Location', 'http://target:8080/v1/AUTH_a/c/?x=1'),
+                   ('Content-Location', 'http://target:8080/v1/AUTH_a/o')]
+        self.assertEqual([
+            ('Location', 'https://proxy.example.com/v1/AUTH_a/c/?x=1'),
+            ('Content-Location', 'http://target:8080/v1/AUTH_a/o')],
+            hdr.rewrite_location(headers, 'target:8080',
+                                     'https://proxy.example.com'))
+
+    def test_others_kept(self):
+        for value in ('http://elsewhere/v1/AUTH_a/c/', '/v1/AUTH_a/c/',
+                      'http://target:8081/x'):
+            self.assertEqual([('Location', value)], hdr.rewrite_location(
+                [('Location', value)], 'target:8080', 'http://proxy'))
