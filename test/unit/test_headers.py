@@ -123,7 +123,7 @@ class TestRewriteLocation(unittest.TestCase):
             ('Location', 'https://proxy.example.com/v1/AUTH_a/c/?x=1'),
             ('Content-Location', 'http://target:8080/v1/AUTH_a/o')],
             hdr.rewrite_location(headers, 'target:8080',
-                                     'https://proxy.example.com'))
+                                 'https://proxy.example.com'))
 
     def test_others_kept(self):
         for value in ('http://elsewhere/v1/AUTH_a/c/', '/v1/AUTH_a/c/',
