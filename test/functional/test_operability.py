@@ -50,10 +50,11 @@ class StatsdListener(threading.Thread):
     def mark(self):
         return len(self.lines)
 
-    def since(self, mark):
-        """``{name: [(value, type), ...]}`` of the lines after ``mark``."""
+    def since(self, mark, end=None):
+        """``{name: [(value, type), ...]}`` of the lines after ``mark``
+        (and before ``end``)."""
         metrics = collections.defaultdict(list)
-        for line in self.lines[mark:]:
+        for line in self.lines[mark:end]:
             name, rest = line.split(':', 1)
             value, kind = rest.split('|')[:2]
             metrics[name].append((float(value), kind))
@@ -89,11 +90,33 @@ def metric(name, target='default'):
     return '%s.forwarder.%s.%s' % (PREFIX, target, name)
 
 
-def settle(listener, mark, name, count, timeout=5):
-    """Wait until ``count`` of metric ``name`` arrived since ``mark``."""
+#: A method the forwarder refuses itself (405), before any upstream I/O:
+#: the marker request of :func:`settle`.  Its metrics are
+#: ``requests.BAD_METHOD.4xx`` and then ``time``; no workload here sends
+#: the first.
+MARKER_METHOD = 'MARKER'
+
+
+def settle(api, listener, mark, name, count, timeout=10):
+    """The metrics since ``mark`` that the workload sent, once ``count`` of
+    metric ``name`` arrived: bounded by a marker request sent after the
+    workload.  The proxy's one worker sends a request's metrics as the
+    request ends, so the workload's (the ones expected and anything more
+    it sent) come before the marker's; the marker's are left out."""
     wait_for(lambda: listener.total(mark, name) >= count, timeout)
-    time.sleep(0.2)  # anything more would be a bug: let it arrive too
-    return listener.since(mark)
+    status, _h, body = request(api.local.proxy_url, MARKER_METHOD,
+                               api.account_path + '/marker')
+    assert status == 405, body
+    marker, last = metric('requests.BAD_METHOD.4xx'), metric('time')
+
+    def marker_arrived():
+        names = [line.split(':', 1)[0] for line in listener.lines[mark:]]
+        if marker in names and last in names[names.index(marker) + 1:]:
+            return [mark + names.index(marker)]
+        return None
+    end = wait_for(marker_arrived, timeout)
+    assert end, "the marker request's metrics did not arrive"
+    return listener.since(mark, end[0])
 
 
 def test_ten_gets_give_ten_request_counts(ops):
@@ -102,12 +125,12 @@ def test_ten_gets_give_ten_request_counts(ops):
     warm = listener.mark()
     api.via('HEAD', '/' + container)  # a warm pool, so created stays 0
     # the HEAD's metrics may still be on their way: its 'time' comes last
-    settle(listener, warm, metric('time'), 1)
+    settle(api, listener, warm, metric('time'), 1)
     mark = listener.mark()
     for _ in range(10):
         status, _headers, body = api.via('GET', '/%s/obj' % container)
         assert (status, len(body)) == (200, 1000)
-    got = settle(listener, mark, metric('requests.GET.2xx'), 10)
+    got = settle(api, listener, mark, metric('requests.GET.2xx'), 10)
     assert got[metric('requests.GET.2xx')] == [(1.0, 'c')] * 10
     assert listener.total(mark, metric('bytes_down')) == 10000
     assert metric('bytes_up') not in got  # nothing uploaded: nothing sent
@@ -133,7 +156,7 @@ def test_put_counts_bytes_up(ops):
     mark = listener.mark()
     assert api.via('PUT', '/%s/up' % container, body=b'u' * 12345)[0] == 201
     assert api.via('DELETE', '/%s/up' % container)[0] == 204
-    got = settle(listener, mark, metric('requests.DELETE.2xx'), 1)
+    got = settle(api, listener, mark, metric('requests.DELETE.2xx'), 1)
     assert got[metric('requests.PUT.2xx')] == [(1.0, 'c')]
     assert listener.total(mark, metric('bytes_up')) == 12345
 
@@ -152,7 +175,7 @@ def test_pool_exhaustion_is_counted(ops):
         mark = listener.mark()
         status, headers, body = api.via('GET', '/%s/obj' % container)
         assert status == 503 and 'retry-after' in headers, body
-        got = settle(listener, mark, metric('pool.exhausted'), 1)
+        got = settle(api, listener, mark, metric('pool.exhausted'), 1)
         assert got[metric('pool.exhausted')] == [(1.0, 'c')]
         assert got[metric('requests.GET.5xx')] == [(1.0, 'c')]
     finally:
@@ -166,7 +189,7 @@ def test_loop_refusal_is_counted(ops):
     status, _h, body = api.via('GET', '/%s/obj' % container,
                                headers={'X-Forwarder-Hops': 'elsewhere'})
     assert status == 508, body
-    got = settle(listener, mark, metric('loop_refusals'), 1)
+    got = settle(api, listener, mark, metric('loop_refusals'), 1)
     assert got[metric('loop_refusals')] == [(1.0, 'c')]
     assert got[metric('requests.GET.5xx')] == [(1.0, 'c')]
 
