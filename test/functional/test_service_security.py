@@ -17,6 +17,7 @@ not in ``account_map``; and reading *through* a reference someone else
 made is authorized against the reader, as in Swift alone.
 """
 
+import base64
 import hashlib
 import hmac
 import json
@@ -554,6 +555,54 @@ def test_reading_through_owners_reference(service, shared, kind):
     assert b'secret' not in direct[2]  # Swift alone
     assert b'secret' not in via[2], (via[0], via[2][:200])
     assert via[0] == direct[0]
+
+
+#: The most manifests (an SLO's and its nested ones) service mode reads to
+#: authorize one request (middleware.MAX_MANIFESTS; the docstring's "at
+#: most 20").
+MAX_MANIFESTS = 20
+
+
+def test_nested_manifests_capped(service, containers):
+    """To authorize an SLO GET, service mode reads its manifest and the
+    nested ones, at most 20: an SLO whose tree holds 20 manifests is read
+    whole; one with 21 gets a 502 that says why, after 20 manifest reads
+    (counted on the wire), not 21."""
+    relay, target, client = service.relay, service.target, owner(service)
+    a = containers[0]
+    # each sub-manifest: a 1 MiB segment (Swift's slo rate-limits smaller
+    # ones after ten) and inline data naming it
+    segment = b's' * 2 ** 20
+    assert on_target(target, 'PUT', '/%s/seg' % a, body=segment)[0] == 201
+    for i in range(MAX_MANIFESTS):
+        sub = json.dumps([{'path': '/%s/seg' % a},
+                          {'data': base64.b64encode(b'%02d' % i).decode()}])
+        assert on_target(target, 'PUT', '/%s/sub-%02d?multipart-manifest=put'
+                         % (a, i), body=sub.encode())[0] == 201
+    for subs in (MAX_MANIFESTS - 1, MAX_MANIFESTS):
+        top = json.dumps([{'path': '/%s/sub-%02d' % (a, i)}
+                          for i in range(subs)])
+        assert on_target(target, 'PUT', '/%s/top-%d?multipart-manifest=put'
+                         % (a, subs + 1), body=top.encode())[0] == 201
+
+    def read(name):
+        seen = relay.mark()
+        status, headers, body = client('GET', '/%s/%s' % (a, name))
+        sent = with_txn(relay.since(seen), headers['x-trans-id'])
+        manifests = [w.target for w in sent
+                     if w.target.endswith('?multipart-manifest=get')]
+        return status, body, manifests
+
+    status, body, manifests = read('top-%d' % MAX_MANIFESTS)
+    assert status == 200, body[:200]
+    assert body == b''.join(segment + b'%02d' % i
+                            for i in range(MAX_MANIFESTS - 1))
+    assert len(manifests) == len(set(manifests)) == MAX_MANIFESTS, manifests
+    status, body, manifests = read('top-%d' % (MAX_MANIFESTS + 1))
+    assert status == 502, body[:200]
+    assert body == b'Target default: more than %d nested manifests to ' \
+        b'authorize\n' % MAX_MANIFESTS
+    assert len(manifests) == len(set(manifests)) == MAX_MANIFESTS, manifests
 
 
 def test_bulk_operations_refused(service, shared):
