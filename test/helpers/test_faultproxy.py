@@ -191,8 +191,9 @@ def test_cut_request(echo):
         got = _exchange(proxy.port, DATA)
         assert got == DATA[:len(got)] and len(got) <= 5000
         assert proxy.wait_idle() == 0
-        deadline = time.time() + 5
-        while len(echo.received[-1]) < 5000 and time.time() < deadline:
+        deadline = time.time() + 5  # the echo server accepts in a thread
+        while (not echo.received or len(echo.received[-1]) < 5000) and \
+                time.time() < deadline:
             time.sleep(0.01)
         assert bytes(echo.received[-1]) == DATA[:5000]
 
@@ -307,10 +308,17 @@ def test_wait_quiet(echo, monkeypatch):
 
     with FaultProxy('127.0.0.1', echo.port) as proxy:
         assert _exchange(proxy.port, b'x' * 1000, 1000) == b'x' * 1000
+        # the relay closed: its last activity is known (its pumps note it
+        # after passing the bytes on, maybe after the client got them)
+        assert proxy.wait_idle() == 0
         monkeypatch.setattr(time, 'sleep', sleep)
+        idle = time.monotonic() - proxy.last_activity
         assert proxy.wait_quiet(quiet=0.3, timeout=5)
         assert time.monotonic() - proxy.last_activity >= 0.3
-        assert len(slept) == 1 and 0 < slept[0] <= 0.3, slept
+        # one sleep for the rest of the quiet period (none if a loaded
+        # machine took that long already)
+        assert len(slept) <= 1 and sum(slept) <= max(0, 0.3 - idle), \
+            (idle, slept)
         # quiet already: no sleep at all
         del slept[:]
         assert proxy.wait_quiet(quiet=0.3, timeout=5)
