@@ -59,13 +59,15 @@ def clusters(tmp_path_factory):
         target.stop()
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture
 def target_auth(clusters):
-    """(storage_url, token) of test:tester on the target."""
+    """(storage_url, token) of test:tester on the target, valid now: a login
+    per test, as a test may make the target forget its tokens (flushing its
+    memcache, as test_federation does)."""
     return clusters[1].get_auth()
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture
 def target_token(target_auth):
     return target_auth[1]
 

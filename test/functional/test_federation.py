@@ -92,7 +92,7 @@ def _never_sent(wire, txns, marker):
 
 @pytest.fixture
 def container(federation):
-    local, target, _relay, wire = federation
+    local, target, _relay, _wire = federation
     name = 'fed-%s' % uuid.uuid4().hex[:8]
     owner = Client(local, 'test:tester', 'testing')
     assert owner('PUT', '/' + name)[0] == 201
