@@ -30,8 +30,9 @@ deps: system-deps $(STAMP)
 lint: deps
 	$(PY) -m flake8 swift_forwarder test bench
 
+# the unit tests, and the functional tests' own helpers (test/helpers: no clusters)
 unit: deps
-	$(PY) -m pytest -q test/unit
+	$(PY) -m pytest -q test/unit test/helpers
 
 functional: deps
 	$(PY) -m pytest -q test/functional

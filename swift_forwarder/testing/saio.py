@@ -528,7 +528,7 @@ class SwiftCluster(object):
         """Write everything and spawn every server, without waiting."""
         if self._procs:
             raise ClusterError('%s is already running' % self.name)
-        reason = missing_requirement()
+        reason = missing_requirement(keystone=False)
         if reason:
             raise ClusterError(reason)
         self._check_ports(PORT_OFFSETS)
@@ -713,12 +713,21 @@ def _memcached_binary():
     return shutil.which('memcached') or shutil.which('memcached', path='/usr/bin:/usr/sbin')
 
 
-def missing_requirement():
-    """Why clusters can't run here (a message saying what to install), or None."""
+def missing_requirement(keystone=True):
+    """Why the clusters, and the tests run on them, can't run here (a message saying what
+    to install), or None.
+
+    :param keystone: also require python-keystoneclient, which swiftclient needs for
+        Keystone (v2/v3) service credentials: the functional tests use them.  Starting a
+        cluster does not.
+    """
     if importlib.util.find_spec('swift') is None:
         return 'Swift is not installed: pip install swift (or pip install -e .[test])'
     if not _memcached_binary():
         return 'memcached not found (tempauth needs it): apt-get install memcached'
+    if keystone and importlib.util.find_spec('keystoneclient') is None:
+        return ('python-keystoneclient is not installed (Keystone service credentials '
+                'need it): pip install python-keystoneclient (or pip install -e .[test])')
     return None
 
 
