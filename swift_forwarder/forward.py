@@ -336,8 +336,11 @@ def _translated(err, pool, fresh):
         # TLS 1.3: the target refuses our certificate (or its absence)
         # after the client's side of the handshake is done, with an alert
         # the first read gets
+        reason = 'the target closed the connection (does it want a client ' \
+            'certificate: cert_file, key_file?)' if isinstance(
+                err, ssl.SSLEOFError) else err.reason or err
         error = UpstreamConnectError(pool.name, 'TLS handshake failed: %s'
-                                     % (err.reason or err))
+                                     % reason)
         error.retryable = False
         return error
     return UpstreamError(pool.name, 'bad response: %r' % err)
