@@ -485,7 +485,7 @@ def test_body_shorter_client_stalls(env):
         resp = _response(sock, 'PUT')
         elapsed = time.monotonic() - start
     assert resp.status == 408
-    assert 1 <= elapsed < 5
+    assert 1 <= elapsed < 10 * 1  # client_timeout, and a multiple of it
     assert client_socket_gone(api.local, client_port)
     after = wait_pool_idle(api.local)
     assert after['discarded'] > before['discarded']

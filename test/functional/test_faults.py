@@ -76,7 +76,9 @@ def test_pool_exhaustion_gives_503_with_retry_after(api, reconfigure):
         # the client learns the target's name, never its address
         assert body.startswith(b'Target default: ')
         assert api.target.proxy_url.encode('ascii') not in body
-        assert 2 <= elapsed < 3
+        # waited pool_timeout (2 s), and not much more (a multiple of it,
+        # never a tight fraction: the machine may be loaded)
+        assert 2 <= elapsed < 2 * 2
         assert pool_stats(api.local)['exhausted'] == 1
         # a HEAD gets the same status, and no body (as HEAD must)
         status, headers, body = api.via('HEAD', '/' + container)

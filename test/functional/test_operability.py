@@ -310,7 +310,10 @@ def test_deep_healthcheck_stalled_target(ops):
                                          '/forwarder/healthcheck')
         assert status == 503, body
         assert json.loads(body)['targets']['default']['error'] == 'timed out'
-        assert time.monotonic() - started < 5
+        # node_timeout (1 s) at least; the stall is endless, so any bound
+        # shows the probe gave up: a generous multiple of its cap (1.5 s)
+        elapsed = time.monotonic() - started
+        assert 1 <= elapsed < 10 * 1.5, elapsed
     finally:
         relay.stop()
 

@@ -231,12 +231,12 @@ def test_wrong_ca(tls, container):
     left in use, none pooled."""
     api = tls['api']
     with_client_cert(tls, ca_certs=tls['other_ca'])
-    started = time.monotonic()
+    retries = healthcheck(api.local)['counters']['retries']
     status, _headers, body = api.via('GET', '/%s' % container, timeout=10)
-    elapsed = time.monotonic() - started
-    print('\nwrong CA: %d in %.3f s: %r' % (status, elapsed, body))
+    print('\nwrong CA: %d %r' % (status, body))
     assert status == 503, body
-    assert elapsed < 2, elapsed
+    # quick: one handshake, no retry (it would fail the same way)
+    assert healthcheck(api.local)['counters']['retries'] == retries
     text = body.decode('utf-8')
     assert text.startswith('Target default: TLS handshake failed: '), text
     assert 'certificate verify failed' in text, text
