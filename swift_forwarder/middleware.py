@@ -37,12 +37,12 @@ authenticate through this proxy too: auth requests (``/auth/v1.0``,
 in their answers is rewritten to this proxy (the scheme and host the client
 used, the target's path), so clients never bypass it.  ``/info`` is then
 forwarded as well, so clients see the target's capabilities, with this
-filter's own ``forwarder`` section added.  Every other path under ``/v1``
-and ``/info`` goes to the target too, however malformed (``/v1``,
-``/v1//c/o``...), so a client sees the target's answers and never the
-local auth's 401 to the target's token: Swift's own functional suite gives
-the same results through the gateway as against the target directly (see
-``make compat``).
+filter's own ``forwarder`` section added.  Every other path that names no
+account under ``/v1`` goes to the target too, however malformed (``/v1``,
+``/v1//c/o``, ``//v1/a``...), so a client sees the target's answers and
+never the local auth's 401 to the target's token: Swift's own functional
+suite gives the same results through the gateway as against the target
+directly (see ``make compat``).
 
 Federation placement
 --------------------
@@ -286,8 +286,8 @@ where they are the proxy's own server certificate.
     ``AUTH_pre*`` (accounts starting with ``AUTH_pre``).
 ``forward_auth = false``
     Gateway placement: also forward auth requests, ``/info`` and every
-    other path under ``/v1``, and point the ``X-Storage-Url`` of auth
-    answers at this proxy.
+    other path that names no account under ``/v1``, and point the
+    ``X-Storage-Url`` of auth answers at this proxy.
 ``storage_url_scheme = default``
     The scheme of that rewritten ``X-Storage-Url``: ``default`` is the one
     the client reached this proxy with; ``https`` behind a TLS terminator
@@ -508,16 +508,20 @@ class ForwarderMiddleware(object):
         """The :class:`TargetForwarder` this request goes to, or None.
 
         ``forward`` rules first (the inline target's, then targets_conf's,
-        in order); then, with forward_auth (the gateway placement), auth
-        requests, ``/info`` and every other path under ``/v1`` (``/v1``,
-        ``/v1//c/o``...: the target answers them as it would directly) go
-        to the first target; then, with container_opt_in, the local
-        container's ``X-Container-Meta-Forward-To``.
+        in order); then, with forward_auth (the gateway placement), every
+        path that names no account under ``/v1`` (auth requests,
+        ``/info``, and ``/v1``, ``/v1//c/o``, ``//v1/a``...: the target
+        answers them as it would directly) goes to the first target; then,
+        with container_opt_in, the local container's
+        ``X-Container-Meta-Forward-To``.
         """
         for target in self.targets.values():
             if should_forward(path, target.forward_rules):
                 return target
-        if self.conf.forward_auth and _gateway_path(path.path_info):
+        if self.conf.forward_auth and not path.is_swift_api:
+            # gateway placement: the target answers everything but the
+            # accounts it is not given (the local auth would answer 401
+            # to the target's token)
             return next(iter(self.targets.values()))
         if self.conf.container_opt_in:
             return self._opted_in(env, path)
@@ -764,13 +768,6 @@ class TargetForwarder(object):
             if is_auth_path(env['PATH_INFO']):
                 headers = rewrite_storage_url(headers, base_url)
         return headers
-
-
-def _gateway_path(path_info):
-    """Gateway placement: what the target answers however malformed (the
-    local auth would answer 401 to the target's token)."""
-    return path_info == '/v1' or path_info.startswith(('/v1/', '/info')) or \
-        is_auth_path(path_info)
 
 
 def _netloc(address):

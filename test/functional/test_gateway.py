@@ -152,7 +152,8 @@ def test_swiftclient_session_through_gateway(gateway):
 #: Request targets Swift's own functional suite sends that name no account,
 #: no container or no valid UTF-8 (test_protocol.py, tests.py).
 MALFORMED = [b'/v1', b'/v1/', b'/v1//c/o', b'/v1///o', b'/v1/AUTH_gw//o',
-             b'/v1/%FF', b'/v1/AUTH_gw/%FF/o', b'/info asdf', b'/infox']
+             b'/v1/%FF', b'/v1/AUTH_gw/%FF/o', b'/info asdf', b'/infox',
+             b'//v1/AUTH_gw', b'/', b'/nothing']
 
 
 @pytest.mark.parametrize('target_path', MALFORMED,

@@ -350,6 +350,7 @@ class TestGateway(MiddlewareTestCase):
                              ('/v1//c/o', '/v1//c/o'),
                              ('/v1///o', '/v1///o'),
                              ('/v1/a//o', '/v1/a//o'),
+                             ('//v1/AUTH_a', '//v1/AUTH_a'), ('/', '/'),
                              ('/info%20asdf', '/info%20asdf')):
             self.assertEqual(b'target', self.call(mw, make_env(
                 path=path)).read(), path)
