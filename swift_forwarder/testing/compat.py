@@ -44,7 +44,7 @@ that Swift's in-process functional setup also configures.
 
 Usage: ``python -m swift_forwarder.testing.compat [-k EXPR] [--sequential] [--no-rerun]``.
 The cluster configs and logs, each run's ``test.conf``, pytest output (``pytest.log``) and
-``junit.xml`` stay in ``.cache/compat/work/{direct,gateway}/`` (the second runs:
+``junit.xml`` stay in ``.cache/compat/runs/{direct,gateway}/`` (the second runs:
 ``{direct,gateway}-again/``) until the next run.
 """
 
@@ -471,7 +471,7 @@ def main(argv=None):
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminated)  # unwind: stop pytest and the clusters
     cache_dir = os.path.abspath(args.cache_dir)
-    workdir = os.path.join(cache_dir, 'work')
+    workdir = os.path.join(cache_dir, 'runs')
     started = time.monotonic()
     try:
         version = installed_swift_version()

@@ -214,36 +214,23 @@ class TestRoundTrip(GreenTestCase):
     def test_certificate_failure_not_retried(self):
         """A target whose certificate does not verify fails the same way
         every time: no retries, no pauses; 503 naming the TLS failure."""
-        tmpdir = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, tmpdir)
-        cert, key = make_cert(tmpdir)
-        other, _key = make_cert(tmpdir, name='other')
-        server = self.start_server(keep_alive_handler(b'x'),
-                                   expect_errors=True,
-                                   wrap=tls_wrapper(cert, key))
-        pool = self.make_pool(server.port, scheme='https', ca_certs=other)
-        with mock.patch.object(forward, 'sleep') as sleep, \
-                mock.patch.object(pool, 'get', wraps=pool.get) as get:
-            with self.assertRaises(UpstreamConnectError) as caught:
-                round_trip(pool, get_request(), 2)
-        self.assertIn('TLS handshake failed', str(caught.exception))
-        self.assertEqual(503, caught.exception.status_hint)
-        self.assertEqual((1, 0), (get.call_count, sleep.call_count))
+        self.assertTlsRefusedOnce(client_ca=False)
 
-    def test_client_certificate_refused(self):
-        """A target that wants a client certificate we do not present (or
-        do not have trusted): with TLS 1.3 its refusal comes with the first
-        read, after our side of the handshake; still a 503 naming the TLS
-        failure, not retried, the connection dropped."""
+    def assertTlsRefusedOnce(self, client_ca):
+        """A GET to a TLS target that ``client_ca`` (a CA for client
+        certificates it requires, or False: the pool trusts another CA)
+        makes fail: one attempt, no pause, a 503 naming the TLS failure,
+        nothing left in the pool."""
         tmpdir = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, tmpdir)
         cert, key = make_cert(tmpdir)
-        client_ca, _key = make_cert(tmpdir, hosts=('client',), name='ca')
+        other, _key = make_cert(tmpdir, hosts=('client',), name='other')
         server = self.start_server(keep_alive_handler(b'x'),
                                    expect_errors=True,
-                                   wrap=tls_wrapper(cert, key,
-                                                    client_ca=client_ca))
-        pool = self.make_pool(server.port, scheme='https', ca_certs=cert)
+                                   wrap=tls_wrapper(cert, key, client_ca=(
+                                       other if client_ca else None)))
+        pool = self.make_pool(server.port, scheme='https',
+                              ca_certs=cert if client_ca else other)
         with mock.patch.object(forward, 'sleep') as sleep, \
                 mock.patch.object(pool, 'get', wraps=pool.get) as get:
             with self.assertRaises(UpstreamConnectError) as caught:
@@ -252,6 +239,13 @@ class TestRoundTrip(GreenTestCase):
         self.assertEqual(503, caught.exception.status_hint)
         self.assertEqual((1, 0), (get.call_count, sleep.call_count))
         self.assertStats(pool, in_use=0, idle=0)
+
+    def test_client_certificate_refused(self):
+        """A target that wants a client certificate we do not present: with
+        TLS 1.3 its refusal comes with the first read, after our side of
+        the handshake; still a 503 naming the TLS failure, not retried,
+        the connection dropped."""
+        self.assertTlsRefusedOnce(client_ca=True)
 
     def test_connect_retry_succeeds(self):
         """A connect that fails once and then works succeeds."""
