@@ -43,8 +43,11 @@ TargetAddress = collections.namedtuple(
 
 #: A target with what is routed to it (``forward`` rules) and the
 #: forwarder's credentials there (``auth``: a dict of the auth options).
+#: ``backend_key`` is None, or the key that signs the environ state sent
+#: to the target's backend endpoint (``backend_endpoint = true``).
 TargetConf = collections.namedtuple('TargetConf',
-                                    'address forward auth verify_get')
+                                    'address forward auth verify_get '
+                                    'backend_key')
 
 
 def boolean(value):
@@ -234,6 +237,8 @@ OPTIONS = (
     ('token_refresh_interval', positive_float, '1800'),
     ('account_map', account_map, ''),
     ('allow_account_requests', boolean, 'false'),
+    ('backend_endpoint', boolean, 'false'),
+    ('backend_key', text, ''),
 ) + tuple((name, text, '') for name in (
     'os_project_name', 'os_project_id', 'os_project_domain_name',
     'os_project_domain_id', 'os_user_domain_name', 'os_user_domain_id',
@@ -248,7 +253,7 @@ _CONVERTERS = {name: conv for name, conv, _default in OPTIONS}
 TARGET_OPTIONS = ('target_url', 'forward', 'ca_certs', 'insecure',
                   'cert_file', 'key_file', 'verify_get', 'auth_url', 'auth_version',
                   'auth_user', 'auth_key', 'token_refresh_interval',
-                  'account_map') + tuple(
+                  'account_map', 'backend_endpoint', 'backend_key') + tuple(
                       name for name in _FIELDS if name.startswith('os_'))
 AUTH_OPTIONS = tuple(name for name in TARGET_OPTIONS
                      if name.startswith(('auth_', 'os_')) or name in (
@@ -373,7 +378,26 @@ def _target_conf(name, values, filter_values):
         TargetAddress(name, scheme, host, port, values['ca_certs'],
                       values['insecure'], values['cert_file'],
                       values['key_file']),
-        values['forward'], auth, values['verify_get'])
+        values['forward'], auth, values['verify_get'],
+        _backend_key(name, values, filter_values))
+
+
+def _backend_key(name, values, filter_values):
+    """The target's ``backend_key`` if it is a backend endpoint, else
+    None.  A backend endpoint takes the forwarder's service identity (it
+    trusts the backend headers and sysmeta of what it is sent), and the
+    environ state sent to it is signed."""
+    if not values['backend_endpoint']:
+        return None
+    if filter_values['auth_mode'] != 'service':
+        raise ConfigError('target %s: backend_endpoint needs auth_mode = '
+                          'service (the backend endpoint takes the '
+                          "forwarder's service identity)" % name)
+    if not values['backend_key']:
+        raise ConfigError('target %s: backend_endpoint needs backend_key '
+                          '(the key of its [filter:forwarder_backend])'
+                          % name)
+    return values['backend_key']
 
 
 def _load_targets_conf(path, filter_values):

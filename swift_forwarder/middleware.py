@@ -372,7 +372,7 @@ from swift_forwarder.green import local, spawn
 from swift_forwarder.headers import client_base_url, response_headers, \
     rewrite_storage_url, upstream_headers
 from swift_forwarder.integrity import Integrity, put_etag_checkable
-from swift_forwarder.iterators import RequestBody
+from swift_forwarder.iterators import PrefixedInput, RequestBody
 from swift_forwarder.metrics import NULL_METRICS, RequestRecord, \
     TargetMetrics, loggable_path
 from swift_forwarder.paths import RequestPath
@@ -383,9 +383,11 @@ from swift_forwarder.validation import check_loop, check_request
 try:
     from swift.common.registry import register_swift_info
     from swift.common.utils import get_logger as swift_get_logger
-    from swift.proxy.controllers.base import get_container_info
+    from swift.proxy.controllers.base import clear_info_cache, \
+        get_container_info
 except ImportError:  # unit tests and tools without Swift installed
     swift_get_logger = get_container_info = register_swift_info = None
+    clear_info_cache = None
 
 __all__ = ['ForwarderMiddleware', 'TargetForwarder', 'filter_factory']
 
@@ -439,6 +441,24 @@ class ForwarderMiddleware(object):
             for name, target_conf in self.conf.targets.items())
         # opt-in: {(account, container): Forward-To or None}
         self._forward_to = TTLCache(OPT_IN_CACHE_TIME, OPT_IN_CACHE_SIZE)
+
+    @property
+    def _pipeline_request_logging_app(self):
+        return self._request_logging_app
+
+    @_pipeline_request_logging_app.setter
+    def _pipeline_request_logging_app(self, app):
+        """Core placement (right before proxy-server): Swift's
+        ``get_container_info()`` and ``get_account_info()`` skip every
+        middleware, straight to the pipeline's own copy of proxy-logging in
+        front of proxy-server, which Swift's ``loadapp`` hands each app of
+        the pipeline here once all are built.  Put the forwarder behind it,
+        so that what object versioning, container quotas and the others
+        read of a forwarded container is the target's, not a local 404.
+        (Without proxy-logging in the pipeline they go to proxy-server.)"""
+        self._request_logging_app = app
+        if app is not self.app and getattr(app, 'app', None) is self.app:
+            app.app = self
 
     def __call__(self, env, start_response):
         path_info = env.get('PATH_INFO', '')
@@ -627,6 +647,8 @@ class TargetForwarder(object):
         self.name = address.name
         self.forward_rules = target_conf.forward
         self.auth = target_conf.auth
+        #: a backend endpoint (core placement): its signing key, else None
+        self.backend_key = target_conf.backend_key
         self.metrics = TargetMetrics(logger, self.name) if statsd else \
             NULL_METRICS
         self.pool = ConnectionPool(
@@ -641,7 +663,8 @@ class TargetForwarder(object):
             self.service = service.ServiceMode(
                 self.upstream, service_tokens(
                     self.pool.name, self.auth, address, conf.node_timeout),
-                self.auth['account_map'], conf.allow_account_requests, conf)
+                self.auth['account_map'], conf.allow_account_requests, conf,
+                backend_key=self.backend_key)
         self.integrity = Integrity(self.upstream, conf, target_conf.verify_get,
                                    logger, self.send)
 
@@ -700,23 +723,31 @@ class TargetForwarder(object):
     def _forward(self, env, start_response, record, path):
         conf = self.conf
         hops = check_loop(env, conf.forwarder_id, conf.max_hops)
-        has_body, length = check_request(env)
+        backend = self.backend_key is not None
+        has_body, length = check_request(env, backend)
         if self.service is not None:
             # after the input checks: bad input never costs the ACL lookup
             path, has_body, length = self.service.check_request(
                 env, path, has_body, length)
+        if backend and length == 0 and env['REQUEST_METHOD'] == 'PUT':
+            has_body, length = self._unannounced_body(env)
         check_put = has_body and put_etag_checkable(env, path)
         body = record.request_body = RequestBody(
             env['wsgi.input'], length, conf.client_chunk_size,
             conf.client_timeout, checksum=check_put) if has_body else None
         request = UpstreamRequest(env['REQUEST_METHOD'], path, upstream_headers(
             env, self.netloc, hops, env.get('swift.trans_id'),
-            self.upstream.user_agent, service=self.service is not None),
-            body, length)
+            self.upstream.user_agent, service=self.service is not None,
+            backend=backend), body, length)
         self._log_info(env, record)
         conn = self.send(env, request)
         resp = conn.response
         record.response_head(resp.status, resp.getheader('X-Trans-Id'))
+        if backend and path.obj is None and request.method in (
+                'PUT', 'POST', 'DELETE'):
+            # as proxy-server does: the local middlewares above must not go
+            # on reading the info cached before
+            clear_info_cache(env, path.account, path.container)
         # from here on the response body owns the connection
         resp_body = self.integrity.response_body(env, request, conn)
         try:
@@ -732,6 +763,23 @@ class TargetForwarder(object):
             resp_body.close()  # nobody else will: free the connection
             raise
         return app_iter
+
+    def _unannounced_body(self, env):
+        """A local middleware's PUT that says ``Content-Length: 0`` and yet
+        has a body: object versioning copies the client's headers onto the
+        PUT of the version after it moved the body over.  proxy-server
+        reads a PUT's body to its end whatever its length says, so Swift
+        alone stores it: so do we, sent chunked.
+
+        :returns: ``(has_body, content_length)`` as :func:`check_request`.
+        """
+        first = next(iter(RequestBody(
+            env['wsgi.input'], None, self.conf.client_chunk_size,
+            self.conf.client_timeout)), b'')
+        if not first:
+            return False, 0
+        env['wsgi.input'] = PrefixedInput(first, env['wsgi.input'])
+        return True, None
 
     def _log_info(self, env, record):
         """proxy-logging names the target of what was sent there (not of

@@ -42,7 +42,13 @@ How it works, and why:
   handler Swift adds as well is replaced by a no-op, so nothing is sent to
   a syslog on UDP port 514.
 * Ports: ``port_base`` + 0 proxy, +1 account, +2 container, +3 object,
-  +4 memcached.  Keep bases below 32768 (the ephemeral range starts there).
+  +4 memcached, +5 the backend endpoint (when started).  Keep bases below
+  32768 (the ephemeral range starts there).
+* A *backend endpoint* (:meth:`SwiftCluster.start_backend`, for the core
+  placement) is one more proxy-server process on the same cluster, with
+  :data:`BACKEND_PIPELINE` (no gatekeeper, no composite middleware) and
+  ``forwarder_backend``, run as ``swift-forwarder-backend-server`` runs it
+  (Swift does not add its required filters to the pipeline).
 * Processes: each server runs in its own session (SIGTERM to the process
   group reaches proxy workers).  Stopping signals only the pids recorded at
   start, after checking that the process start time still matches, so a
@@ -81,7 +87,8 @@ LOG = logging.getLogger(__name__)
 
 #: Offsets from a cluster's port base.
 PORT_OFFSETS = collections.OrderedDict([
-    ('proxy', 0), ('account', 1), ('container', 2), ('object', 3), ('memcached', 4)])
+    ('proxy', 0), ('account', 1), ('container', 2), ('object', 3), ('memcached', 4),
+    ('backend', 5)])
 BACKENDS = ('account', 'container', 'object')
 MAX_PORT = 32767
 
@@ -91,6 +98,12 @@ PROXY_PIPELINE = (
     'catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl formpost '
     'ratelimit tempauth copy container-quotas account-quotas slo dlo versioned_writes symlink '
     'proxy-logging proxy-server').split()
+
+#: The backend endpoint's pipeline: Swift's internal one (no gatekeeper, no composite
+#: middleware), with the forwarder's target-side filter.
+BACKEND_PIPELINE = (
+    'catch_errors healthcheck proxy-logging cache tempauth forwarder_backend '
+    'proxy-server').split()
 
 #: tempauth ``user_<account>_<user> = <key> [groups]``, the same on every cluster.
 TEMPAUTH_USERS = collections.OrderedDict([
@@ -361,6 +374,8 @@ class SwiftCluster(object):
         #: extra [filter:tempauth] options (users, token_life...) of this cluster
         #: only (applied at the next start or restart_proxy())
         self.tempauth_conf = collections.OrderedDict()
+        #: ``[filter:forwarder_backend]`` options while a backend endpoint runs, else None
+        self.backend_conf = None
         self.dir = os.path.abspath(os.path.join(workdir, name))
         self.etc_dir = os.path.join(self.dir, 'etc')
         self.log_dir = os.path.join(self.dir, 'log')
@@ -385,6 +400,11 @@ class SwiftCluster(object):
     @property
     def proxy_url(self):
         return 'http://127.0.0.1:%d' % self.ports['proxy']
+
+    @property
+    def backend_url(self):
+        """The backend endpoint's URL (see :meth:`start_backend`)."""
+        return 'http://127.0.0.1:%d' % self.ports['backend']
 
     @property
     def auth_url(self):
@@ -451,6 +471,28 @@ class SwiftCluster(object):
         self._check_ports(['proxy'])
         self._spawn_server('proxy')
         self._wait_ready(time.monotonic() + timeout, ('proxy',), check_auth)
+
+    def start_backend(self, options, timeout=30):
+        """Start a backend endpoint on ``ports['backend']``: a second proxy-server of this
+        cluster with :data:`BACKEND_PIPELINE`, the same rings, memcache and users.
+
+        :param options: ``[filter:forwarder_backend]`` options (``key``, ``key2``).
+        :raises ClusterError: as :meth:`start`; the rest of the cluster stays up.
+        """
+        if not self._procs:
+            raise ClusterError('%s is not running' % self.name)
+        self.backend_conf = dict(options)
+        self._write_backend_proxy_conf()
+        self._check_ports(['backend'])
+        self._spawn_server('backend')
+        self._wait_ready(time.monotonic() + timeout, ('backend',))
+
+    def stop_backend(self):
+        """Stop the backend endpoint (if it runs)."""
+        proc = self._procs.pop('backend', None)
+        self.backend_conf = None
+        if proc:
+            _stop_processes([proc])
 
     def set_filter_conf(self, name, options, restart=True):
         """Replace the options of filter ``name`` (adding it if new) and, if the cluster runs
@@ -587,6 +629,21 @@ class SwiftCluster(object):
         sections['filter:versioned_writes'].update(
             allow_versioned_writes='true', allow_object_versioning='true')
         return sections
+
+    def _write_backend_proxy_conf(self):
+        defaults = self._server_defaults('backend')
+        defaults['workers'] = 1
+        sections = collections.OrderedDict([
+            ('DEFAULT', defaults),
+            ('pipeline:main', {'pipeline': ' '.join(BACKEND_PIPELINE)}),
+            ('app:proxy-server', collections.OrderedDict([
+                ('use', 'egg:swift#proxy'), ('account_autocreate', 'true')]))])
+        swift_filters = self._swift_filter_sections()
+        for name in BACKEND_PIPELINE[:-2]:
+            sections['filter:%s' % name] = swift_filters['filter:%s' % name]
+        sections['filter:forwarder_backend'] = dict(
+            {'use': 'egg:swift_forwarder#backend'}, **self.backend_conf)
+        _write(self._conf_path('backend'), _render_conf(sections))
 
     def _conf_path(self, server):
         return os.path.join(self.etc_dir, '%s-server.conf' % server)
@@ -726,7 +783,8 @@ class _NoSyslog(logging.NullHandler):
 
 def serve(swift_conf, server, conf_file):
     """Run one Swift server the way its ``swift-<server>`` script does, with storage
-    policies, constraints and hash prefix/suffix from ``swift_conf``.
+    policies, constraints and hash prefix/suffix from ``swift_conf``.  ``backend-server``
+    is a backend endpoint's proxy-server (see :func:`swift_forwarder.backend.main`).
 
     :returns: run_wsgi's exit status.
     """
@@ -741,6 +799,9 @@ def serve(swift_conf, server, conf_file):
     # no /dev/log here: log to stderr (the log file) only, see the module docstring
     logs.ThreadSafeSysLogHandler = _NoSyslog
     kwargs = {'verbose': True}
+    if server == 'backend-server':  # as swift-forwarder-backend-server runs it
+        server = 'proxy-server'
+        kwargs['allow_modify_pipeline'] = False
     if server == 'object-server':
         from swift.obj.server import global_conf_callback
         kwargs['global_conf_callback'] = global_conf_callback
