@@ -118,7 +118,8 @@ def _check_path(env, reserved_names=False):
 
 def _check_body(env):
     te = env.get('HTTP_TRANSFER_ENCODING', '').strip().lower()
-    length = env.get('CONTENT_LENGTH', '').strip()
+    # str(): Swift's bulk middleware (slo's manifest delete) sets an int
+    length = str(env.get('CONTENT_LENGTH', '')).strip()
     if te:
         if ',' in te:  # Swift's answers, as swob's message_length() gives
             raise SwiftError(*_TE_LIST)
