@@ -114,6 +114,74 @@ against the client:
 Not followed: a DLO's segments or an SLO's plain segments that are
 themselves symlinks (only the container they are in is checked).
 
+Core placement
+--------------
+Gateway and federation hand a request over before Swift's composite
+middlewares run, so every container one request touches must live on one
+cluster.  In the core placement the filter sits right before
+``proxy-server``, after copy, slo, dlo, versioned_writes and symlink, and
+sees every request *and every subrequest* they make, each routed by its own
+path: an SLO or DLO manifest on one cluster with segments on the other (or
+on both), a copy from one cluster to the other, a symlink across, object
+versioning on a forwarded container (its ``\x00versions\x00<container>``
+container goes where the container goes).  Nothing but ``proxy-server``
+(and ``proxy-logging``, which only logs) may come after it::
+
+    [pipeline:main]
+    pipeline = catch_errors gatekeeper healthcheck proxy-logging cache
+               tempauth copy slo dlo versioned_writes symlink
+               proxy-logging forwarder proxy-server
+
+    [filter:forwarder]
+    use = egg:swift_forwarder#forwarder
+    target_url = https://swift-backend.example.com:8081
+    forward = AUTH_alice/shared*
+    auth_mode = service
+    auth_url = https://swift.example.com/auth/v1.0
+    auth_user = federation:forwarder
+    auth_key = <secret>
+    account_map = AUTH_alice:AUTH_federation
+    backend_endpoint = true
+    backend_key = <the key of the target's forwarder_backend>
+
+A subrequest must reach the target's *storage*, not the target's own slo,
+dlo, symlink or versioning (which would resolve a manifest against its own
+cluster), nor its gatekeeper (which strips the sysmeta and ``X-Backend-*``
+headers the local middlewares rely on).  So ``target_url`` is the target's
+*backend endpoint*: a proxy-server of the target cluster with Swift's
+internal pipeline and ``forwarder_backend``, run by
+``swift-forwarder-backend-server`` (see :mod:`swift_forwarder.backend` and
+the conf-sample), open to the forwarders only, where the forwarder logs in
+with its service identity.  Toward it, the headers the local middlewares
+set (``X-Backend-*``, sysmeta, ``X-Timestamp``, reserved names) cross both
+ways; a client's own never do, the local gatekeeper removed them before.
+What they tell proxy-server in the WSGI environ instead
+(``swift.content_type_overridden``, which lets slo and versioning store
+``;swift_bytes=``) goes as ``X-Forwarder-Backend-State``, signed with
+``backend_key`` (``X-Forwarder-Backend-Sig``: a Unix time and an
+HMAC-SHA256 of method, path, state and time), which ``forwarder_backend``
+checks with its ``key`` or ``key2`` (401 otherwise).
+
+Each request is authorized as proxy-server authorizes it:
+``env['swift.authorize']``, when the request carries one, first without an
+ACL (an owner, or a pre-authorized subrequest of the middlewares, costs no
+lookup), then with the target container's ACL (read for GET and HEAD,
+write for an object's PUT, POST and DELETE).  A client who may not read
+the other cluster's container gets what Swift gives it (403; 409 for an
+SLO segment), from Swift's own middlewares.  The service-mode checks of
+references (above) do not apply: the target runs no middleware that would
+follow them.  Swift's ``get_container_info()`` (object versioning,
+container quotas...) skips the middlewares to the pipeline's own
+proxy-logging in front of proxy-server: the filter puts itself behind that
+one (keep ``proxy-logging`` in the pipeline), so what they read of a
+forwarded container is the target's, and a forwarded container PUT, POST
+or DELETE clears the local info cache of it, as proxy-server does.  A PUT
+of a local middleware whose ``Content-Length: 0`` understates its body
+(object versioning's PUT of a version) is sent chunked, whole, as
+proxy-server reads it.  Not carried: encryption's environ callbacks (put
+the encryption middlewares on the target, or keep them off forwarded
+containers).
+
 Several targets
 ---------------
 One target is configured inline (``target_url`` and the filter's own TLS
@@ -329,6 +397,14 @@ where they are the proxy's own server certificate.
     ``container_opt_in`` must be off.
 ``allow_account_requests = false``
     Service mode: forward PUT/POST/DELETE on the account itself.
+``backend_endpoint = false``
+    Core placement: ``target_url`` is the target's backend endpoint (see
+    Core placement); needs ``auth_mode = service``.  A targets_conf section
+    may set it (and ``backend_key``) for its target.
+``backend_key =``
+    With ``backend_endpoint``: the key shared with the target's
+    ``[filter:forwarder_backend]`` (its ``key``, or ``key2`` while keys
+    change), which signs the environ state sent there.  Required then.
 ``etag_mismatch_policy = raise``
     ``raise``, ``raise_and_delete`` or ``log``: what a PUT whose target
     ETag differs from the MD5 of the bytes sent gets (see Integrity).

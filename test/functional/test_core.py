@@ -16,12 +16,14 @@ gets what Swift gives for the same layout with both containers local.
 import hashlib
 import json
 import os
+import time
 import urllib.parse
 import uuid
 
 import pytest
 
-from test.functional.util import Client, on_target
+from swift_forwarder import backend
+from test.functional.util import Client, on_target, request
 
 #: The local account AUTH_test maps onto AUTH_test2 on the target (the
 #: forwarder's service identity there is test2:tester2); containers
@@ -335,3 +337,70 @@ def test_reader_refused_as_by_swift(layout, direction, case):
     swift_says = _refusal_case(layout, case, True, True)
     assert swift_says in (403, 409), swift_says
     assert _refusal_case(layout, case, *DIRECTIONS[direction]) == swift_says
+
+
+# -- forwarder_backend on the target -----------------------------------------
+
+def _on_backend(target, method, subpath, headers=None, body=None):
+    """Straight to the backend endpoint, in AUTH_test2, as the forwarder's
+    service identity."""
+    _url, token = target.get_auth('test2:tester2', 'testing2')
+    merged = {'X-Auth-Token': token}
+    merged.update(headers or {})
+    return request(target.backend_url, method, '/v1/AUTH_test2' + subpath,
+                   merged, body)
+
+
+def _state(method, subpath, key=KEY, now=None):
+    return dict(backend.signed_headers(
+        key, method, ('/v1/AUTH_test2' + subpath).encode('latin-1'),
+        ['content_type_overridden'], now))
+
+
+def test_backend_restores_signed_state_only(layout):
+    """A Content-Type with swift_bytes (what slo and versioning store) is
+    refused by proxy-server unless the environ says a middleware set it:
+    forwarder_backend says so for a request signed with its key, and
+    answers 401, storing nothing, to one signed badly, with another key,
+    too long ago, or not at all."""
+    name = layout.container(False)
+    subpath = '/%s/obj' % name
+    put = {'Content-Type': 'text/plain;swift_bytes=3'}
+    status, _h, body = _on_backend(layout.target, 'PUT', subpath, put, b'abc')
+    assert status == 400 and b'swift_* is not a valid parameter' in body
+    refused = [
+        dict(put, **{backend.STATE_HEADER: 'content_type_overridden'}),
+        dict(put, **_state('PUT', subpath, key='another key')),
+        dict(put, **_state('PUT', subpath, now=time.time() - 3600)),
+        dict(put, **_state('POST', subpath)),  # signed for another method
+        dict(put, **_state('PUT', subpath + 'x')),  # ...another path
+    ]
+    for headers in refused:
+        status, _h, body = _on_backend(layout.target, 'PUT', subpath,
+                                       headers, b'abc')
+        assert status == 401 and body.startswith(b'forwarder_backend: '), \
+            (headers, body)
+        assert on_target(layout.target, 'HEAD', subpath)[0] == 404
+    status, _h, body = _on_backend(layout.target, 'PUT', subpath,
+                                   dict(put, **_state('PUT', subpath)), b'abc')
+    assert status == 201, body
+    status, head, body = on_target(layout.target, 'GET', subpath)
+    assert (status, body) == (200, b'abc')
+    assert head['content-type'] == 'text/plain'  # swift_bytes is Swift's
+
+
+def test_client_cannot_send_backend_state(layout):
+    """A client's own X-Forwarder-Backend-* headers never reach the
+    target (the forwarder signs its own); its sysmeta and X-Backend-*
+    headers are removed by the local gatekeeper before the forwarder."""
+    name = layout.container(False)
+    status, _h, body = layout.owner('PUT', '/%s/obj' % name, dict(
+        _state('PUT', '/%s/obj' % name), **{
+            'Content-Type': 'text/plain;swift_bytes=3',
+            'X-Object-Sysmeta-Injected': 'yes'}), b'abc')
+    assert status == 400 and b'swift_* is not a valid parameter' in body
+    layout.put(name, 'plain', b'abc', headers={
+        'X-Object-Sysmeta-Injected': 'yes',
+        'X-Backend-Allow-Reserved-Names': 'true'})
+    _s, head, _b = _on_backend(layout.target, 'HEAD', '/%s/plain' % name)
+    assert 'x-object-sysmeta-injected' not in head

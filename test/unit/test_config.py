@@ -197,6 +197,34 @@ class TestParseConf(unittest.TestCase):
         # passthrough: the client's own token decides, nothing to share
         parse_conf({'target_url': 'http://t', 'forward_auth': 'true'})
 
+    def test_backend_endpoint(self):
+        """backend_endpoint: service mode, with backend_key; off by
+        default; per target in targets_conf."""
+        self.assertIsNone(parse_conf(dict(
+            self.SERVICE, account_map='AUTH_a:AUTH_x')).targets[
+                'default'].backend_key)
+        conf = parse_conf(dict(self.SERVICE, account_map='AUTH_a:AUTH_x',
+                               backend_endpoint='true', backend_key='sk'))
+        self.assertEqual('sk', conf.targets['default'].backend_key)
+        for options, needle in (
+                (dict(self.SERVICE, account_map='AUTH_a:AUTH_x',
+                      backend_endpoint='true'), 'needs backend_key'),
+                ({'target_url': 'http://t', 'backend_endpoint': 'true',
+                  'backend_key': 'sk'}, 'needs auth_mode = service')):
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf(options)
+            self.assertIn('target default: backend_endpoint ' + needle,
+                          str(caught.exception))
+        with tempfile.NamedTemporaryFile('w', suffix='.conf') as f:
+            f.write('[target:east]\ntarget_url = http://east\nforward = '
+                    'AUTH_b\naccount_map = AUTH_b:AUTH_y\nbackend_endpoint'
+                    ' = true\nbackend_key = ek\n')
+            f.flush()
+            conf = parse_conf(dict(self.SERVICE, account_map='AUTH_a:AUTH_x',
+                                   targets_conf=f.name))
+        self.assertEqual((None, 'ek'), (conf.targets['default'].backend_key,
+                                        conf.targets['east'].backend_key))
+
     def test_integrity_defaults(self):
         """ETag mismatches raise; 10 failures in 60s suppress the target
         for 60s."""
