@@ -182,6 +182,36 @@ proxy-server reads it.  Not carried: encryption's environ callbacks (put
 the encryption middlewares on the target, or keep them off forwarded
 containers).
 
+Routing by storage policy
+-------------------------
+A target may take the containers of local storage policies
+(``storage_policies = silver`` in its ``[target:NAME]`` section, or in the
+filter section for the inline target; service mode, with ``account_map``).
+A container created with ``X-Storage-Policy: silver`` is a local container
+(account listings show it; its ACLs and metadata are local and decide who
+may do what) whose objects and listings live in a container of the same
+name on the target, in the mapped account, made with
+``target_storage_policy`` (else the target's default):
+
+* container PUT and POST: locally first (proxy-server authorizes them), then
+  on the target (a POST re-creates a missing target container); if the
+  target refuses, a container just made locally is deleted again and the
+  client gets 502;
+* container DELETE: authorized as proxy-server does (the owner's), then
+  deleted on the target; a 409 there (not empty) is the client's, and
+  nothing is deleted locally;
+* container HEAD: local, with the target's object count and bytes used;
+* object requests and container GET: to the target, authorized with the
+  local container's ACLs.
+
+Routing reads the container's policy from Swift's container info (the
+request's, then memcache): an object request costs no extra request.
+Swift needs an object ring for the policy to start: a one-device
+placeholder, in which nothing is stored (``swift-forwarder-check`` says
+how to build it).  A policy name that swift.conf lacks stops the proxy at
+startup.  The local account's own container listing shows the local
+counts (0 objects), not the target's.
+
 Several targets
 ---------------
 One target is configured inline (``target_url`` and the filter's own TLS
@@ -405,6 +435,13 @@ where they are the proxy's own server certificate.
     With ``backend_endpoint``: the key shared with the target's
     ``[filter:forwarder_backend]`` (its ``key``, or ``key2`` while keys
     change), which signs the environ state sent there.  Required then.
+``storage_policies =``
+    Local storage policies (space-separated names) whose containers live
+    on this target (see Routing by storage policy); each policy on one
+    target only.  Service mode, with ``account_map``.
+``target_storage_policy =``
+    The storage policy those containers get on the target (default: the
+    target's default policy).
 ``etag_mismatch_policy = raise``
     ``raise``, ``raise_and_delete`` or ``log``: what a PUT whose target
     ETag differs from the MD5 of the bytes sent gets (see Integrity).
@@ -437,7 +474,7 @@ import os
 import time
 import urllib.parse
 
-from swift_forwarder import __version__, service
+from swift_forwarder import __version__, policy, service
 from swift_forwarder.auth import service_tokens
 from swift_forwarder.cache import TTLCache
 from swift_forwarder.config import parse_conf
@@ -452,6 +489,7 @@ from swift_forwarder.iterators import PrefixedInput, RequestBody
 from swift_forwarder.metrics import NULL_METRICS, RequestRecord, \
     TargetMetrics, loggable_path
 from swift_forwarder.paths import RequestPath
+from swift_forwarder.policy import PolicyRouter
 from swift_forwarder.pool import ConnectionPool
 from swift_forwarder.routing import is_auth_path, should_forward
 from swift_forwarder.validation import check_loop, check_request
@@ -515,6 +553,12 @@ class ForwarderMiddleware(object):
             (name, TargetForwarder(self.conf, target_conf, self.logger,
                                    statsd))
             for name, target_conf in self.conf.targets.items())
+        self.policies = None
+        if any(t.storage_policies for t in self.targets.values()):
+            if policy.POLICIES is None:
+                raise ConfigError('[filter:forwarder]: storage_policies '
+                                  'runs in a Swift proxy (swift not found)')
+            self.policies = PolicyRouter(self.targets, app, self.logger)
         # opt-in: {(account, container): Forward-To or None}
         self._forward_to = TTLCache(OPT_IN_CACHE_TIME, OPT_IN_CACHE_SIZE)
 
@@ -594,7 +638,9 @@ class ForwarderMiddleware(object):
         in order); then, with forward_auth (the gateway placement), auth
         requests, ``/info`` and every other path under ``/v1`` (``/v1``,
         ``/v1//c/o``...: the target answers them as it would directly) go
-        to the first target; then, with container_opt_in, the local
+        to the first target; then, with storage_policies, by the local
+        container's storage policy (a :class:`PolicyContainer` for the
+        container's own requests); then, with container_opt_in, the local
         container's ``X-Container-Meta-Forward-To``.
         """
         for target in self.targets.values():
@@ -602,6 +648,10 @@ class ForwarderMiddleware(object):
                 return target
         if self.conf.forward_auth and _gateway_path(path.path_info):
             return next(iter(self.targets.values()))
+        if self.policies is not None:
+            target = self.policies.route(env, path)
+            if target is not None:
+                return target
         if self.conf.container_opt_in:
             return self._opted_in(env, path)
         return None
@@ -725,6 +775,9 @@ class TargetForwarder(object):
         self.auth = target_conf.auth
         #: a backend endpoint (core placement): its signing key, else None
         self.backend_key = target_conf.backend_key
+        #: local storage policies whose containers live here
+        self.storage_policies = target_conf.storage_policies
+        self.target_storage_policy = target_conf.target_storage_policy
         self.metrics = TargetMetrics(logger, self.name) if statsd else \
             NULL_METRICS
         self.pool = ConnectionPool(

@@ -46,8 +46,9 @@ from swift_forwarder.exceptions import BadRequest, ForwarderError, \
     Refused, ResponseTooLarge, UpstreamError
 from swift_forwarder.headers import header_name
 from swift_forwarder.iterators import RequestBody, ResponseBody
-from swift_forwarder.paths import object_path, reference, str_to_wsgi, \
-    wsgi_to_str
+from swift_forwarder.paths import object_path, quote_name, reference, \
+    str_to_wsgi, wsgi_to_str
+from swift_forwarder.policy import LOCAL_ACLS
 
 try:
     from swift.common.swob import Request
@@ -267,17 +268,29 @@ class ServiceMode(object):
                      self.conf.client_chunk_size).drain()
 
     def _side(self, env, method, target, max_body=0, extra=False,
-              traced=True):
+              traced=True, headers=()):
         """A side request of the checks, as the service identity.
 
         :param traced: with the request's transaction id (not an ACL HEAD,
             which is cached and serves many requests).
         """
-        headers = [('X-Trans-Id-Extra', env['swift.trans_id'])] \
-            if traced and env.get('swift.trans_id') else []
+        headers = list(headers) + ([('X-Trans-Id-Extra', env[
+            'swift.trans_id'])] if traced and env.get('swift.trans_id')
+            else [])
         return self.upstream.side_request(
             method, target, headers, max_body, extra,
             send=lambda request, extra: self.round_trip(env, request, extra))
+
+    def container_request(self, env, method, container, headers=(),
+                          max_body=0):
+        """``method`` on the target's ``container`` (text) of the
+        request's (mapped) account, as the service identity: storage-policy
+        routing's own requests.  A :class:`SideResponse`."""
+        quoted_account = urllib.parse.quote(
+            env['PATH_INFO'].split('/', 3)[2].encode('latin-1'), safe='')
+        return self._side(env, method, '/v1/%s/%s' % (
+            quoted_account, quote_name(container)), max_body,
+            headers=headers)
 
     # -- before sending
 
@@ -412,7 +425,12 @@ class ServiceMode(object):
 
     def _acls_of(self, env, container, extra=False):
         """(read ACL, write ACL) of the target's ``container`` (text) in
-        the request's account, cached for :data:`ACL_CACHE_TIME` s."""
+        the request's account, cached for :data:`ACL_CACHE_TIME` s; for a
+        container routed by storage policy, the local container's (its
+        container info, see :mod:`swift_forwarder.policy`)."""
+        local = env.get(LOCAL_ACLS, {}).get(container)
+        if local is not None:  # a container routed by storage policy
+            return local
         account = wsgi_to_str(env['PATH_INFO'].split('/', 3)[2])
         key = (self.target_account(account), container)
         acls = self.acls.get(key)

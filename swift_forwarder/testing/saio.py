@@ -94,6 +94,11 @@ MAX_PORT = 32767
 
 PART_POWER = 6
 
+#: Storage policies of every cluster: index, name.  ``silver`` has a one-device ring of its
+#: own (``object-1.ring.gz``), as a policy routed to another cluster (storage_policies)
+#: needs for Swift to start: a placeholder, nothing is stored in it then.
+POLICIES = ((0, 'gold'), (1, 'silver'))
+
 PROXY_PIPELINE = (
     'catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl formpost '
     'ratelimit tempauth copy container-quotas account-quotas slo dlo versioned_writes symlink '
@@ -560,14 +565,19 @@ class SwiftCluster(object):
                         self.xattr_capacity)
 
     def _write_configs(self):
-        _write(os.path.join(self.etc_dir, 'swift.conf'), _render_conf({
-            'swift-hash': {'swift_hash_path_prefix': 'saio-%s' % self.name,
-                           'swift_hash_path_suffix': 'saio-%s' % self.name},
-            'storage-policy:0': {'name': 'gold', 'default': 'yes'},
-        }))
+        sections = collections.OrderedDict([('swift-hash', {
+            'swift_hash_path_prefix': 'saio-%s' % self.name,
+            'swift_hash_path_suffix': 'saio-%s' % self.name})])
+        for index, name in POLICIES:
+            sections['storage-policy:%d' % index] = dict(
+                {'name': name}, **({'default': 'yes'} if index == 0 else {}))
+        _write(os.path.join(self.etc_dir, 'swift.conf'), _render_conf(sections))
         for server in BACKENDS:
             _build_ring(os.path.join(self.etc_dir, '%s.ring.gz' % server), self.ports[server])
             self._write_backend_conf(server)
+        for index, _name in POLICIES[1:]:  # object-0 is object.ring.gz
+            _build_ring(os.path.join(self.etc_dir, 'object-%d.ring.gz' % index),
+                        self.ports['object'])
         self._write_proxy_conf()
 
     def _server_defaults(self, server):

@@ -225,6 +225,42 @@ class TestParseConf(unittest.TestCase):
         self.assertEqual((None, 'ek'), (conf.targets['default'].backend_key,
                                         conf.targets['east'].backend_key))
 
+    def test_storage_policies(self):
+        """Per target; service mode with account_map; a policy goes to one
+        target only; a targets_conf section does not inherit the filter's."""
+        mapped = dict(self.SERVICE, account_map='AUTH_a:AUTH_x')
+        default = parse_conf(mapped).targets['default']
+        self.assertEqual(((), None), (default.storage_policies,
+                                      default.target_storage_policy))
+        with tempfile.NamedTemporaryFile('w', suffix='.conf') as f:
+            f.write('[target:east]\ntarget_url = http://east\n'
+                    'storage_policies = fed-east fed-east2\n'
+                    'target_storage_policy = gold\n[target:west]\n'
+                    'target_url = http://west\n')
+            f.flush()
+            conf = parse_conf(dict(mapped, targets_conf=f.name,
+                                   storage_policies='fed-default'))
+            self.assertEqual(
+                [('fed-default',), ('fed-east', 'fed-east2'), ()],
+                [t.storage_policies for t in conf.targets.values()])
+            self.assertEqual('gold', conf.targets['east'].target_storage_policy)
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf(dict(mapped, targets_conf=f.name,
+                                storage_policies='fed-east'))
+            self.assertIn('storage policy fed-east is routed to targets '
+                          'default and east: one only', str(caught.exception))
+        for options, needle in (
+                ({'target_url': 'http://t', 'storage_policies': 'p'},
+                 'target default: storage_policies needs auth_mode = '
+                 'service'),
+                (dict(self.SERVICE, forward='AUTH_a', storage_policies='p'),
+                 'without account_map'),
+                (dict(mapped, storage_policies='p q p'),
+                 "storage_policies: 'p' given twice")):
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf(options)
+            self.assertIn(needle, str(caught.exception))
+
     def test_integrity_defaults(self):
         """ETag mismatches raise; 10 failures in 60s suppress the target
         for 60s."""
