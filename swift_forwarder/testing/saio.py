@@ -477,17 +477,19 @@ class SwiftCluster(object):
         self._spawn_server('proxy')
         self._wait_ready(time.monotonic() + timeout, ('proxy',), check_auth)
 
-    def start_backend(self, options, timeout=30):
+    def start_backend(self, options, timeout=30, pipeline=BACKEND_PIPELINE):
         """Start a backend endpoint on ``ports['backend']``: a second proxy-server of this
         cluster with :data:`BACKEND_PIPELINE`, the same rings, memcache and users.
 
         :param options: ``[filter:forwarder_backend]`` options (``key``, ``key2``).
+        :param pipeline: another pipeline (names of this module's proxy pipeline, and
+            ``forwarder_backend``), e.g. to test a misconfigured backend endpoint.
         :raises ClusterError: as :meth:`start`; the rest of the cluster stays up.
         """
         if not self._procs:
             raise ClusterError('%s is not running' % self.name)
         self.backend_conf = dict(options)
-        self._write_backend_proxy_conf()
+        self._write_backend_proxy_conf(list(pipeline))
         self._check_ports(['backend'])
         self._spawn_server('backend')
         self._wait_ready(time.monotonic() + timeout, ('backend',))
@@ -640,17 +642,18 @@ class SwiftCluster(object):
             allow_versioned_writes='true', allow_object_versioning='true')
         return sections
 
-    def _write_backend_proxy_conf(self):
+    def _write_backend_proxy_conf(self, pipeline):
         defaults = self._server_defaults('backend')
         defaults['workers'] = 1
         sections = collections.OrderedDict([
             ('DEFAULT', defaults),
-            ('pipeline:main', {'pipeline': ' '.join(BACKEND_PIPELINE)}),
+            ('pipeline:main', {'pipeline': ' '.join(pipeline)}),
             ('app:proxy-server', collections.OrderedDict([
                 ('use', 'egg:swift#proxy'), ('account_autocreate', 'true')]))])
         swift_filters = self._swift_filter_sections()
-        for name in BACKEND_PIPELINE[:-2]:
-            sections['filter:%s' % name] = swift_filters['filter:%s' % name]
+        for name in pipeline[:-1]:
+            if name != 'forwarder_backend':
+                sections['filter:%s' % name] = swift_filters['filter:%s' % name]
         sections['filter:forwarder_backend'] = dict(
             {'use': 'egg:swift_forwarder#backend'}, **self.backend_conf)
         _write(self._conf_path('backend'), _render_conf(sections))
