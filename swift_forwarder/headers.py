@@ -8,7 +8,7 @@ import urllib.parse
 
 __all__ = ['HOP_HEADER', 'HOP_BY_HOP', 'header_name', 'upstream_headers',
            'response_headers', 'is_cluster_only', 'client_base_url',
-           'rewrite_storage_url']
+           'rewrite_storage_url', 'OWNER_HEADERS', 'without_owner_headers']
 
 #: Loop guard: each forwarder appends its ``forwarder_id``.
 HOP_HEADER = 'X-Forwarder-Hops'
@@ -58,6 +58,22 @@ _ACCOUNT_REFERENCE_PREFIXES = (
     'x-symlink-target-account')
 _CLUSTER_ONLY_PREFIXES = _BACKEND_PREFIXES + _IDENTITY_PREFIXES + \
     _ACCOUNT_REFERENCE_PREFIXES
+
+
+#: What Swift's proxy shows of an account or container to its owner only
+#: (its default ``swift_owner_headers``).  In service mode the target
+#: answers the forwarder's identity, an owner, whoever the client is.
+OWNER_HEADERS = frozenset((
+    'x-container-read', 'x-container-write', 'x-container-sync-key',
+    'x-container-sync-to', 'x-account-meta-temp-url-key',
+    'x-account-meta-temp-url-key-2', 'x-container-meta-temp-url-key',
+    'x-container-meta-temp-url-key-2', 'x-account-access-control'))
+
+
+def without_owner_headers(headers):
+    """``headers`` (pairs) without :data:`OWNER_HEADERS`."""
+    return [(name, value) for name, value in headers
+            if name.lower() not in OWNER_HEADERS]
 
 
 def header_name(environ_key):

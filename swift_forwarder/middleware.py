@@ -125,7 +125,7 @@ path: an SLO or DLO manifest on one cluster with segments on the other (or
 on both), a copy from one cluster to the other, a symlink across, object
 versioning on a forwarded container (its ``\x00versions\x00<container>``
 container goes where the container goes).  Nothing but ``proxy-server``
-(and ``proxy-logging``, which only logs) may come after it::
+may come after it; keep ``proxy-logging`` in the pipeline (before it)::
 
     [pipeline:main]
     pipeline = catch_errors gatekeeper healthcheck proxy-logging cache
@@ -483,7 +483,7 @@ from swift_forwarder.exceptions import BadRequest, ConfigError, \
 from swift_forwarder.forward import ErrorLimiter, Upstream, UpstreamRequest
 from swift_forwarder.green import local, spawn
 from swift_forwarder.headers import client_base_url, response_headers, \
-    rewrite_storage_url, upstream_headers
+    rewrite_storage_url, upstream_headers, without_owner_headers
 from swift_forwarder.integrity import Integrity, put_etag_checkable
 from swift_forwarder.iterators import PrefixedInput, RequestBody
 from swift_forwarder.metrics import NULL_METRICS, RequestRecord, \
@@ -887,7 +887,7 @@ class TargetForwarder(object):
                                          body.md5.hexdigest())
             app_iter = self.integrity.app_iter(resp_body, record)
             start_response('%d %s' % (resp.status, resp.reason),
-                           self._response_headers(env, resp))
+                           self._response_headers(env, resp, path))
         except BaseException:
             resp_body.close()  # nobody else will: free the connection
             raise
@@ -917,8 +917,12 @@ class TargetForwarder(object):
         log_info.append('forwarder:%s' % self.name)
         record.log_info = (log_info, len(log_info) - 1)
 
-    def _response_headers(self, env, resp):
+    def _response_headers(self, env, resp, path):
         headers = response_headers(resp.getheaders())
+        if self.service is not None and path.obj is None and \
+                not env.get('swift_owner'):
+            # as Swift's proxy: ACLs and keys are the owner's to see
+            headers = without_owner_headers(headers)
         if is_auth_path(env['PATH_INFO']):
             headers = rewrite_storage_url(headers, client_base_url(
                 env, self.conf.storage_url_scheme))

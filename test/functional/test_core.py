@@ -404,3 +404,20 @@ def test_client_cannot_send_backend_state(layout):
         'X-Backend-Allow-Reserved-Names': 'true'})
     _s, head, _b = _on_backend(layout.target, 'HEAD', '/%s/plain' % name)
     assert 'x-object-sysmeta-injected' not in head
+
+
+def test_owner_headers_for_owners_only(layout):
+    """The target answers the forwarder's identity, an owner; a reader
+    let in by the ACL sees what Swift shows a non-owner: no ACLs, no
+    tempurl key."""
+    name = layout.container(False, {
+        'X-Container-Read': 'test:tester3',
+        'X-Container-Meta-Temp-Url-Key': 'tempurl-secret',
+        'X-Container-Meta-Color': 'blue'})
+    _s, head, _b = layout.reader('HEAD', '/' + name)
+    assert head['x-container-meta-color'] == 'blue'
+    assert 'x-container-read' not in head
+    assert 'x-container-meta-temp-url-key' not in head
+    _s, head, _b = layout.owner('HEAD', '/' + name)
+    assert head['x-container-read'] == 'test:tester3'
+    assert head['x-container-meta-temp-url-key'] == 'tempurl-secret'

@@ -854,3 +854,37 @@ class TestBackendEndpoint(ServiceModeTestCase):
             self.call(mw, env).read()
             self.assertEqual(not cleared, bool(env['swift.infocache']),
                              method)
+
+
+class TestOwnerHeaders(ServiceModeTestCase):
+    """The target answers the service identity, an owner: what Swift's
+    proxy shows owners only (ACLs, tempurl keys, sync settings) reaches a
+    client only if the local auth made it an owner (``swift_owner``)."""
+
+    def test_stripped_for_non_owners(self):
+        self.patch_swob()
+        private = [('X-Container-Read', 'a:b'), ('X-Container-Write', 'a:c'),
+                   ('X-Container-Meta-Temp-Url-Key', 'secret'),
+                   ('X-Container-Sync-Key', 'sync'),
+                   ('X-Container-Meta-Color', 'blue')]
+        for owner, kept in ((False, {'x-container-meta-color'}),
+                            (True, {name.lower() for name, _v in private})):
+            handler = recording(lambda sock, request: sock.respond(
+                204, b'', private), [])  # the ACL HEAD too
+            env = self.env('HEAD', '/v1/AUTH_local/c')
+            if owner:
+                env['swift_owner'] = True
+            resp = self.call(self.service_mw(handler), env)
+            resp.read()
+            names = {name.lower() for name, _v in resp.headers}
+            self.assertEqual(kept, names & {n.lower() for n, _v in private})
+
+    def test_objects_untouched(self):
+        """As in Swift: object responses carry no owner header to strip
+        (an object's X-Object-Meta-* are the reader's to see)."""
+        self.patch_swob()
+        handler, _requests = self.acl_then([(200, b'x', [
+            ('X-Object-Meta-Color', 'blue')])])
+        resp = self.call(self.service_mw(handler), self.env())
+        self.assertEqual(b'x', resp.read())
+        self.assertEqual('blue', resp.header('X-Object-Meta-Color'))
