@@ -872,14 +872,14 @@ class TargetForwarder(object):
         conn = self.send(env, request)
         resp = conn.response
         record.response_head(resp.status, resp.getheader('X-Trans-Id'))
-        if backend and path.obj is None and request.method in (
-                'PUT', 'POST', 'DELETE'):
-            # as proxy-server does: the local middlewares above must not go
-            # on reading the info cached before
-            clear_info_cache(env, path.account, path.container)
         # from here on the response body owns the connection
         resp_body = self.integrity.response_body(env, request, conn)
         try:
+            if backend and path.obj is None and request.method in (
+                    'PUT', 'POST', 'DELETE'):
+                # as proxy-server does: the local middlewares above must not
+                # go on reading the info cached before
+                clear_info_cache(env, path.account, path.container)
             if self.service is not None:
                 self.service.check_response(env, request, resp)
             if check_put and 200 <= resp.status < 300:
