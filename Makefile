@@ -58,6 +58,7 @@ bench: deps
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
 	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m bench.core $(filter --quick,$(BENCH_ARGS))
 
 # Where the forwarder's CPU goes (see bench/profile.py), e.g.
 # make profile PROFILE_ARGS="get-big --option client_chunk_size=131072"

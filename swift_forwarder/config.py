@@ -43,8 +43,15 @@ TargetAddress = collections.namedtuple(
 
 #: A target with what is routed to it (``forward`` rules) and the
 #: forwarder's credentials there (``auth``: a dict of the auth options).
+#: ``backend_key`` is None, or the key that signs the environ state sent
+#: to the target's backend endpoint (``backend_endpoint = true``);
+#: ``storage_policies``: the local storage policies whose containers live
+#: on the target, and ``target_storage_policy`` the policy (name, or None
+#: for the target's default) their target containers get.
 TargetConf = collections.namedtuple('TargetConf',
-                                    'address forward auth verify_get')
+                                    'address forward auth verify_get '
+                                    'backend_key storage_policies '
+                                    'target_storage_policy')
 
 
 def boolean(value):
@@ -171,6 +178,16 @@ def account_map(value):
     return mapping
 
 
+def names(value):
+    """Space-separated names (storage policies), in order, each once."""
+    found = []
+    for name in str(value).split():
+        if name in found:
+            raise ValueError('%r given twice' % name)
+        found.append(name)
+    return tuple(found)
+
+
 def optional_target_url(value):
     """:func:`target_url`, or empty (targets only from targets_conf)."""
     return target_url(value) if str(value).strip() else None
@@ -234,6 +251,10 @@ OPTIONS = (
     ('token_refresh_interval', positive_float, '1800'),
     ('account_map', account_map, ''),
     ('allow_account_requests', boolean, 'false'),
+    ('backend_endpoint', boolean, 'false'),
+    ('backend_key', text, ''),
+    ('storage_policies', names, ''),
+    ('target_storage_policy', text, ''),
 ) + tuple((name, text, '') for name in (
     'os_project_name', 'os_project_id', 'os_project_domain_name',
     'os_project_domain_id', 'os_user_domain_name', 'os_user_domain_id',
@@ -248,7 +269,8 @@ _CONVERTERS = {name: conv for name, conv, _default in OPTIONS}
 TARGET_OPTIONS = ('target_url', 'forward', 'ca_certs', 'insecure',
                   'cert_file', 'key_file', 'verify_get', 'auth_url', 'auth_version',
                   'auth_user', 'auth_key', 'token_refresh_interval',
-                  'account_map') + tuple(
+                  'account_map', 'backend_endpoint', 'backend_key',
+                  'storage_policies', 'target_storage_policy') + tuple(
                       name for name in _FIELDS if name.startswith('os_'))
 AUTH_OPTIONS = tuple(name for name in TARGET_OPTIONS
                      if name.startswith(('auth_', 'os_')) or name in (
@@ -327,12 +349,21 @@ def _targets(values, swift_dir):
     if values['container_opt_in'] and swift_dir:
         for name, url in _load_realms(swift_dir):
             targets.setdefault(name, _target_conf(name, dict(
-                values, target_url=url, forward=()), values))
+                values, target_url=url, forward=(), storage_policies=(),
+                target_storage_policy=''), values))
     if not targets:
         raise ConfigError('[filter:forwarder]: set target_url (or '
                           'targets_conf)')
+    claimed = {}
     for target_conf in targets.values():
         _check_one_account(target_conf, values['container_opt_in'])
+        for policy in target_conf.storage_policies:
+            if policy in claimed:
+                raise ConfigError('storage policy %s is routed to targets %s '
+                                  'and %s: one only' % (
+                                      policy, claimed[policy],
+                                      target_conf.address.name))
+            claimed[policy] = target_conf.address.name
     return targets
 
 
@@ -343,7 +374,8 @@ def _check_one_account(target_conf, container_opt_in):
     if target_conf.auth is None or target_conf.auth['account_map']:
         return
     accounts = set(rule.account for rule in target_conf.forward)
-    if container_opt_in or None in accounts or len(accounts) > 1:
+    if container_opt_in or target_conf.storage_policies or \
+            None in accounts or len(accounts) > 1:
         raise ConfigError(
             'target %s: auth_mode = service without account_map would put '
             'every forwarded local account into the service account; set '
@@ -373,7 +405,39 @@ def _target_conf(name, values, filter_values):
         TargetAddress(name, scheme, host, port, values['ca_certs'],
                       values['insecure'], values['cert_file'],
                       values['key_file']),
-        values['forward'], auth, values['verify_get'])
+        values['forward'], auth, values['verify_get'],
+        _backend_key(name, values, filter_values),
+        _storage_policies(name, values, filter_values),
+        values['target_storage_policy'] or None)
+
+
+def _storage_policies(name, values, filter_values):
+    """The local storage policies routed to the target: containers
+    with them are created on the target too, with the service identity."""
+    if values['storage_policies'] and \
+            filter_values['auth_mode'] != 'service':
+        raise ConfigError('target %s: storage_policies needs auth_mode = '
+                          'service (the target containers are the '
+                          "forwarder's)" % name)
+    return values['storage_policies']
+
+
+def _backend_key(name, values, filter_values):
+    """The target's ``backend_key`` if it is a backend endpoint, else
+    None.  A backend endpoint takes the forwarder's service identity (it
+    trusts the backend headers and sysmeta of what it is sent), and the
+    environ state sent to it is signed."""
+    if not values['backend_endpoint']:
+        return None
+    if filter_values['auth_mode'] != 'service':
+        raise ConfigError('target %s: backend_endpoint needs auth_mode = '
+                          'service (the backend endpoint takes the '
+                          "forwarder's service identity)" % name)
+    if not values['backend_key']:
+        raise ConfigError('target %s: backend_endpoint needs backend_key '
+                          '(the key of its [filter:forwarder_backend])'
+                          % name)
+    return values['backend_key']
 
 
 def _load_targets_conf(path, filter_values):
@@ -397,7 +461,9 @@ def _load_targets_conf(path, filter_values):
                               % (where, ', '.join(unknown)))
         if 'target_url' not in options:
             raise ConfigError('%s: target_url is required' % where)
-        values = dict(filter_values, forward=())
+        # what is routed to a target is its own, never inherited
+        values = dict(filter_values, forward=(), storage_policies=(),
+                      target_storage_policy='')
         for option, raw in options.items():
             if option == 'forward' and not raw.strip():
                 continue

@@ -15,7 +15,7 @@ from swift_forwarder.exceptions import ClientDisconnect, ClientTimeout, \
     EtagMismatch, ForwarderError, UpstreamBodyError, UpstreamTimeout
 from swift_forwarder.green import ClientReadTimeout, http_client
 
-__all__ = ['RequestBody', 'ResponseBody', 'md5']
+__all__ = ['RequestBody', 'PrefixedInput', 'ResponseBody', 'md5']
 
 
 class RequestBody(object):
@@ -69,6 +69,21 @@ class RequestBody(object):
                 'Client disconnected after %d of %d bytes'
                 % (self.bytes_read, self.content_length))
         return chunk
+
+
+class PrefixedInput(object):
+    """A ``wsgi.input`` whose first bytes were read already: ``prefix``,
+    then the rest of ``wsgi_input``."""
+
+    def __init__(self, prefix, wsgi_input):
+        self.prefix = prefix
+        self.wsgi_input = wsgi_input
+
+    def read(self, size=-1):
+        if self.prefix:
+            chunk, self.prefix = self.prefix, b''
+            return chunk
+        return self.wsgi_input.read(size)
 
 
 class ResponseBody(object):

@@ -120,6 +120,104 @@ against the client:
 Not followed: a DLO's segments or an SLO's plain segments that are
 themselves symlinks (only the container they are in is checked).
 
+Core placement
+--------------
+Gateway and federation hand a request over before Swift's composite
+middlewares run, so every container one request touches must live on one
+cluster.  In the core placement the filter sits right before
+``proxy-server``, after copy, slo, dlo, versioned_writes and symlink, and
+sees every request *and every subrequest* they make, each routed by its own
+path: an SLO or DLO manifest on one cluster with segments on the other (or
+on both), a copy from one cluster to the other, a symlink across, object
+versioning on a forwarded container (its ``\x00versions\x00<container>``
+container goes where the container goes).  Nothing but ``proxy-server``
+may come after it; keep ``proxy-logging`` in the pipeline (before it)::
+
+    [pipeline:main]
+    pipeline = catch_errors gatekeeper healthcheck proxy-logging cache
+               tempauth copy slo dlo versioned_writes symlink
+               proxy-logging forwarder proxy-server
+
+    [filter:forwarder]
+    use = egg:swift_forwarder#forwarder
+    target_url = https://swift-backend.example.com:8081
+    forward = AUTH_alice/shared*
+    auth_mode = service
+    auth_url = https://swift.example.com/auth/v1.0
+    auth_user = federation:forwarder
+    auth_key = <secret>
+    account_map = AUTH_alice:AUTH_federation
+    backend_endpoint = true
+    backend_key = <the key of the target's forwarder_backend>
+
+A subrequest must reach the target's *storage*, not the target's own slo,
+dlo, symlink or versioning (which would resolve a manifest against its own
+cluster), nor its gatekeeper (which strips the sysmeta and ``X-Backend-*``
+headers the local middlewares rely on).  So ``target_url`` is the target's
+*backend endpoint*: a proxy-server of the target cluster with Swift's
+internal pipeline and ``forwarder_backend``, run by
+``swift-forwarder-backend-server`` (see :mod:`swift_forwarder.backend` and
+the conf-sample), open to the forwarders only, where the forwarder logs in
+with its service identity.  Toward it, the headers the local middlewares
+set (``X-Backend-*``, sysmeta, ``X-Timestamp``, reserved names) cross both
+ways; a client's own never do, the local gatekeeper removed them before.
+What they tell proxy-server in the WSGI environ instead
+(``swift.content_type_overridden``, which lets slo and versioning store
+``;swift_bytes=``) goes as ``X-Forwarder-Backend-State``, signed with
+``backend_key`` (``X-Forwarder-Backend-Sig``: a Unix time and an
+HMAC-SHA256 of method, path, state and time), which ``forwarder_backend``
+checks with its ``key`` or ``key2`` (401 otherwise).
+
+Each request is authorized as proxy-server authorizes it:
+``env['swift.authorize']``, when the request carries one, first without an
+ACL (an owner, or a pre-authorized subrequest of the middlewares, costs no
+lookup), then with the target container's ACL (read for GET and HEAD,
+write for an object's PUT, POST and DELETE).  A client who may not read
+the other cluster's container gets what Swift gives it (403; 409 for an
+SLO segment), from Swift's own middlewares.  The service-mode checks of
+references (above) do not apply: the target runs no middleware that would
+follow them.  Swift's ``get_container_info()`` (object versioning,
+container quotas...) skips the middlewares to the pipeline's own
+proxy-logging in front of proxy-server: the filter puts itself behind that
+one (keep ``proxy-logging`` in the pipeline), so what they read of a
+forwarded container is the target's, and a forwarded container PUT, POST
+or DELETE clears the local info cache of it, as proxy-server does.  A PUT
+of a local middleware whose ``Content-Length: 0`` understates its body
+(object versioning's PUT of a version) is sent chunked, whole, as
+proxy-server reads it.  Not carried: encryption's environ callbacks (put
+the encryption middlewares on the target, or keep them off forwarded
+containers).
+
+Routing by storage policy
+-------------------------
+A target may take the containers of local storage policies
+(``storage_policies = silver`` in its ``[target:NAME]`` section, or in the
+filter section for the inline target; service mode, with ``account_map``).
+A container created with ``X-Storage-Policy: silver`` is a local container
+(account listings show it; its ACLs and metadata are local and decide who
+may do what) whose objects and listings live in a container of the same
+name on the target, in the mapped account, made with
+``target_storage_policy`` (else the target's default):
+
+* container PUT and POST: locally first (proxy-server authorizes them), then
+  on the target (a POST re-creates a missing target container); if the
+  target refuses, a container just made locally is deleted again and the
+  client gets 502;
+* container DELETE: authorized as proxy-server does (the owner's), then
+  deleted on the target; a 409 there (not empty) is the client's, and
+  nothing is deleted locally;
+* container HEAD: local, with the target's object count and bytes used;
+* object requests and container GET: to the target, authorized with the
+  local container's ACLs.
+
+Routing reads the container's policy from Swift's container info (the
+request's, then memcache): an object request costs no extra request.
+Swift needs an object ring for the policy to start: a one-device
+placeholder, in which nothing is stored (``swift-forwarder-check`` says
+how to build it).  A policy name that swift.conf lacks stops the proxy at
+startup.  The local account's own container listing shows the local
+counts (0 objects), not the target's.
+
 Several targets
 ---------------
 One target is configured inline (``target_url`` and the filter's own TLS
@@ -342,6 +440,21 @@ where they are the proxy's own server certificate.
     ``container_opt_in`` must be off.
 ``allow_account_requests = false``
     Service mode: forward PUT/POST/DELETE on the account itself.
+``backend_endpoint = false``
+    Core placement: ``target_url`` is the target's backend endpoint (see
+    Core placement); needs ``auth_mode = service``.  A targets_conf section
+    may set it (and ``backend_key``) for its target.
+``backend_key =``
+    With ``backend_endpoint``: the key shared with the target's
+    ``[filter:forwarder_backend]`` (its ``key``, or ``key2`` while keys
+    change), which signs the environ state sent there.  Required then.
+``storage_policies =``
+    Local storage policies (space-separated names) whose containers live
+    on this target (see Routing by storage policy); each policy on one
+    target only.  Service mode, with ``account_map``.
+``target_storage_policy =``
+    The storage policy those containers get on the target (default: the
+    target's default policy).
 ``etag_mismatch_policy = raise``
     ``raise``, ``raise_and_delete`` or ``log``: what a PUT whose target
     ETag differs from the MD5 of the bytes sent gets (see Integrity).
@@ -374,7 +487,7 @@ import os
 import time
 import urllib.parse
 
-from swift_forwarder import __version__, service
+from swift_forwarder import __version__, policy, service
 from swift_forwarder.auth import service_tokens
 from swift_forwarder.cache import TTLCache
 from swift_forwarder.config import parse_conf
@@ -383,12 +496,14 @@ from swift_forwarder.exceptions import BadRequest, ConfigError, \
 from swift_forwarder.forward import ErrorLimiter, Upstream, UpstreamRequest
 from swift_forwarder.green import local, spawn
 from swift_forwarder.headers import client_base_url, response_headers, \
-    rewrite_location, rewrite_storage_url, upstream_headers
+    rewrite_location, rewrite_storage_url, upstream_headers, \
+    without_owner_headers
 from swift_forwarder.integrity import Integrity, put_etag_checkable
-from swift_forwarder.iterators import RequestBody
+from swift_forwarder.iterators import PrefixedInput, RequestBody
 from swift_forwarder.metrics import NULL_METRICS, RequestRecord, \
     TargetMetrics, loggable_path
 from swift_forwarder.paths import RequestPath
+from swift_forwarder.policy import PolicyRouter
 from swift_forwarder.pool import ConnectionPool
 from swift_forwarder.routing import is_auth_path, should_forward
 from swift_forwarder.validation import check_loop, check_request
@@ -396,9 +511,11 @@ from swift_forwarder.validation import check_loop, check_request
 try:
     from swift.common.registry import register_swift_info
     from swift.common.utils import get_logger as swift_get_logger
-    from swift.proxy.controllers.base import get_container_info
+    from swift.proxy.controllers.base import clear_info_cache, \
+        get_container_info
 except ImportError:  # unit tests and tools without Swift installed
     swift_get_logger = get_container_info = register_swift_info = None
+    clear_info_cache = None
 
 __all__ = ['ForwarderMiddleware', 'TargetForwarder', 'filter_factory']
 
@@ -450,8 +567,32 @@ class ForwarderMiddleware(object):
             (name, TargetForwarder(self.conf, target_conf, self.logger,
                                    statsd))
             for name, target_conf in self.conf.targets.items())
+        self.policies = None
+        if any(t.storage_policies for t in self.targets.values()):
+            if policy.POLICIES is None:
+                raise ConfigError('[filter:forwarder]: storage_policies '
+                                  'runs in a Swift proxy (swift not found)')
+            self.policies = PolicyRouter(self.targets, app, self.logger)
         # opt-in: {(account, container): Forward-To or None}
         self._forward_to = TTLCache(OPT_IN_CACHE_TIME, OPT_IN_CACHE_SIZE)
+
+    @property
+    def _pipeline_request_logging_app(self):
+        return self._request_logging_app
+
+    @_pipeline_request_logging_app.setter
+    def _pipeline_request_logging_app(self, app):
+        """Core placement (right before proxy-server): Swift's
+        ``get_container_info()`` and ``get_account_info()`` skip every
+        middleware, straight to the pipeline's own copy of proxy-logging in
+        front of proxy-server, which Swift's ``loadapp`` hands each app of
+        the pipeline here once all are built.  Put the forwarder behind it,
+        so that what object versioning, container quotas and the others
+        read of a forwarded container is the target's, not a local 404.
+        (Without proxy-logging in the pipeline they go to proxy-server.)"""
+        self._request_logging_app = app
+        if app is not self.app and getattr(app, 'app', None) is self.app:
+            app.app = self
 
     def __call__(self, env, start_response):
         path_info = env.get('PATH_INFO', '')
@@ -512,6 +653,8 @@ class ForwarderMiddleware(object):
         path that names no account under ``/v1`` (auth requests,
         ``/info``, and ``/v1``, ``/v1//c/o``, ``//v1/a``...: the target
         answers them as it would directly) goes to the first target; then,
+        with storage_policies, by the local container's storage policy (a
+        :class:`PolicyContainer` for the container's own requests); then,
         with container_opt_in, the local container's
         ``X-Container-Meta-Forward-To``.
         """
@@ -523,6 +666,10 @@ class ForwarderMiddleware(object):
             # accounts it is not given (the local auth would answer 401
             # to the target's token)
             return next(iter(self.targets.values()))
+        if self.policies is not None:
+            target = self.policies.route(env, path)
+            if target is not None:
+                return target
         if self.conf.container_opt_in:
             return self._opted_in(env, path)
         return None
@@ -644,6 +791,11 @@ class TargetForwarder(object):
         self.name = address.name
         self.forward_rules = target_conf.forward
         self.auth = target_conf.auth
+        #: a backend endpoint (core placement): its signing key, else None
+        self.backend_key = target_conf.backend_key
+        #: local storage policies whose containers live here
+        self.storage_policies = target_conf.storage_policies
+        self.target_storage_policy = target_conf.target_storage_policy
         self.metrics = TargetMetrics(logger, self.name) if statsd else \
             NULL_METRICS
         self.pool = ConnectionPool(
@@ -658,7 +810,8 @@ class TargetForwarder(object):
             self.service = service.ServiceMode(
                 self.upstream, service_tokens(
                     self.pool.name, self.auth, address, conf.node_timeout),
-                self.auth['account_map'], conf.allow_account_requests, conf)
+                self.auth['account_map'], conf.allow_account_requests, conf,
+                backend_key=self.backend_key)
         self.integrity = Integrity(self.upstream, conf, target_conf.verify_get,
                                    logger, self.send)
 
@@ -717,19 +870,22 @@ class TargetForwarder(object):
     def _forward(self, env, start_response, record, path):
         conf = self.conf
         hops = check_loop(env, conf.forwarder_id, conf.max_hops)
-        has_body, length = check_request(env)
+        backend = self.backend_key is not None
+        has_body, length = check_request(env, backend)
         if self.service is not None:
             # after the input checks: bad input never costs the ACL lookup
             path, has_body, length = self.service.check_request(
                 env, path, has_body, length)
+        if backend and length == 0 and env['REQUEST_METHOD'] == 'PUT':
+            has_body, length = self._unannounced_body(env)
         check_put = has_body and put_etag_checkable(env, path)
         body = record.request_body = RequestBody(
             env['wsgi.input'], length, conf.client_chunk_size,
             conf.client_timeout, checksum=check_put) if has_body else None
         request = UpstreamRequest(env['REQUEST_METHOD'], path, upstream_headers(
             env, self.netloc, hops, env.get('swift.trans_id'),
-            self.upstream.user_agent, service=self.service is not None),
-            body, length)
+            self.upstream.user_agent, service=self.service is not None,
+            backend=backend), body, length)
         self._log_info(env, record)
         conn = self.send(env, request)
         resp = conn.response
@@ -737,6 +893,11 @@ class TargetForwarder(object):
         # from here on the response body owns the connection
         resp_body = self.integrity.response_body(env, request, conn)
         try:
+            if backend and path.obj is None and request.method in (
+                    'PUT', 'POST', 'DELETE'):
+                # as proxy-server does: the local middlewares above must not
+                # go on reading the info cached before
+                clear_info_cache(env, path.account, path.container)
             if self.service is not None:
                 self.service.check_response(env, request, resp)
             if check_put and 200 <= resp.status < 300:
@@ -744,11 +905,28 @@ class TargetForwarder(object):
                                          body.md5.hexdigest())
             app_iter = self.integrity.app_iter(resp_body, record)
             start_response('%d %s' % (resp.status, resp.reason),
-                           self._response_headers(env, resp))
+                           self._response_headers(env, resp, path))
         except BaseException:
             resp_body.close()  # nobody else will: free the connection
             raise
         return app_iter
+
+    def _unannounced_body(self, env):
+        """A local middleware's PUT that says ``Content-Length: 0`` and yet
+        has a body: object versioning copies the client's headers onto the
+        PUT of the version after it moved the body over.  proxy-server
+        reads a PUT's body to its end whatever its length says, so Swift
+        alone stores it: so do we, sent chunked.
+
+        :returns: ``(has_body, content_length)`` as :func:`check_request`.
+        """
+        first = next(iter(RequestBody(
+            env['wsgi.input'], None, self.conf.client_chunk_size,
+            self.conf.client_timeout)), b'')
+        if not first:
+            return False, 0
+        env['wsgi.input'] = PrefixedInput(first, env['wsgi.input'])
+        return True, None
 
     def _log_info(self, env, record):
         """proxy-logging names the target of what was sent there (not of
@@ -757,16 +935,21 @@ class TargetForwarder(object):
         log_info.append('forwarder:%s' % self.name)
         record.log_info = (log_info, len(log_info) - 1)
 
-    def _response_headers(self, env, resp):
-        """The target's response headers for the client.  Passthrough:
-        the URLs the target built for this proxy's clients (a storage URL,
-        a redirect to the target's own host) point at this proxy."""
+    def _response_headers(self, env, resp, path):
+        """The target's response headers for the client.  Service mode:
+        owner-only headers for owners only.  Passthrough: the URLs the
+        target built for this proxy's clients (a storage URL, a redirect
+        to the target's own host) point at this proxy."""
         headers = response_headers(resp.getheaders())
-        if self.service is None:
-            base_url = client_base_url(env, self.conf.storage_url_scheme)
-            headers = rewrite_location(headers, self.netloc, base_url)
-            if is_auth_path(env['PATH_INFO']):
-                headers = rewrite_storage_url(headers, base_url)
+        if self.service is not None:
+            if path.obj is None and not env.get('swift_owner'):
+                # as Swift's proxy: ACLs and keys are the owner's to see
+                headers = without_owner_headers(headers)
+            return headers
+        base_url = client_base_url(env, self.conf.storage_url_scheme)
+        headers = rewrite_location(headers, self.netloc, base_url)
+        if is_auth_path(env['PATH_INFO']):
+            headers = rewrite_storage_url(headers, base_url)
         return headers
 
 

@@ -7,7 +7,14 @@ import collections
 
 from swift_forwarder.paths import wsgi_to_str
 
-__all__ = ['Rule', 'parse_forward', 'should_forward', 'is_auth_path']
+__all__ = ['Rule', 'parse_forward', 'should_forward', 'is_auth_path',
+           'routed_container', 'VERSIONS_PREFIX']
+
+#: object_versioning keeps a container's versions in the reserved-name
+#: container ``\x00versions\x00<container>`` (Swift's
+#: ``get_reserved_name('versions', container)``): it goes where its
+#: container goes.
+VERSIONS_PREFIX = '\x00versions\x00'
 
 #: ``forward`` rule: an account, optionally a container, and whether the
 #: last part is a prefix (``AUTH_a/logs*``).  ``account=None`` is ``*``.
@@ -64,12 +71,23 @@ def should_forward(path, rules):
     """
     if not path.is_swift_api:
         return False
-    # rules hold text from the conf file; '' (``/v1/a/``) is a container
-    # that a prefix rule ``AUTH_a/*`` takes
+    return any(_rule_matches(rule, path.account, routed_container(path))
+               for rule in rules)
+
+
+def routed_container(path):
+    """The container (text) whose route a request (a :class:`RequestPath`)
+    takes: its own, or for a versions container the one it keeps the
+    versions of; None for an account request.  Rules hold text from the
+    conf file; '' (``/v1/a/``) is a container that a prefix rule
+    ``AUTH_a/*`` takes."""
     container = path.segments[2]
-    account, container = path.account, \
-        container and wsgi_to_str(container)
-    return any(_rule_matches(rule, account, container) for rule in rules)
+    if container is None:
+        return None
+    container = wsgi_to_str(container)
+    if container.startswith(VERSIONS_PREFIX):
+        return container[len(VERSIONS_PREFIX):]
+    return container
 
 
 def is_auth_path(path_info):

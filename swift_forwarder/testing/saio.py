@@ -42,7 +42,13 @@ How it works, and why:
   handler Swift adds as well is replaced by a no-op, so nothing is sent to
   a syslog on UDP port 514.
 * Ports: ``port_base`` + 0 proxy, +1 account, +2 container, +3 object,
-  +4 memcached.  Keep bases below 32768 (the ephemeral range starts there).
+  +4 memcached, +5 the backend endpoint (when started).  Keep bases below
+  32768 (the ephemeral range starts there).
+* A *backend endpoint* (:meth:`SwiftCluster.start_backend`, for the core
+  placement) is one more proxy-server process on the same cluster, with
+  :data:`BACKEND_PIPELINE` (no gatekeeper, no composite middleware) and
+  ``forwarder_backend``, run as ``swift-forwarder-backend-server`` runs it
+  (Swift does not add its required filters to the pipeline).
 * Processes: each server runs in its own session (SIGTERM to the process
   group reaches proxy workers).  Stopping signals only the pids recorded at
   start, after checking that the process start time still matches, so a
@@ -86,16 +92,29 @@ LOG = logging.getLogger(__name__)
 
 #: Offsets from a cluster's port base.
 PORT_OFFSETS = collections.OrderedDict([
-    ('proxy', 0), ('account', 1), ('container', 2), ('object', 3), ('memcached', 4)])
+    ('proxy', 0), ('account', 1), ('container', 2), ('object', 3), ('memcached', 4),
+    ('backend', 5)])
 BACKENDS = ('account', 'container', 'object')
 MAX_PORT = 32767
 
 PART_POWER = 6
 
+#: Storage policies of a cluster by default, index 0 (the default policy) first.  ``silver``
+#: has a one-device ring of its own (``object-1.ring.gz``), as a policy routed to another
+#: cluster (storage_policies) needs for Swift to start: a placeholder, nothing is stored in
+#: it then.
+POLICIES = ('gold', 'silver')
+
 PROXY_PIPELINE = (
     'catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl formpost '
     'ratelimit tempauth copy container-quotas account-quotas slo dlo versioned_writes symlink '
     'proxy-logging proxy-server').split()
+
+#: The backend endpoint's pipeline: Swift's internal one (no gatekeeper, no composite
+#: middleware), with the forwarder's target-side filter.
+BACKEND_PIPELINE = (
+    'catch_errors healthcheck proxy-logging cache tempauth forwarder_backend '
+    'proxy-server').split()
 
 #: tempauth ``user_<account>_<user> = <key> [groups]``, the same on every cluster.
 TEMPAUTH_USERS = collections.OrderedDict([
@@ -356,7 +375,7 @@ class SwiftCluster(object):
     :param default_conf: extra ``[DEFAULT]`` options of the proxy config.
     :param tempauth_conf: extra ``[filter:tempauth]`` options (users, token_life...).
     :param storage_policies: names of the storage policies, index 0 first (the default);
-        each gets an object ring on the one device.  Default: ``('gold',)``.
+        each gets an object ring on the one device (default :data:`POLICIES`).
     :param middlewares: Swift's part of the proxy pipeline, ending in ``proxy-server``
         (default :data:`PROXY_PIPELINE`); elements the installed Swift lacks are left out.
 
@@ -368,7 +387,7 @@ class SwiftCluster(object):
 
     def __init__(self, name, workdir, port_base, filters=None, pipeline_before='tempauth',
                  proxy_conf=None, default_conf=None, tempauth_conf=None,
-                 storage_policies=('gold',), middlewares=PROXY_PIPELINE):
+                 storage_policies=POLICIES, middlewares=PROXY_PIPELINE):
         if not 0 < port_base <= MAX_PORT - 4:
             raise ValueError('port_base must be in 1..%d, got %r' % (MAX_PORT - 4, port_base))
         self.name = name
@@ -386,6 +405,8 @@ class SwiftCluster(object):
             raise ValueError('need a storage policy, and a pipeline ending in proxy-server')
         self.storage_policies = list(storage_policies)
         self.middlewares = list(middlewares)
+        #: ``[filter:forwarder_backend]`` options while a backend endpoint runs, else None
+        self.backend_conf = None
         self.dir = os.path.abspath(os.path.join(workdir, name))
         self.etc_dir = os.path.join(self.dir, 'etc')
         self.log_dir = os.path.join(self.dir, 'log')
@@ -410,6 +431,11 @@ class SwiftCluster(object):
     @property
     def proxy_url(self):
         return 'http://127.0.0.1:%d' % self.ports['proxy']
+
+    @property
+    def backend_url(self):
+        """The backend endpoint's URL (see :meth:`start_backend`)."""
+        return 'http://127.0.0.1:%d' % self.ports['backend']
 
     @property
     def auth_url(self):
@@ -476,6 +502,30 @@ class SwiftCluster(object):
         self._check_ports(['proxy'])
         self._spawn_server('proxy')
         self._wait_ready(time.monotonic() + timeout, ('proxy',), check_auth)
+
+    def start_backend(self, options, timeout=30, pipeline=BACKEND_PIPELINE):
+        """Start a backend endpoint on ``ports['backend']``: a second proxy-server of this
+        cluster with :data:`BACKEND_PIPELINE`, the same rings, memcache and users.
+
+        :param options: ``[filter:forwarder_backend]`` options (``key``, ``key2``).
+        :param pipeline: another pipeline (names of this module's proxy pipeline, and
+            ``forwarder_backend``), e.g. to test a misconfigured backend endpoint.
+        :raises ClusterError: as :meth:`start`; the rest of the cluster stays up.
+        """
+        if not self._procs:
+            raise ClusterError('%s is not running' % self.name)
+        self.backend_conf = dict(options)
+        self._write_backend_proxy_conf(list(pipeline))
+        self._check_ports(['backend'])
+        self._spawn_server('backend')
+        self._wait_ready(time.monotonic() + timeout, ('backend',))
+
+    def stop_backend(self):
+        """Stop the backend endpoint (if it runs)."""
+        proc = self._procs.pop('backend', None)
+        self.backend_conf = None
+        if proc:
+            _stop_processes([proc])
 
     def set_filter_conf(self, name, options, restart=True):
         """Replace the options of filter ``name`` (adding it if new) and, if the cluster runs
@@ -571,7 +621,7 @@ class SwiftCluster(object):
         for index, name in enumerate(self.storage_policies):
             sections['storage-policy:%d' % index] = collections.OrderedDict(
                 [('name', name)] + ([('default', 'yes')] if index == 0 else []))
-            if index:
+            if index:  # object-0 is object.ring.gz
                 _build_ring(os.path.join(self.etc_dir, 'object-%d.ring.gz' % index),
                             self.ports['object'])
         _write(os.path.join(self.etc_dir, 'swift.conf'), _render_conf(sections))
@@ -643,6 +693,22 @@ class SwiftCluster(object):
             if 'filter:' + name in sections:
                 sections['filter:' + name].update(extra)
         return sections
+
+    def _write_backend_proxy_conf(self, pipeline):
+        defaults = self._server_defaults('backend')
+        defaults['workers'] = 1
+        sections = collections.OrderedDict([
+            ('DEFAULT', defaults),
+            ('pipeline:main', {'pipeline': ' '.join(pipeline)}),
+            ('app:proxy-server', collections.OrderedDict([
+                ('use', 'egg:swift#proxy'), ('account_autocreate', 'true')]))])
+        swift_filters = self._swift_filter_sections()
+        for name in pipeline[:-1]:
+            if name != 'forwarder_backend':
+                sections['filter:%s' % name] = swift_filters['filter:%s' % name]
+        sections['filter:forwarder_backend'] = dict(
+            {'use': 'egg:swift_forwarder#backend'}, **self.backend_conf)
+        _write(self._conf_path('backend'), _render_conf(sections))
 
     def _conf_path(self, server):
         return os.path.join(self.etc_dir, '%s-server.conf' % server)
@@ -794,7 +860,8 @@ class _NoSyslog(logging.NullHandler):
 
 def serve(swift_conf, server, conf_file):
     """Run one Swift server the way its ``swift-<server>`` script does, with storage
-    policies, constraints and hash prefix/suffix from ``swift_conf``.
+    policies, constraints and hash prefix/suffix from ``swift_conf``.  ``backend-server``
+    is a backend endpoint's proxy-server (see :func:`swift_forwarder.backend.main`).
 
     :returns: run_wsgi's exit status.
     """
@@ -809,6 +876,9 @@ def serve(swift_conf, server, conf_file):
     # no /dev/log here: log to stderr (the log file) only, see the module docstring
     logs.ThreadSafeSysLogHandler = _NoSyslog
     kwargs = {'verbose': True}
+    if server == 'backend-server':  # as swift-forwarder-backend-server runs it
+        server = 'proxy-server'
+        kwargs['allow_modify_pipeline'] = False
     if server == 'object-server':
         from swift.obj.server import global_conf_callback
         kwargs['global_conf_callback'] = global_conf_callback

@@ -198,6 +198,70 @@ class TestParseConf(unittest.TestCase):
         # passthrough: the client's own token decides, nothing to share
         parse_conf({'target_url': 'http://t', 'forward_auth': 'true'})
 
+    def test_backend_endpoint(self):
+        """backend_endpoint: service mode, with backend_key; off by
+        default; per target in targets_conf."""
+        self.assertIsNone(parse_conf(dict(
+            self.SERVICE, account_map='AUTH_a:AUTH_x')).targets[
+                'default'].backend_key)
+        conf = parse_conf(dict(self.SERVICE, account_map='AUTH_a:AUTH_x',
+                               backend_endpoint='true', backend_key='sk'))
+        self.assertEqual('sk', conf.targets['default'].backend_key)
+        for options, needle in (
+                (dict(self.SERVICE, account_map='AUTH_a:AUTH_x',
+                      backend_endpoint='true'), 'needs backend_key'),
+                ({'target_url': 'http://t', 'backend_endpoint': 'true',
+                  'backend_key': 'sk'}, 'needs auth_mode = service')):
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf(options)
+            self.assertIn('target default: backend_endpoint ' + needle,
+                          str(caught.exception))
+        with tempfile.NamedTemporaryFile('w', suffix='.conf') as f:
+            f.write('[target:east]\ntarget_url = http://east\nforward = '
+                    'AUTH_b\naccount_map = AUTH_b:AUTH_y\nbackend_endpoint'
+                    ' = true\nbackend_key = ek\n')
+            f.flush()
+            conf = parse_conf(dict(self.SERVICE, account_map='AUTH_a:AUTH_x',
+                                   targets_conf=f.name))
+        self.assertEqual((None, 'ek'), (conf.targets['default'].backend_key,
+                                        conf.targets['east'].backend_key))
+
+    def test_storage_policies(self):
+        """Per target; service mode with account_map; a policy goes to one
+        target only; a targets_conf section does not inherit the filter's."""
+        mapped = dict(self.SERVICE, account_map='AUTH_a:AUTH_x')
+        default = parse_conf(mapped).targets['default']
+        self.assertEqual(((), None), (default.storage_policies,
+                                      default.target_storage_policy))
+        with tempfile.NamedTemporaryFile('w', suffix='.conf') as f:
+            f.write('[target:east]\ntarget_url = http://east\n'
+                    'storage_policies = fed-east fed-east2\n'
+                    'target_storage_policy = gold\n[target:west]\n'
+                    'target_url = http://west\n')
+            f.flush()
+            conf = parse_conf(dict(mapped, targets_conf=f.name,
+                                   storage_policies='fed-default'))
+            self.assertEqual(
+                [('fed-default',), ('fed-east', 'fed-east2'), ()],
+                [t.storage_policies for t in conf.targets.values()])
+            self.assertEqual('gold', conf.targets['east'].target_storage_policy)
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf(dict(mapped, targets_conf=f.name,
+                                storage_policies='fed-east'))
+            self.assertIn('storage policy fed-east is routed to targets '
+                          'default and east: one only', str(caught.exception))
+        for options, needle in (
+                ({'target_url': 'http://t', 'storage_policies': 'p'},
+                 'target default: storage_policies needs auth_mode = '
+                 'service'),
+                (dict(self.SERVICE, forward='AUTH_a', storage_policies='p'),
+                 'without account_map'),
+                (dict(mapped, storage_policies='p q p'),
+                 "storage_policies: 'p' given twice")):
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf(options)
+            self.assertIn(needle, str(caught.exception))
+
     def test_integrity_defaults(self):
         """ETag mismatches raise; 10 failures in 60s suppress the target
         for 60s."""

@@ -80,6 +80,48 @@ class TestUpstreamHeaders(unittest.TestCase):
             self.assertIn(pair, headers)
 
 
+class TestBackendHeaders(unittest.TestCase):
+    """Service mode toward a backend endpoint (core placement)."""
+
+    ENV = {'X-Backend-Allow-Reserved-Names': 'true', 'X-Timestamp': '1.5',
+           'X-Object-Sysmeta-Slo-Etag': 'e', 'X-Container-Sysmeta-V': 'v',
+           'X-Account-Sysmeta-A': 'a', 'X-Object-Transient-Sysmeta-T': 't',
+           'X-Auth-Token': 'AUTH_tkLOCAL', 'X-Service-Token': 'AUTH_tkS',
+           'X-Storage-Token': 'AUTH_tkS2', 'X-Roles': 'admin',
+           'X-User-Id': 'u', 'Authorization': 'AWS x',
+           'X-Forwarded-Host': 'evil', 'X-Forwarder-Backend-State': 'x',
+           'X-Forwarder-Backend-Sig': '1 abc', 'X-Object-Meta-M': 'm'}
+
+    def names(self, **kwargs):
+        return {name.lower() for name, _value in hdr.upstream_headers(
+            make_env(headers=self.ENV), 't', 'me', None, 'v', **kwargs)}
+
+    def test_cluster_headers_cross_identities_never(self):
+        names = self.names(service=True, backend=True)
+        for kept in ('x-backend-allow-reserved-names', 'x-timestamp',
+                     'x-object-sysmeta-slo-etag', 'x-container-sysmeta-v',
+                     'x-account-sysmeta-a', 'x-object-transient-sysmeta-t',
+                     'x-object-meta-m'):
+            self.assertIn(kept, names)
+        for dropped in ('x-auth-token', 'x-service-token', 'x-storage-token',
+                        'x-roles', 'x-user-id', 'authorization',
+                        'x-forwarded-host', 'x-forwarder-backend-state',
+                        'x-forwarder-backend-sig'):
+            self.assertNotIn(dropped, names)
+
+    def test_other_service_targets_unchanged(self):
+        names = self.names(service=True)
+        self.assertEqual({'host', 'x-forwarder-hops', 'x-forwarded-for',
+                          'via', 'x-object-meta-m'}, names)
+        self.assertFalse(hdr.is_cluster_only('x-object-meta-m', True))
+        self.assertTrue(hdr.is_cluster_only('x-timestamp'))
+        self.assertFalse(hdr.is_cluster_only('x-timestamp', True))
+
+    def test_backend_state_never_from_the_client(self):
+        """Whatever the mode, the signed state is the forwarder's own."""
+        self.assertNotIn('x-forwarder-backend-state', self.names())
+
+
 class TestResponseHeaders(unittest.TestCase):
     """The target's response headers as the client sees them."""
 

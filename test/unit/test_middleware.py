@@ -1215,3 +1215,35 @@ class TestRoutingToTargets(MiddlewareTestCase):
             self.assertEqual(b'local response', self.call(mw, make_env(
                 path='/v1/AUTH_x/optin/o')).read())
         self.assertEqual(['/v1/AUTH_x/other', '/v1/AUTH_x/optin'], lookups)
+
+
+class TestInfoRequests(MiddlewareTestCase):
+    """Core placement: Swift's get_container_info() skips to the
+    pipeline's request-logging proxy-logging in front of proxy-server; the
+    forwarder puts itself behind it, as Swift's loadapp hands it over."""
+
+    class Logging(object):
+        def __init__(self, app):
+            self.app = app
+
+    def mw(self):
+        return self.middleware(port=9)  # never connected to
+
+    def test_right_before_proxy_server(self):
+        mw = self.mw()
+        with self.assertRaises(AttributeError):  # as for an unloaded app
+            mw._pipeline_request_logging_app
+        logging_app = self.Logging(self.app)
+        mw._pipeline_request_logging_app = logging_app
+        self.assertIs(mw, logging_app.app)
+        self.assertIs(logging_app, mw._pipeline_request_logging_app)
+
+    def test_elsewhere_untouched(self):
+        """Not right before proxy-server (the gateway and federation
+        placements), or no proxy-logging: nothing changes."""
+        mw = self.mw()
+        logging_app = self.Logging(FakeApp())
+        for value in (logging_app, self.app):
+            mw._pipeline_request_logging_app = value
+            self.assertIs(value, mw._pipeline_request_logging_app)
+        self.assertIsNot(mw, logging_app.app)

@@ -131,3 +131,27 @@ class TestShouldForward(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class TestVersionsContainer(unittest.TestCase):
+    """object_versioning's reserved-name container goes where its
+    container goes."""
+
+    def test_follows_its_container(self):
+        rules = routing.parse_forward('AUTH_a/fed*')
+        for path in ('/v1/AUTH_a/\x00versions\x00fed-1',
+                     '/v1/AUTH_a/\x00versions\x00fed-1/\x00o\x001'):
+            self.assertTrue(forwarded(path, rules), path)
+        for path in ('/v1/AUTH_a/\x00versions\x00loc',
+                     '/v1/AUTH_a/\x00other\x00fed-1',
+                     '/v1/AUTH_a/versions-fed'):
+            self.assertFalse(forwarded(path, rules), path)
+
+    def test_routed_container(self):
+        def routed(path_info):
+            return routing.routed_container(RequestPath.from_environ(
+                {'PATH_INFO': path_info}))
+        self.assertIsNone(routed('/v1/AUTH_a'))
+        self.assertEqual('', routed('/v1/AUTH_a/'))
+        self.assertEqual('caf\u00e9', routed(wsgi_path(
+            '/v1/AUTH_a/\x00versions\x00caf\u00e9/o')))

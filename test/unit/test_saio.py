@@ -32,14 +32,18 @@ def _written(**options):
 class TestClusterConfig(unittest.TestCase):
 
     def test_defaults(self):
-        """One policy, saio's pipeline, the tempauth users Swift's suite expects."""
+        """saio's two policies (gold, the default, and silver with a
+        one-device ring, the placeholder policy routing tests use), saio's
+        pipeline, the tempauth users Swift's suite expects."""
         confs, rings = _written()
         swift_conf, proxy = confs['swift.conf'], confs['proxy-server.conf']
         self.assertEqual([s for s in swift_conf.sections() if s.startswith('storage-policy')],
-                         ['storage-policy:0'])
+                         ['storage-policy:0', 'storage-policy:1'])
         self.assertEqual(dict(swift_conf['storage-policy:0']),
                          {'name': 'gold', 'default': 'yes'})
-        self.assertEqual(rings, ['account.ring.gz', 'container.ring.gz', 'object.ring.gz'])
+        self.assertEqual(dict(swift_conf['storage-policy:1']), {'name': 'silver'})
+        self.assertEqual(rings, ['account.ring.gz', 'container.ring.gz', 'object-1.ring.gz',
+                                 'object.ring.gz'])
         self.assertEqual(proxy['pipeline:main']['pipeline'].split(), saio.PROXY_PIPELINE)
         tempauth = proxy['filter:tempauth']
         for user, value in (('user_test_tester', 'testing .admin'),
