@@ -793,6 +793,7 @@ class TargetForwarder(object):
         self.auth = target_conf.auth
         #: a backend endpoint (core placement): its signing key, else None
         self.backend_key = target_conf.backend_key
+        self.backend = self.backend_key is not None
         #: local storage policies whose containers live here
         self.storage_policies = target_conf.storage_policies
         self.target_storage_policy = target_conf.target_storage_policy
@@ -820,23 +821,8 @@ class TargetForwarder(object):
         return self.upstream.netloc
 
     def probe(self):
-        """Is the target there?  A ``GET /healthcheck`` on a connection of
-        its own, within ``conn_timeout`` plus at most :data:`PROBE_TIMEOUT`
-        seconds for the answer.
-
-        :returns: ``reachable``, and ``status`` and ``time_ms`` or
-            ``error``, for the healthcheck JSON.  A 5xx answer is not
-            reachable: the target said it cannot serve.
-        """
-        started = time.monotonic()
-        try:
-            status = self.upstream.probe('/healthcheck', self.conf.conn_timeout
-                                         + min(self.conf.node_timeout,
-                                               PROBE_TIMEOUT)).status
-        except ForwarderError as err:
-            return {'reachable': False, 'error': str(err)}
-        return {'reachable': status < 500, 'status': status,
-                'time_ms': round((time.monotonic() - started) * 1000, 3)}
+        """Is the target there?  See :func:`_probe`."""
+        return _probe(self.upstream, self.conf)
 
     def send(self, env, request, extra=False):
         """One round trip for ``env``: ``request`` as built for it, or one
@@ -870,22 +856,14 @@ class TargetForwarder(object):
     def _forward(self, env, start_response, record, path):
         conf = self.conf
         hops = check_loop(env, conf.forwarder_id, conf.max_hops)
-        backend = self.backend_key is not None
-        has_body, length = check_request(env, backend)
+        has_body, length = check_request(env, self.backend)
         if self.service is not None:
             # after the input checks: bad input never costs the ACL lookup
             path, has_body, length = self.service.check_request(
                 env, path, has_body, length)
-        if backend and length == 0 and env['REQUEST_METHOD'] == 'PUT':
-            has_body, length = self._unannounced_body(env)
-        check_put = has_body and put_etag_checkable(env, path)
-        body = record.request_body = RequestBody(
-            env['wsgi.input'], length, conf.client_chunk_size,
-            conf.client_timeout, checksum=check_put) if has_body else None
-        request = UpstreamRequest(env['REQUEST_METHOD'], path, upstream_headers(
-            env, self.netloc, hops, env.get('swift.trans_id'),
-            self.upstream.user_agent, service=self.service is not None,
-            backend=backend), body, length)
+        if self.backend and length == 0 and env['REQUEST_METHOD'] == 'PUT':
+            has_body, length = _unannounced_body(env, conf)
+        request = self._request(env, record, path, hops, has_body, length)
         self._log_info(env, record)
         conn = self.send(env, request)
         resp = conn.response
@@ -893,16 +871,7 @@ class TargetForwarder(object):
         # from here on the response body owns the connection
         resp_body = self.integrity.response_body(env, request, conn)
         try:
-            if backend and path.obj is None and request.method in (
-                    'PUT', 'POST', 'DELETE'):
-                # as proxy-server does: the local middlewares above must not
-                # go on reading the info cached before
-                clear_info_cache(env, path.account, path.container)
-            if self.service is not None:
-                self.service.check_response(env, request, resp)
-            if check_put and 200 <= resp.status < 300:
-                self.integrity.check_put(env, request, resp_body,
-                                         body.md5.hexdigest())
+            self._check_answer(env, request, resp_body)
             app_iter = self.integrity.app_iter(resp_body, record)
             start_response('%d %s' % (resp.status, resp.reason),
                            self._response_headers(env, resp, path))
@@ -911,22 +880,34 @@ class TargetForwarder(object):
             raise
         return app_iter
 
-    def _unannounced_body(self, env):
-        """A local middleware's PUT that says ``Content-Length: 0`` and yet
-        has a body: object versioning copies the client's headers onto the
-        PUT of the version after it moved the body over.  proxy-server
-        reads a PUT's body to its end whatever its length says, so Swift
-        alone stores it: so do we, sent chunked.
+    def _request(self, env, record, path, hops, has_body, length):
+        """The :class:`UpstreamRequest` for ``env``, its body (if any) an
+        MD5-checked :class:`RequestBody` where the PUT's ETag is."""
+        conf = self.conf
+        checksum = has_body and put_etag_checkable(env, path)
+        body = record.request_body = RequestBody(
+            env['wsgi.input'], length, conf.client_chunk_size,
+            conf.client_timeout, checksum=checksum) if has_body else None
+        return UpstreamRequest(env['REQUEST_METHOD'], path, upstream_headers(
+            env, self.netloc, hops, env.get('swift.trans_id'),
+            self.upstream.user_agent, service=self.service is not None,
+            backend=self.backend), body, length)
 
-        :returns: ``(has_body, content_length)`` as :func:`check_request`.
-        """
-        first = next(iter(RequestBody(
-            env['wsgi.input'], None, self.conf.client_chunk_size,
-            self.conf.client_timeout)), b'')
-        if not first:
-            return False, 0
-        env['wsgi.input'] = PrefixedInput(first, env['wsgi.input'])
-        return True, None
+    def _check_answer(self, env, request, resp_body):
+        """What the target answered, before the client sees it: the
+        read-through checks of service mode, the PUT's ETag."""
+        resp, path = resp_body.response, request.path
+        if self.backend and path.obj is None and request.method in (
+                'PUT', 'POST', 'DELETE'):
+            # as proxy-server does: the local middlewares above must not go
+            # on reading the info cached before
+            clear_info_cache(env, path.account, path.container)
+        if self.service is not None:
+            self.service.check_response(env, request, resp)
+        if request.body is not None and request.body.md5 is not None and \
+                200 <= resp.status < 300:
+            self.integrity.check_put(env, request, resp_body,
+                                     request.body.md5.hexdigest())
 
     def _log_info(self, env, record):
         """proxy-logging names the target of what was sent there (not of
@@ -936,21 +917,65 @@ class TargetForwarder(object):
         record.log_info = (log_info, len(log_info) - 1)
 
     def _response_headers(self, env, resp, path):
-        """The target's response headers for the client.  Service mode:
-        owner-only headers for owners only.  Passthrough: the URLs the
-        target built for this proxy's clients (a storage URL, a redirect
-        to the target's own host) point at this proxy."""
-        headers = response_headers(resp.getheaders())
-        if self.service is not None:
-            if path.obj is None and not env.get('swift_owner'):
-                # as Swift's proxy: ACLs and keys are the owner's to see
-                headers = without_owner_headers(headers)
-            return headers
-        base_url = client_base_url(env, self.conf.storage_url_scheme)
-        headers = rewrite_location(headers, self.netloc, base_url)
-        if is_auth_path(env['PATH_INFO']):
-            headers = rewrite_storage_url(headers, base_url)
+        """The target's response headers for the client (see
+        :func:`_client_headers`)."""
+        return _client_headers(env, resp, path, self.service is not None,
+                               self.netloc, self.conf.storage_url_scheme)
+
+
+def _probe(upstream, conf):
+    """A ``GET /healthcheck`` of the target on a connection of its own,
+    within ``conn_timeout`` plus at most :data:`PROBE_TIMEOUT` seconds for
+    the answer.
+
+    :returns: ``reachable``, and ``status`` and ``time_ms`` or ``error``,
+        for the healthcheck JSON.  A 5xx answer is not reachable: the
+        target said it cannot serve.
+    """
+    started = time.monotonic()
+    try:
+        status = upstream.probe('/healthcheck', conf.conn_timeout + min(
+            conf.node_timeout, PROBE_TIMEOUT)).status
+    except ForwarderError as err:
+        return {'reachable': False, 'error': str(err)}
+    return {'reachable': status < 500, 'status': status,
+            'time_ms': round((time.monotonic() - started) * 1000, 3)}
+
+
+def _client_headers(env, resp, path, service_mode, netloc, scheme):
+    """The target's response headers for the client.  Service mode:
+    owner-only headers for owners only.  Passthrough: the URLs the target
+    built for this proxy's clients (a storage URL, a redirect to the
+    target's own host, ``netloc``) point at this proxy."""
+    headers = response_headers(resp.getheaders())
+    if service_mode:
+        if path.obj is None and not env.get('swift_owner'):
+            # as Swift's proxy: ACLs and keys are the owner's to see
+            headers = without_owner_headers(headers)
         return headers
+    base_url = client_base_url(env, scheme)
+    headers = rewrite_location(headers, netloc, base_url)
+    if is_auth_path(env['PATH_INFO']):
+        headers = rewrite_storage_url(headers, base_url)
+    return headers
+
+
+def _unannounced_body(env, conf):
+    """A local middleware's PUT that says ``Content-Length: 0`` and yet has
+    a body: object versioning copies the client's headers onto the PUT of
+    the version after it moved the body over.  proxy-server reads a PUT's
+    body to its end whatever its length says, so Swift alone stores it: so
+    do we, sent chunked.
+
+    :returns: ``(has_body, content_length)`` as :func:`check_request`.
+    """
+    first = next(iter(RequestBody(env['wsgi.input'], None,
+                                  conf.client_chunk_size,
+                                  conf.client_timeout)), b'')
+    if not first:
+        return False, 0
+    env['wsgi.input'] = PrefixedInput(first, env['wsgi.input'])
+    return True, None
 
 
 def _netloc(address):

@@ -55,7 +55,7 @@ try:
 except ImportError:  # unit tests and tools without Swift installed
     Request = None
 
-__all__ = ['ServiceMode', 'account_from_storage_url', 'manifest_segments',
+__all__ = ['ServiceMode', 'References', 'account_from_storage_url', 'manifest_segments',
            'check_names', 'is_manifest_put', 'TEMPURL_PARAMS']
 
 #: Seconds a target container's ACLs are cached per worker.  Short: an ACL
@@ -213,6 +213,9 @@ class ServiceMode(object):
         self.conf = conf
         self.backend_key = backend_key
         self.acls = TTLCache(ACL_CACHE_TIME, ACL_CACHE_SIZE, clock)
+        #: what the target's own middlewares read and write besides the
+        #: path (none toward a backend endpoint: the local ones do it)
+        self.references = References(self) if backend_key is None else None
 
     def target_account(self, local_account):
         return self.account_map.get(local_account) or \
@@ -267,8 +270,8 @@ class ServiceMode(object):
         ResponseBody(self.upstream.pool, conn,
                      self.conf.client_chunk_size).drain()
 
-    def _side(self, env, method, target, max_body=0, extra=False,
-              traced=True, headers=()):
+    def side(self, env, method, target, max_body=0, extra=False,
+             traced=True, headers=()):
         """A side request of the checks, as the service identity.
 
         :param traced: with the request's transaction id (not an ACL HEAD,
@@ -288,7 +291,7 @@ class ServiceMode(object):
         routing's own requests.  A :class:`SideResponse`."""
         quoted_account = urllib.parse.quote(
             env['PATH_INFO'].split('/', 3)[2].encode('latin-1'), safe='')
-        return self._side(env, method, '/v1/%s/%s' % (
+        return self.side(env, method, '/v1/%s/%s' % (
             quoted_account, quote_name(container)), max_body,
             headers=headers)
 
@@ -311,10 +314,8 @@ class ServiceMode(object):
             self._authorize_as_proxy(env, path)
             return path.without_params(TEMPURL_PARAMS), has_body, length
         self._authorize(env, path)
-        if is_manifest_put(env, path):
-            self._authorize_segments(env, length)
-            has_body, length = True, int(env['CONTENT_LENGTH'])
-        self._authorize_sources(env, path)
+        has_body, length = self.references.check_request(
+            env, path, has_body, length)
         # the local tempurl middleware checked these; the target would
         # check them against its own account's keys
         return path.without_params(TEMPURL_PARAMS), has_body, length
@@ -352,7 +353,6 @@ class ServiceMode(object):
             read, write = self._acls_of(env, path.container)
             req.acl = read if method in _READ_METHODS + ('COPY',) else write
         self._decide(authorize(req))
-        self._authorize_references(env, path.account)
 
     def _authorize_as_proxy(self, env, path):
         """A backend endpoint's request, authorized as proxy-server does:
@@ -380,23 +380,6 @@ class ServiceMode(object):
                           getattr(refusal, 'status_int', 403))
             err.app = refusal
             raise err
-
-    def _authorize_references(self, env, account):
-        for key in ACCOUNT_REFERENCES:
-            value = env.get(key)
-            if value is not None and urllib.parse.unquote(
-                    wsgi_to_str(value.strip())) != account:
-                raise _refused(403, '%s: a reference to another account is '
-                               'not forwarded' % header_name(key))
-        for key, access in REFERENCES:
-            value = env.get(key)
-            if value is None:
-                continue
-            named = reference(value)
-            if named is None:
-                raise _refused(400, '%s must be of the form '
-                               '<container>/<object>' % header_name(key))
-            self.authorize_reference(env, *named, access=access)
 
     def authorize_containers(self, env, containers, access='GET',
                              extra=False):
@@ -436,7 +419,7 @@ class ServiceMode(object):
         acls = self.acls.get(key)
         if acls is not None:
             return acls
-        resp = self._side(env, 'HEAD', '/v1/%s/%s' % (
+        resp = self.side(env, 'HEAD', '/v1/%s/%s' % (
             urllib.parse.quote(env['PATH_INFO'].split('/', 3)[2].encode(
                 'latin-1'), safe=''),
             urllib.parse.quote(container)), extra=extra, traced=False)
@@ -452,19 +435,71 @@ class ServiceMode(object):
         self.acls.put(key, acls)
         return acls
 
+    # -- after the target answered
+
+    def check_response(self, env, request, resp):
+        """After the target answered: see :meth:`References.check_response`
+        (a backend endpoint follows no reference: nothing to check)."""
+        if self.references is not None:
+            self.references.check_response(env, request, resp)
+
+
+class References(object):
+    """Federation placement, toward a target that is not a backend
+    endpoint: the target's own middlewares (copy, slo, dlo, symlink) read
+    and write, with the forwarder's identity, more than the request's path.
+    Each of those is authorized here as the client, as Swift checks each
+    such step against the client.
+
+    :param mode: the target's :class:`ServiceMode`.
+    """
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def check_request(self, env, path, has_body, length):
+        """:meth:`ServiceMode.check_request`'s part: the headers' references,
+        an SLO manifest's segments (read here and put back as the body),
+        what a copy reads and a manifest DELETE deletes."""
+        self.check_headers(env, path.account)
+        if is_manifest_put(env, path):
+            self._authorize_segments(env, length)
+            has_body, length = True, int(env['CONTENT_LENGTH'])
+        self._authorize_sources(env, path)
+        return has_body, length
+
+    def check_headers(self, env, account):
+        """The containers a request header names (:data:`REFERENCES`), and
+        no other account (:data:`ACCOUNT_REFERENCES`)."""
+        for key in ACCOUNT_REFERENCES:
+            value = env.get(key)
+            if value is not None and urllib.parse.unquote(
+                    wsgi_to_str(value.strip())) != account:
+                raise _refused(403, '%s: a reference to another account is '
+                               'not forwarded' % header_name(key))
+        for key, access in REFERENCES:
+            value = env.get(key)
+            if value is None:
+                continue
+            named = reference(value)
+            if named is None:
+                raise _refused(400, '%s must be of the form '
+                               '<container>/<object>' % header_name(key))
+            self.mode.authorize_reference(env, *named, access=access)
+
     def _authorize_segments(self, env, length):
         """An SLO manifest PUT names its segments in its body, and the
         target reads them with the forwarder's identity: authorize the
         client to read each segment's container."""
-        data = _read_manifest(env, length, self.conf.client_chunk_size,
-                              self.conf.client_timeout)
+        data = _read_manifest(env, length, self.mode.conf.client_chunk_size,
+                              self.mode.conf.client_timeout)
         try:
             segments = manifest_segments(data)
         except ValueError:
             raise BadRequest('Invalid SLO manifest: expected a JSON list of '
                              'segments')
-        self.authorize_containers(env, sorted(set(c for c, _o, _n in
-                                                  segments)))
+        self.mode.authorize_containers(env, sorted(set(
+            container for container, _obj, _nested in segments)))
 
     def _authorize_sources(self, env, path):
         """What a copy reads (its source, and whatever the source refers
@@ -480,29 +515,24 @@ class ServiceMode(object):
                                  *reference(env['HTTP_X_COPY_FROM']))
         if source is not None and path.param('multipart-manifest') != 'get' \
                 and path.param('symlink') != 'get':
-            resp = self._side(env, 'HEAD', source)
+            resp = self.mode.side(env, 'HEAD', source)
             if 200 <= resp.status < 300:
                 self._authorize_read_through(env, 'GET', path, source,
                                              resp.headers)
         if method == 'DELETE' and \
                 path.param('multipart-manifest') == 'delete' and \
-                _is_slo(self._side(env, 'HEAD', path.quoted).headers):
-            self.authorize_containers(
+                _is_slo(self.mode.side(env, 'HEAD', path.quoted).headers):
+            self.mode.authorize_containers(
                 env, self._manifest_containers(env, path.quoted),
                 access='DELETE')
-
-    # -- after the target answered
 
     def check_response(self, env, request, resp):
         """A GET or HEAD that the target answered (``resp``) by following
         a reference: the client must be allowed to read there too.
 
-        A backend endpoint follows no reference: nothing to check.
-
         :raises Refused: 403; 409 for an SLO segment, as Swift's slo.
         """
-        if self.backend_key is None and request.method in _READ_METHODS \
-                and 200 <= resp.status < 300:
+        if request.method in _READ_METHODS and 200 <= resp.status < 300:
             self._authorize_read_through(env, request.method, request.path,
                                          request.path.quoted, resp.msg,
                                          extra=True)
@@ -517,7 +547,7 @@ class ServiceMode(object):
         location = headers.get('Content-Location')
         if location:
             parts = location.split('/', 3) + [''] * 4
-            if urllib.parse.unquote(parts[2]) != self.target_account(
+            if urllib.parse.unquote(parts[2]) != self.mode.target_account(
                     path.account):
                 named.append(None)
             else:
@@ -533,11 +563,11 @@ class ServiceMode(object):
             if ref is None:
                 raise _refused(403, 'Forbidden: the object refers outside '
                                'the account')
-            self.authorize_reference(env, *ref, extra=extra)
+            self.mode.authorize_reference(env, *ref, extra=extra)
         if slo and not manifest_get:
             containers = self._manifest_containers(env, target, extra)
             try:
-                self.authorize_containers(env, containers, extra=extra)
+                self.mode.authorize_containers(env, containers, extra=extra)
             except Refused:
                 raise _refused(409, 'Conflict: a segment of this manifest '
                                'is in a container the client may not read')
@@ -546,13 +576,13 @@ class ServiceMode(object):
         """The containers of an SLO's segments, its nested manifests'
         included (at most :data:`MAX_MANIFESTS` manifests are read)."""
         def read(path):
-            return self._side(env, 'GET', path + '?multipart-manifest=get',
-                              MAX_MANIFEST_SIZE, extra)
-        return _segment_containers(read, self.upstream.name, target)
+            return self.mode.side(env, 'GET', path + '?multipart-manifest=get',
+                                  MAX_MANIFEST_SIZE, extra)
+        return _segment_containers(read, self.mode.upstream.name, target)
 
 
 def _segment_containers(read, name, target):
-    """:meth:`ServiceMode._manifest_containers`, each manifest (quoted
+    """:meth:`References._manifest_containers`, each manifest (quoted
     path) read with ``read``."""
     quoted_account = target.split('/', 3)[2]
     containers, queue, count = set(), [target.partition('?')[0]], 0
