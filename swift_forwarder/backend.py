@@ -59,6 +59,12 @@ import time
 
 from swift_forwarder.exceptions import ConfigError
 
+try:
+    from swift.common.utils import parse_options
+    from swift.common.wsgi import run_wsgi
+except ImportError:  # unit tests and tools without Swift installed
+    parse_options = run_wsgi = None
+
 __all__ = ['STATE_HEADER', 'SIG_HEADER', 'STATES', 'MAX_SKEW', 'sign',
            'signed_headers', 'verify', 'BackendMiddleware', 'filter_factory',
            'main']
@@ -198,8 +204,8 @@ def main():
     """``swift-forwarder-backend-server CONF``: ``swift-proxy-server``, but
     Swift does not add its required filters (gatekeeper, listing_formats,
     copy, dlo, versioned_writes) to a backend endpoint's pipeline."""
-    from swift.common.utils import parse_options
-    from swift.common.wsgi import run_wsgi
+    if run_wsgi is None:
+        sys.exit('swift-forwarder-backend-server: Swift is not installed')
     conf_file, options = parse_options(test_config=True)
     return run_wsgi(conf_file, 'proxy-server', allow_modify_pipeline=False,
                     **options)
