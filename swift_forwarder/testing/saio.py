@@ -361,6 +361,10 @@ def _xattr_capacity(directory):
 
 # --- the cluster ------------------------------------------------------------------------------
 
+#: ``[app:proxy-server]`` backend timeouts of the dev clusters' proxies.
+BACKEND_TIMEOUTS = {'conn_timeout': '5', 'node_timeout': '30'}
+
+
 class SwiftCluster(object):
     """One Swift dev cluster on 127.0.0.1.
 
@@ -656,6 +660,10 @@ class SwiftCluster(object):
         app = collections.OrderedDict([
             ('use', 'egg:swift#proxy'), ('allow_account_management', 'true'),
             ('account_autocreate', 'true')])
+        # the proxy's own backend timeouts (defaults 0.5 s and 10 s) sized for a
+        # loaded 2-core test machine: a test's load on its one object server must
+        # not turn into a 503 of the cluster itself
+        app.update(BACKEND_TIMEOUTS)
         app.update(self.proxy_conf)
         sections = collections.OrderedDict([
             ('DEFAULT', defaults),
@@ -700,8 +708,9 @@ class SwiftCluster(object):
         sections = collections.OrderedDict([
             ('DEFAULT', defaults),
             ('pipeline:main', {'pipeline': ' '.join(pipeline)}),
-            ('app:proxy-server', collections.OrderedDict([
-                ('use', 'egg:swift#proxy'), ('account_autocreate', 'true')]))])
+            ('app:proxy-server', collections.OrderedDict(
+                [('use', 'egg:swift#proxy'), ('account_autocreate', 'true')]
+                + sorted(BACKEND_TIMEOUTS.items())))])
         swift_filters = self._swift_filter_sections()
         for name in pipeline[:-1]:
             if name != 'forwarder_backend':

@@ -612,6 +612,16 @@ def _sizes(count, rng):
     return sizes[:count]
 
 
+def _target_errors(target, limit=20):
+    """The target's own error and timeout lines: who answered a failed round trip."""
+    lines = []
+    for server in ('proxy', 'object'):
+        with open(target.log_path(server), errors='replace') as log:
+            lines += [line.rstrip() for line in log
+                      if 'ERROR' in line or 'Timeout' in line or ' 503 ' in line]
+    return lines[-limit:]
+
+
 def test_concurrent_round_trips(env):
     """64 clients, 10,000 PUT-then-GET round trips of 0 B to 4 MiB through
     the forwarder (straight to the target): every ETag and every MD5 match,
@@ -647,15 +657,17 @@ def test_concurrent_round_trips(env):
                     conn.request('PUT', path, body=data, headers={
                         'X-Auth-Token': api.token, 'Content-Length': str(size)})
                     resp = conn.getresponse()
-                    resp.read()
+                    body = resp.read()
                     if resp.status != 201 or resp.getheader('etag') != digest:
-                        raise AssertionError('PUT %s: %d, etag %s' % (
-                            name, resp.status, resp.getheader('etag')))
+                        raise AssertionError('PUT %s: %d, etag %s, %s: %r' % (
+                            name, resp.status, resp.getheader('etag'),
+                            resp.getheader('x-trans-id'), body[:200]))
                     conn.request('GET', path, headers={'X-Auth-Token': api.token})
                     resp = conn.getresponse()
                     body = resp.read()
                     if resp.status != 200:
-                        raise AssertionError('GET %s: %d' % (name, resp.status))
+                        raise AssertionError('GET %s: %d, %s: %r' % (
+                            name, resp.status, resp.getheader('x-trans-id'), body[:200]))
                     if md5(body) != digest:
                         with lock:
                             stats['corrupt'] += 1
@@ -700,7 +712,7 @@ def test_concurrent_round_trips(env):
               stored_bad, pool, upstream))
     TALLY['round trips'] += stats['round trips']
     TALLY['corrupt objects'] += stats['corrupt'] + stored_bad
-    assert failures == [], failures[:10]
+    assert failures == [], (failures[:10], _target_errors(env.target))
     assert stats['round trips'] == ROUND_TRIPS
     assert stored_bad == 0
     assert pool['in_use'] == 0 and upstream <= pool['maxsize']
