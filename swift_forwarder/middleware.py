@@ -455,6 +455,14 @@ where they are the proxy's own server certificate.
 ``target_storage_policy =``
     The storage policy those containers get on the target (default: the
     target's default policy).
+``migrate =``
+    Paths (the ``forward`` syntax) being migrated from this target, a
+    *source*, into the local cluster (see Migrating a cluster).  Needs
+    ``backend_endpoint`` (service mode); a source forwards nothing unless
+    it also has ``forward`` rules, which may not overlap these.
+``migrate_on_read = false``
+    With ``migrate``: a whole plain object read through is also written
+    into the local cluster as it streams, with its original timestamp.
 ``etag_mismatch_policy = raise``
     ``raise``, ``raise_and_delete`` or ``log``: what a PUT whose target
     ETag differs from the MD5 of the bytes sent gets (see Integrity).

@@ -8,7 +8,8 @@ import collections
 from swift_forwarder.paths import wsgi_to_str
 
 __all__ = ['Rule', 'parse_forward', 'should_forward', 'is_auth_path',
-           'routed_container', 'VERSIONS_PREFIX']
+           'routed_container', 'rules_overlap', 'rule_text',
+           'VERSIONS_PREFIX']
 
 #: object_versioning keeps a container's versions in the reserved-name
 #: container ``\x00versions\x00<container>`` (Swift's
@@ -47,6 +48,39 @@ def parse_forward(value):
     if not rules:
         raise ValueError('expected at least one rule such as *')
     return tuple(rules)
+
+
+def rule_text(rule):
+    """A rule as written in the conf file."""
+    if rule.account is None:
+        return '*'
+    if rule.container is None:
+        return rule.account + ('*' if rule.prefix else '')
+    return '%s/%s%s' % (rule.account, rule.container,
+                        '*' if rule.prefix else '')
+
+
+def _names_overlap(a, a_prefix, b, b_prefix):
+    """Can a name match both ``a`` and ``b`` (each a name, or a prefix)?"""
+    if a_prefix and b_prefix:
+        return a.startswith(b) or b.startswith(a)
+    if a_prefix:
+        return b.startswith(a)
+    if b_prefix:
+        return a.startswith(b)
+    return a == b
+
+
+def rules_overlap(a, b):
+    """Is there a path that both rules match?"""
+    if a.account is None or b.account is None:
+        return True
+    if not _names_overlap(a.account, a.prefix and a.container is None,
+                          b.account, b.prefix and b.container is None):
+        return False
+    if a.container is None or b.container is None:
+        return True
+    return _names_overlap(a.container, a.prefix, b.container, b.prefix)
 
 
 def _rule_matches(rule, account, container):
