@@ -11,18 +11,23 @@ even where it is imported into a process that is not (unit tests, tools).
 import eventlet
 import eventlet.corolocal
 import eventlet.event
+import eventlet.queue
 import eventlet.semaphore
 from eventlet.green import socket, ssl
 from eventlet.green.http import client as http_client
 
 __all__ = [
-    'ClientReadTimeout', 'Event', 'Semaphore', 'Timeout', 'http_client', 'local',
-    'original_select', 'sleep', 'socket', 'spawn', 'ssl',
+    'ClientReadTimeout', 'Event', 'Queue', 'QueueEmpty', 'QueueFull', 'Semaphore',
+    'Timeout', 'http_client', 'local', 'original_select', 'sleep', 'socket',
+    'spawn', 'ssl',
 ]
 
 Timeout = eventlet.Timeout
 Semaphore = eventlet.semaphore.Semaphore
 Event = eventlet.event.Event
+Queue = eventlet.queue.Queue
+QueueEmpty = eventlet.queue.Empty
+QueueFull = eventlet.queue.Full
 local = eventlet.corolocal.local
 sleep = eventlet.sleep
 spawn = eventlet.spawn
