@@ -714,3 +714,30 @@ def test_readme_migrate_metrics_are_what_is_sent(env):
     assert set(migrate_sent) == table - RACE_ONLY, sorted(migrate_sent)
     for metric, kinds in migrate_sent.items():
         assert {kind for _value, kind in kinds} == {'c'}, metric
+
+
+def test_visible_in_healthcheck_info_and_log(env):
+    """The healthcheck and /info say what is migrated from where; each
+    read-through logs a line with the transaction id."""
+    status, _h, body = request(env.local.proxy_url, 'GET',
+                               '/forwarder/healthcheck?probe=no')
+    assert status == 200, body
+    targets = json.loads(body)['targets']
+    assert (targets['old']['migrate'], targets['third']['migrate']) == (
+        ['AUTH_test/mig*'], ['AUTH_test/third*'])
+    assert targets['old']['migrate_on_read'] is False
+    status, _h, body = request(env.local.proxy_url, 'GET', '/info')
+    assert json.loads(body)['forwarder']['migrating'] == {
+        'old': {'migrate': ['AUTH_test/mig*'], 'migrate_on_read': False},
+        'third': {'migrate': ['AUTH_test/third*'], 'migrate_on_read': False}}
+    container = env.container()
+    _make_old(env, container, {'o': b'logged'})
+    status, headers, _b = env.client('GET', '/%s/o' % container)
+    assert status == 200
+    txn = _head(headers, 'X-Trans-Id')
+    line = 'migrate: GET /v1/AUTH_test/%s/o read through from old' % container
+
+    def logged():
+        with open(env.local.log_path('proxy'), errors='replace') as f:
+            return [text for text in f if line in text and txn in text]
+    assert wait_for(logged, 10), (line, txn)
