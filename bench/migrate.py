@@ -112,7 +112,7 @@ def _small_rate(endpoint, path, duration, expect_bytes):
 
 def measure(args, endpoints):
     size = args.size_mib * stats.MIB
-    cells = {
+    workloads = {
         'GET 4 KiB (req/s)': lambda e: _small_rate(
             e, e.path('mig-objects', 'small'), args.duration, SMALL),
         'GET %d MiB (MiB/s)' % args.size_mib: lambda e: args.size_mib / client.big_get(
@@ -121,10 +121,10 @@ def measure(args, endpoints):
             e, e.path('mig-listing') + '?format=json', args.duration, None),
     }
     for endpoint in endpoints.values():  # warm up: pools, token and info caches
-        for run in cells.values():
+        for run in workloads.values():
             run(endpoint)
     result = {}
-    for cell, run in cells.items():
+    for cell, run in workloads.items():
         rates = {path: [] for path in PATHS}
         for rep in range(args.reps):
             for path in PATHS[rep % 2:] + PATHS[:rep % 2]:
