@@ -705,10 +705,24 @@ class Restore(object):
         return _Tee(app_iter, self)
 
     def _put(self):
-        self.source.ensure_container(self.env, self.path)
-        answer = LocalAnswer(self.source.app, self.put_env)
-        answer.read()
-        return answer.status_line
+        try:
+            self.source.ensure_container(self.env, self.path)
+            answer = LocalAnswer(self.source.app, self.put_env)
+            answer.read()
+            return answer.status_line
+        finally:
+            self._drain()
+
+    def _drain(self):
+        """The PUT is over, maybe before reading it all (proxy-server's
+        202 or 503 comes before 100 Continue): empty the queue, so that a
+        client waiting to put a chunk in goes on at once (and then sees
+        the thread dead) instead of after ``client_timeout``."""
+        while True:
+            try:
+                self.queue.get_nowait()
+            except QueueEmpty:
+                return
 
     def feed(self, chunk):
         if self.ended or self.thread.dead:

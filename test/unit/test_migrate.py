@@ -310,6 +310,36 @@ class TestRestore(MigrateTestCase):
         body = resp.read()
         return body, time.monotonic() - started
 
+    def test_newer_local_object_meanwhile_is_skipped(self):
+        """The race: a newer object written here between the local miss
+        and the restore; the local PUT gets 202 (proxy-server's answer to
+        the object servers' 409).  Counted as skipped, and the client's
+        stream does not wait for a PUT that is over."""
+        self.answer_put_at_once('202 Accepted')
+        mw, _requests = self.on_read((200, DATA, object_headers()),
+                                     client_timeout='1')
+        body, elapsed = self.timed_read(mw)
+        self.assertEqual(DATA, body)
+        self.assertLess(elapsed, 0.5)
+        self.assertEqual(b'', self.local.only('PUT').body or b'')
+        self.assertEqual({'read_through': 1, 'restore_skipped': 1},
+                         self.migrate_counts())
+
+    def test_local_put_refused_is_a_failure(self):
+        """Any other answer than 201 or 202 (here a 503 before reading the
+        body): restore_failed; the client's stream does not wait."""
+        self.answer_put_at_once('503 Service Unavailable')
+        mw, _requests = self.on_read((200, DATA, object_headers()),
+                                     client_timeout='1')
+        body, elapsed = self.timed_read(mw)
+        self.assertEqual(DATA, body)
+        self.assertLess(elapsed, 0.5)
+        self.assertEqual({'read_through': 1, 'restore_failed': 1},
+                         self.migrate_counts())
+        self.assertIn('migrate: restore of /v1/AUTH_local/mig/o from '
+                      'default: 503 Service Unavailable',
+                      self.logger.get_lines('info'))
+
     def test_local_put_that_dies_is_a_failure(self):
         """The local PUT raises mid-body: restore_failed, logged with the
         error; the client gets its whole body."""
