@@ -85,6 +85,10 @@ RESTORE_QUEUE = 4
 
 _EOF = object()
 _ABORT = object()
+_STALLED = object()
+#: Why a restore was abandoned: the IOError its local PUT's reads raise.
+_ABANDONED = {_ABORT: 'the client went away: restore abandoned',
+              _STALLED: 'the client stalled: restore abandoned'}
 
 
 def describe(target):
@@ -653,17 +657,23 @@ class _QueueInput(_IterInput):
         super().__init__(())
         self._queue = queue
         self._timeout = timeout
+        self._end = None  # once the stream is over: _EOF or why it ended
 
     def _next(self):
-        try:
-            item = self._queue.get(timeout=self._timeout)
-        except QueueEmpty:
-            raise IOError('the client stalled: restore abandoned')
-        if item is _EOF:
+        if self._end is None:
+            try:
+                item = self._queue.get(timeout=self._timeout)
+            except QueueEmpty:
+                item = _STALLED
+            if item is not _EOF and item is not _ABORT and \
+                    item is not _STALLED:
+                return item
+            self._end = item
+        # over: a read again gives b'' (or raises) again, at once, rather
+        # than waiting client_timeout on a queue that nobody feeds
+        if self._end is _EOF:
             return None
-        if item is _ABORT:
-            raise IOError('the client went away: restore abandoned')
-        return item
+        raise IOError(_ABANDONED[self._end])
 
 
 class Restore(object):

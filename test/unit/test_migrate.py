@@ -249,6 +249,28 @@ class TestRestore(MigrateTestCase):
         self.assertIn('migrate: restore of /v1/AUTH_local/mig/o from '
                       'default: 201 Created', self.logger.get_lines('info'))
 
+    def test_input_stays_at_its_end(self):
+        """The local PUT's wsgi.input, once it gave ``b''`` (or raised),
+        gives ``b''`` (or raises) again, at once: a file at its end, not
+        a wait of client_timeout for what will never come."""
+        mw, _requests = self.on_read((200, DATA, object_headers()),
+                                     (200, DATA, object_headers()),
+                                     client_timeout='2')
+        self.call(mw, self.env('GET', self.path)).read()
+        resp = self.call(mw, self.env('GET', self.path))
+        next(resp.body)
+        resp.body.close()
+        whole, abandoned = [request.env['wsgi.input'] for request in
+                            self.local.requests if request.method == 'PUT']
+        started = time.monotonic()
+        self.assertEqual(b'', whole.read(16))
+        self.assertEqual(b'', whole.read())
+        with self.assertRaises(IOError):
+            abandoned.read(16)
+        self.assertLess(time.monotonic() - started, 0.5)
+        self.assertEqual({'read_through': 2, 'restored': 1,
+                          'restore_failed': 1}, self.migrate_counts())
+
     def test_client_gone_before_the_end_stores_nothing(self):
         """The client closes after two chunks: the local PUT got those two,
         then its wsgi.input raised IOError (so proxy-server hangs up on the
