@@ -190,9 +190,17 @@ def _pre_authed(env, method, path_info, headers=(), body=b'', source='FWD'):
             sub['HTTP_' + key] = value
     if '\x00' in path_info:
         sub['HTTP_X_BACKEND_ALLOW_RESERVED_NAMES'] = 'true'
-    sub.setdefault('CONTENT_LENGTH', str(len(body)))
+    if 'HTTP_TRANSFER_ENCODING' not in sub:  # (a chunked body has none)
+        sub.setdefault('CONTENT_LENGTH', str(len(body)))
     sub['wsgi.input'] = io.BytesIO(body)
     return sub
+
+
+def _length_headers(length):
+    """How a local PUT says the length of a body copied from the source:
+    its Content-Length, or chunked if it came without one."""
+    return [('Content-Length', length)] if length else [
+        ('Transfer-Encoding', 'chunked')]
 
 
 def _timestamp(headers):
@@ -396,9 +404,9 @@ class Source(object):
                                     status, 503)
             put_headers, overridden = stored.object_put_headers(headers)
             length = dict((k.lower(), v) for k, v in headers).get(
-                'content-length', '0')
+                'content-length')
             put_env = _pre_authed(env, 'PUT', path.path_info,
-                                  put_headers + [('Content-Length', length)],
+                                  put_headers + _length_headers(length),
                                   source='FWD_MIGRATE')
             put_env['wsgi.input'] = _IterInput(body)
             if overridden:
@@ -700,9 +708,7 @@ class Restore(object):
         length = resp.getheader('Content-Length')
         self.queue = Queue(RESTORE_QUEUE)
         self.put_env = _pre_authed(
-            env, 'PUT', path.path_info, headers + (
-                [('Content-Length', length)] if length else [
-                    ('Transfer-Encoding', 'chunked')]),
+            env, 'PUT', path.path_info, headers + _length_headers(length),
             source='FWD_RESTORE')
         self.put_env['wsgi.input'] = _QueueInput(self.queue, self.timeout)
         if overridden:

@@ -271,6 +271,19 @@ class TestRestore(MigrateTestCase):
         self.assertEqual({'read_through': 2, 'restored': 1,
                           'restore_failed': 1}, self.migrate_counts())
 
+    def test_source_body_without_content_length(self):
+        """A source body sent chunked: the local PUT is chunked too (no
+        Content-Length claiming an empty body) and reads it all."""
+        mw, _requests = self.on_read(chunked())
+        resp = self.call(mw, self.env('GET', self.path))
+        self.assertEqual(DATA, resp.read())
+        put = self.local.only('PUT')
+        self.assertEqual((DATA, None), (put.body, put.error))
+        self.assertEqual('chunked', put.header('Transfer-Encoding'))
+        self.assertIsNone(put.header('Content-Length'))
+        self.assertEqual({'read_through': 1, 'restored': 1},
+                         self.migrate_counts())
+
     def test_client_gone_before_the_end_stores_nothing(self):
         """The client closes after two chunks: the local PUT got those two,
         then its wsgi.input raised IOError (so proxy-server hangs up on the
@@ -491,6 +504,16 @@ class TestCopyObject(MigrateTestCase):
         self.assertEqual((DATA, 'image/x-test'),
                          (put.body, put.header('Content-Type')))
         self.assertNotIn('swift.content_type_overridden', put.env)
+
+    def test_source_body_without_content_length(self):
+        """A source body sent chunked: so is the local PUT (not a
+        Content-Length of 0 with a body)."""
+        mw, _requests = self.source(chunked())
+        self.assertEqual(202, self.post(mw)[0].status_int)
+        put = self.local.only('PUT')
+        self.assertEqual((DATA, None), (put.body, put.error))
+        self.assertEqual('chunked', put.header('Transfer-Encoding'))
+        self.assertIsNone(put.header('Content-Length'))
 
     def test_newer_local_object_meanwhile_is_skipped(self):
         """The local PUT gets 202 (a newer object written here since the
