@@ -787,6 +787,7 @@ class _Tee(object):
         self.app_iter = app_iter
         self.chunks = iter(app_iter)
         self.restore = restore
+        self.closed = False
 
     def __iter__(self):
         return self
@@ -804,6 +805,10 @@ class _Tee(object):
         return chunk
 
     def close(self):
+        """Safe to call twice (the restore is counted once)."""
+        if self.closed:
+            return
+        self.closed = True
         try:
             if hasattr(self.app_iter, 'close'):
                 self.app_iter.close()

@@ -249,6 +249,19 @@ class TestRestore(MigrateTestCase):
         self.assertIn('migrate: restore of /v1/AUTH_local/mig/o from '
                       'default: 201 Created', self.logger.get_lines('info'))
 
+    def test_closed_twice_counted_once(self):
+        """A body closed twice (a wrapper above, then the server): the
+        restore is counted and logged once."""
+        mw, _requests = self.on_read((200, DATA, object_headers()))
+        resp = self.call(mw, self.env('GET', self.path))
+        self.assertEqual(DATA, b''.join(resp.body))
+        resp.inner.close()
+        resp.body.close()
+        self.assertEqual({'read_through': 1, 'restored': 1},
+                         self.migrate_counts())
+        self.assertEqual(1, len([line for line in self.logger.get_lines(
+            'info') if line.startswith('migrate: restore of')]))
+
     def test_input_stays_at_its_end(self):
         """The local PUT's wsgi.input, once it gave ``b''`` (or raised),
         gives ``b''`` (or raises) again, at once: a file at its end, not
