@@ -83,6 +83,16 @@ class TestObjectPutHeaders(unittest.TestCase):
             ('x-static-large-object', 'True')], headers)
         self.assertTrue(overridden)
 
+    def test_slo_size_added_once(self):
+        """Headers made already (the answer given back): swift_bytes is
+        not added again, and the override is still needed."""
+        first, _overridden = stored.object_put_headers(SLO)
+        again, overridden = stored.object_put_headers(first)
+        self.assertEqual(first, again)
+        self.assertEqual('text/plain;swift_bytes=12345',
+                         dict(again)['content-type'])
+        self.assertTrue(overridden)
+
     def test_slo_without_its_size_sysmeta(self):
         """No ``slo-size`` sysmeta (a manifest of an old Swift): the
         Content-Type as it came."""
