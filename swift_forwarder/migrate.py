@@ -279,17 +279,22 @@ class Source(object):
             env.setdefault(LOCAL_ACLS, {})[path.container] = (
                 info.get('read_acl'), info.get('write_acl'))
 
-    def ensure_container(self, env, path):
+    def ensure_container(self, env, path, extra=False):
         """Make the local container from the source's, if only the source
         has it: its metadata, ACLs and versioning settings, marked with
-        :data:`MIGRATED_FROM`.  Returns True if it was made."""
+        :data:`MIGRATED_FROM`.  Returns True if it was made.
+
+        :param extra: the request holds a connection to the source already
+            (a restore, while the client reads).
+        """
         if self.local_container(env).get('status') != 404:
             return False
-        return self._make_container(env, path)
+        return self._make_container(env, path, extra)
 
-    def _make_container(self, env, path):
+    def _make_container(self, env, path, extra=False):
         src = self.service.container_request(env, 'HEAD', path.container,
-                                             _reserved(path), MAX_SMALL_BODY)
+                                             _reserved(path), MAX_SMALL_BODY,
+                                             extra)
         if src.status == 404:
             return False
         if not _ok(src.status):
@@ -722,7 +727,8 @@ class Restore(object):
 
     def _put(self):
         try:
-            self.source.ensure_container(self.env, self.path)
+            # (never waiting for a pool slot: the client's GET holds one)
+            self.source.ensure_container(self.env, self.path, extra=True)
             answer = LocalAnswer(self.source.app, self.put_env)
             answer.read()
             return answer.status_line

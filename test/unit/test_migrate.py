@@ -249,6 +249,27 @@ class TestRestore(MigrateTestCase):
         self.assertIn('migrate: restore of /v1/AUTH_local/mig/o from '
                       'default: 201 Created', self.logger.get_lines('info'))
 
+    def test_container_made_while_the_client_reads(self):
+        """A container only the source has: the restore makes it first,
+        with a connection of its own while the client's GET holds one
+        (a full pool does not make it wait for a slot the client
+        holds)."""
+        self.info = {'status': 404}
+        mw, requests = self.on_read(
+            (200, DATA, object_headers()),
+            (204, b'', [('X-Container-Meta-Color', 'blue')]),
+            pool_size='1', pool_timeout='3', client_timeout='3')
+        body, elapsed = self.timed_read(mw)
+        self.assertEqual(DATA, body)
+        self.assertLess(elapsed, 1.5)
+        self.assertEqual([('GET', REMOTE + '/mig/o'), ('HEAD', REMOTE +
+                                                       '/mig')],
+                         self.sent(requests))
+        self.assertEqual([('GET', self.path), ('PUT', '/v1/AUTH_local/mig'),
+                          ('PUT', self.path)], self.local.calls())
+        self.assertEqual({'read_through': 1, 'containers_made': 1,
+                          'restored': 1}, self.migrate_counts())
+
     def test_closed_twice_counted_once(self):
         """A body closed twice (a wrapper above, then the server): the
         restore is counted and logged once."""
