@@ -85,6 +85,10 @@ RESTORE_QUEUE = 4
 
 _EOF = object()
 _ABORT = object()
+_STALLED = object()
+#: Why a restore was abandoned: the IOError its local PUT's reads raise.
+_ABANDONED = {_ABORT: 'the client went away: restore abandoned',
+              _STALLED: 'the client stalled: restore abandoned'}
 
 
 def describe(target):
@@ -186,9 +190,17 @@ def _pre_authed(env, method, path_info, headers=(), body=b'', source='FWD'):
             sub['HTTP_' + key] = value
     if '\x00' in path_info:
         sub['HTTP_X_BACKEND_ALLOW_RESERVED_NAMES'] = 'true'
-    sub.setdefault('CONTENT_LENGTH', str(len(body)))
+    if 'HTTP_TRANSFER_ENCODING' not in sub:  # (a chunked body has none)
+        sub.setdefault('CONTENT_LENGTH', str(len(body)))
     sub['wsgi.input'] = io.BytesIO(body)
     return sub
+
+
+def _length_headers(length):
+    """How a local PUT says the length of a body copied from the source:
+    its Content-Length, or chunked if it came without one."""
+    return [('Content-Length', length)] if length else [
+        ('Transfer-Encoding', 'chunked')]
 
 
 def _timestamp(headers):
@@ -267,17 +279,22 @@ class Source(object):
             env.setdefault(LOCAL_ACLS, {})[path.container] = (
                 info.get('read_acl'), info.get('write_acl'))
 
-    def ensure_container(self, env, path):
+    def ensure_container(self, env, path, extra=False):
         """Make the local container from the source's, if only the source
         has it: its metadata, ACLs and versioning settings, marked with
-        :data:`MIGRATED_FROM`.  Returns True if it was made."""
+        :data:`MIGRATED_FROM`.  Returns True if it was made.
+
+        :param extra: the request holds a connection to the source already
+            (a restore, while the client reads).
+        """
         if self.local_container(env).get('status') != 404:
             return False
-        return self._make_container(env, path)
+        return self._make_container(env, path, extra)
 
-    def _make_container(self, env, path):
+    def _make_container(self, env, path, extra=False):
         src = self.service.container_request(env, 'HEAD', path.container,
-                                             _reserved(path), MAX_SMALL_BODY)
+                                             _reserved(path), MAX_SMALL_BODY,
+                                             extra)
         if src.status == 404:
             return False
         if not _ok(src.status):
@@ -392,9 +409,9 @@ class Source(object):
                                     status, 503)
             put_headers, overridden = stored.object_put_headers(headers)
             length = dict((k.lower(), v) for k, v in headers).get(
-                'content-length', '0')
+                'content-length')
             put_env = _pre_authed(env, 'PUT', path.path_info,
-                                  put_headers + [('Content-Length', length)],
+                                  put_headers + _length_headers(length),
                                   source='FWD_MIGRATE')
             put_env['wsgi.input'] = _IterInput(body)
             if overridden:
@@ -653,17 +670,23 @@ class _QueueInput(_IterInput):
         super().__init__(())
         self._queue = queue
         self._timeout = timeout
+        self._end = None  # once the stream is over: _EOF or why it ended
 
     def _next(self):
-        try:
-            item = self._queue.get(timeout=self._timeout)
-        except QueueEmpty:
-            raise IOError('the client stalled: restore abandoned')
-        if item is _EOF:
+        if self._end is None:
+            try:
+                item = self._queue.get(timeout=self._timeout)
+            except QueueEmpty:
+                item = _STALLED
+            if item is not _EOF and item is not _ABORT and \
+                    item is not _STALLED:
+                return item
+            self._end = item
+        # over: a read again gives b'' (or raises) again, at once, rather
+        # than waiting client_timeout on a queue that nobody feeds
+        if self._end is _EOF:
             return None
-        if item is _ABORT:
-            raise IOError('the client went away: restore abandoned')
-        return item
+        raise IOError(_ABANDONED[self._end])
 
 
 class Restore(object):
@@ -690,9 +713,7 @@ class Restore(object):
         length = resp.getheader('Content-Length')
         self.queue = Queue(RESTORE_QUEUE)
         self.put_env = _pre_authed(
-            env, 'PUT', path.path_info, headers + (
-                [('Content-Length', length)] if length else [
-                    ('Transfer-Encoding', 'chunked')]),
+            env, 'PUT', path.path_info, headers + _length_headers(length),
             source='FWD_RESTORE')
         self.put_env['wsgi.input'] = _QueueInput(self.queue, self.timeout)
         if overridden:
@@ -705,10 +726,25 @@ class Restore(object):
         return _Tee(app_iter, self)
 
     def _put(self):
-        self.source.ensure_container(self.env, self.path)
-        answer = LocalAnswer(self.source.app, self.put_env)
-        answer.read()
-        return answer.status_line
+        try:
+            # (never waiting for a pool slot: the client's GET holds one)
+            self.source.ensure_container(self.env, self.path, extra=True)
+            answer = LocalAnswer(self.source.app, self.put_env)
+            answer.read()
+            return answer.status_line
+        finally:
+            self._drain()
+
+    def _drain(self):
+        """The PUT is over, maybe before reading it all (proxy-server's
+        202 or 503 comes before 100 Continue): empty the queue, so that a
+        client waiting to put a chunk in goes on at once (and then sees
+        the thread dead) instead of after ``client_timeout``."""
+        while True:
+            try:
+                self.queue.get_nowait()
+            except QueueEmpty:
+                return
 
     def feed(self, chunk):
         if self.ended or self.thread.dead:
@@ -757,6 +793,7 @@ class _Tee(object):
         self.app_iter = app_iter
         self.chunks = iter(app_iter)
         self.restore = restore
+        self.closed = False
 
     def __iter__(self):
         return self
@@ -774,6 +811,10 @@ class _Tee(object):
         return chunk
 
     def close(self):
+        """Safe to call twice (the restore is counted once)."""
+        if self.closed:
+            return
+        self.closed = True
         try:
             if hasattr(self.app_iter, 'close'):
                 self.app_iter.close()
