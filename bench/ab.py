@@ -110,7 +110,8 @@ class CodeCluster(saio.SwiftCluster):
 
     def _spawn_server(self, server):
         env = dict(os.environ, PYTHONUNBUFFERED='1', PYTHONPATH=self.code_root)
-        argv = [sys.executable, '-m', 'swift_forwarder.testing.saio', 'serve',
+        # -P: not the current directory first on sys.path (it may be a work tree)
+        argv = [sys.executable, '-P', '-m', 'swift_forwarder.testing.saio', 'serve',
                 os.path.join(self.etc_dir, 'swift.conf'), '%s-server' % server,
                 self._conf_path(server)]
         self._procs[server] = saio._Process.spawn(server, argv, self.log_path(server), env)
