@@ -7,8 +7,8 @@ The ``forwarder`` filter decides, for each request, whether it belongs to
 another Swift cluster (the *target*).  Requests that don't go on down the
 local pipeline unchanged.  Requests that do are sent to the target's proxy
 over pooled keep-alive HTTP/1.1 connections (TLS optional); request and
-response bodies stream through in ``client_chunk_size`` pieces and are never
-held whole in memory.  Only the Swift API (``/v1/...``) is forwarded
+response bodies stream through in pieces (see ``client_chunk_size``) and are
+never held whole in memory.  Only the Swift API (``/v1/...``) is forwarded
 (plus, with ``forward_auth``, auth requests and ``/info``); ``/healthcheck``
 and anything else stay local.
 
@@ -296,7 +296,11 @@ where they are the proxy's own server certificate.
     out, after a short jittered pause (never once the client's body has
     been read); also the number of resumes of a broken response body.
 ``client_chunk_size = 65536``
-    Bytes read or written at a time, both directions.
+    Bytes read at a time from the client's upload (each read bounded by
+    ``client_timeout``).  A response body is read as it arrives, up to 16
+    times this at once (1 MiB by default; a read never waits for more than
+    has arrived, so this adds no latency, and a busy forwarder makes fewer,
+    larger reads and writes).
 ``ca_certs =``
     CA bundle to verify an https target with (default: the system's).
 ``insecure = false``
