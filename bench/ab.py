@@ -45,7 +45,7 @@ CELLS = collections.OrderedDict([
     ('head', ('HEAD', False, 1, 'bench')),
     ('get-small-c1', ('GET', False, 1, 'bench')),
 ])
-SYSCALLS = ('recvfrom', 'sendto', 'sendmsg', 'poll', 'epoll_wait', 'epoll_ctl', 'write',
+SYSCALLS = ('recvfrom', 'sendto', 'sendmsg', 'poll', 'epoll_wait', 'epoll_ctl', 'write', 'ioctl',
             'setsockopt', 'futex')
 
 

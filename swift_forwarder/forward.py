@@ -373,8 +373,8 @@ def _send_body(conn, request, name):
         for chunk in request.body:
             if chunked:
                 sendall(b'%x\r\n%s\r\n' % (len(chunk), chunk))
-            else:
-                sendall(chunk)
+            else:  # a view: what a partial send leaves is not copied
+                sendall(memoryview(chunk))
         if chunked:
             sendall(b'0\r\n\r\n')
     except ForwarderError:

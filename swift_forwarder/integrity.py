@@ -14,7 +14,7 @@ import functools
 
 from swift_forwarder.exceptions import EtagMismatch, UpstreamBodyError
 from swift_forwarder.forward import UpstreamRequest
-from swift_forwarder.iterators import ResponseBody
+from swift_forwarder.iterators import READ_AHEAD, ResponseBody
 from swift_forwarder.metrics import loggable_path
 
 __all__ = ['Integrity', 'SplicedResponse', 'put_etag_checkable',
@@ -31,14 +31,6 @@ DELETE_DROPPED = frozenset((
     'x-delete-at', 'x-delete-after')) | RESUME_DROPPED
 
 _MD5_HEX = frozenset('0123456789abcdef')
-
-#: A response body relayed to the client is read in chunks of what has
-#: arrived, up to this many times ``client_chunk_size`` (1 MiB by
-#: default): a read never waits for more than has arrived, so this costs no
-#: latency, while a busy forwarder (the target sending faster than it
-#: relays) makes a sixteenth of the system calls and Python-level steps per
-#: GiB.
-READ_AHEAD = 16
 
 
 def _names_object(path):
@@ -148,7 +140,11 @@ class Integrity(object):
     def response_body(self, env, request, conn):
         """The :class:`ResponseBody` of ``conn``'s response, which owns the
         connection from now on: verified against its ETag and resumed if
-        the target breaks off."""
+        the target breaks off.  It is read as it arrives, up to
+        :data:`READ_AHEAD` times ``client_chunk_size`` at once: a read never
+        waits for more than has arrived, so this adds no latency, while a
+        busy forwarder (the target sending faster than it relays) makes a
+        sixteenth of the reads and writes per GiB."""
         resp = conn.response
         etag = body_etag(request.method, request.path, resp) \
             if self.verify_get else None

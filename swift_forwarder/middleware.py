@@ -296,11 +296,13 @@ where they are the proxy's own server certificate.
     out, after a short jittered pause (never once the client's body has
     been read); also the number of resumes of a broken response body.
 ``client_chunk_size = 65536``
-    Bytes read at a time from the client's upload (each read bounded by
-    ``client_timeout``).  A response body is read as it arrives, up to 16
-    times this at once (1 MiB by default; a read never waits for more than
-    has arrived, so this adds no latency, and a busy forwarder makes fewer,
-    larger reads and writes).
+    Bytes read at a time from the client's upload, each read bounded by
+    ``client_timeout``; when more has already arrived, a read takes it, up
+    to 16 times this (so it never waits longer than a read of
+    ``client_chunk_size`` would).  A response body is read as it arrives,
+    up to 16 times this at once (1 MiB by default; a read never waits for
+    more than has arrived).  A busy forwarder so makes fewer, larger reads
+    and writes.
 ``ca_certs =``
     CA bundle to verify an https target with (default: the system's).
 ``insecure = false``
@@ -376,7 +378,7 @@ from swift_forwarder.green import local, spawn
 from swift_forwarder.headers import client_base_url, response_headers, \
     rewrite_storage_url, upstream_headers
 from swift_forwarder.integrity import Integrity, put_etag_checkable
-from swift_forwarder.iterators import RequestBody
+from swift_forwarder.iterators import RequestBody, arrived_bytes
 from swift_forwarder.metrics import NULL_METRICS, RequestRecord, \
     TargetMetrics, loggable_path
 from swift_forwarder.paths import RequestPath
@@ -712,7 +714,8 @@ class TargetForwarder(object):
         check_put = has_body and put_etag_checkable(env, path)
         body = record.request_body = RequestBody(
             env['wsgi.input'], length, conf.client_chunk_size,
-            conf.client_timeout, checksum=check_put) if has_body else None
+            conf.client_timeout, checksum=check_put,
+            arrived=arrived_bytes(env)) if has_body else None
         request = UpstreamRequest(env['REQUEST_METHOD'], path, upstream_headers(
             env, self.netloc, hops, env.get('swift.trans_id'),
             self.upstream.user_agent, service=self.service is not None),
