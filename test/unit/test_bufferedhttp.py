@@ -3,7 +3,10 @@
 """Tests for swift_forwarder.bufferedhttp, on real loopback sockets."""
 
 import gc
+import http.client as std_http_client
+import io
 import os
+import unittest
 import shutil
 import ssl as std_ssl
 import tempfile
@@ -11,8 +14,10 @@ from unittest import mock
 
 import eventlet
 
+from swift_forwarder import bufferedhttp
 from swift_forwarder.bufferedhttp import BufferedHTTPConnection, \
-    BufferedHTTPSConnection, make_ssl_context
+    BufferedHTTPResponse, BufferedHTTPSConnection, make_ssl_context, \
+    parse_header_block
 from swift_forwarder.green import socket
 
 from test.functional.util import tcp_connections
@@ -209,6 +214,117 @@ class TestBufferedHTTPConnection(BufferedHTTPTestCase):
         server.wait(timeout=1)
         self.assertEqual([b''], seen)
         self.assertIsNone(resp.fp)
+
+
+#: Header blocks, each as http.client must read it: plain ones (the fast
+#: path) and every kind the email parser reads otherwise.
+HEADER_BLOCKS = [
+    b'Content-Length: 5\r\nEtag: "abc"\r\nX-Trans-Id: tx1\r\n\r\n',
+    b'A: 1\r\na: 2\r\nA: 3\r\nB:\r\nC:   \r\nD:\t x \t\r\n\r\n',
+    b'X-Object-Meta-Caf\xe9: \xe9t\xe9\r\n\r\n',
+    b'LF-Only: yes\nOther: 1\n\n',
+    b'No-Blank-Line: 1\r\n',
+    b'',
+    b'Folded: one\r\n two\r\n\tthree\r\nAfter: x\r\n\r\n',
+    b'Bad Name: x\r\nLater: y\r\n\r\n',
+    b'Bare: a\rb\r\nNext: 1\r\n\r\n',
+    b'Cr-End: a\r\r\n\r\n',
+    b':empty-name\r\nX: 1\r\n\r\n',
+    b'From someone\r\nX: 1\r\n\r\n',
+    b'no colon at all\r\nX: 1\r\n\r\n',
+    b'X: 1\r\n   \r\nY: 2\r\n\r\n',
+    b'Colon:in:value: a:b\r\n\r\n',
+]
+
+
+class TestParseHeaderBlock(unittest.TestCase):
+    """The response head as http.client reads it, byte for byte."""
+
+    def test_same_as_http_client(self):
+        for block in HEADER_BLOCKS:
+            expected = std_http_client.parse_headers(io.BytesIO(block + b'BODY'))
+            fp = io.BytesIO(block + b'BODY')
+            pairs, message = parse_header_block(fp)
+            self.assertEqual(list(expected.items()), pairs, block)
+            if message is None:  # plain pairs: made when asked for
+                message = bufferedhttp.message_of(pairs)
+            self.assertEqual(list(expected.items()), list(message.items()),
+                             block)
+            self.assertEqual([type(d) for d in expected.defects],
+                             [type(d) for d in message.defects], block)
+            rest = io.BytesIO(block + b'BODY')
+            std_http_client.parse_headers(rest)
+            self.assertEqual(rest.read(), fp.read(), block)
+
+    def test_getheader_as_http_client(self):
+        """getheader() joins repeated headers, and the response's framing
+        (length, chunked, will_close) is http.client's."""
+        heads = [b'HTTP/1.1 200 OK\r\n' + block for block in HEADER_BLOCKS
+                 if block.endswith(b'\n\n')] + [
+            b'HTTP/1.1 200 OK\r\nContent-Length: 7\r\n'
+            b'Content-Length: 9\r\n\r\n',
+            b'HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n'
+            b'Content-Length: 7\r\n\r\n',
+            b'HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Close\r\n\r\n',
+            b'HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n',
+            b'HTTP/1.0 200 OK\r\nContent-Length: 3\r\n'
+            b'Connection: keep-alive\r\n\r\n',
+            b'HTTP/1.0 200 OK\r\nKeep-Alive: 5\r\n\r\n',
+            b'HTTP/1.0 200 OK\r\nProxy-Connection: keep-alive\r\n\r\n',
+            b'HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\n',
+            b'HTTP/1.1 200 OK\r\nContent-Length: -3\r\n\r\n',
+            b'HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n',
+            b'HTTP/1.1 100 Continue\r\nX: 1\r\n\r\n'
+            b'HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n',
+        ]
+
+        class Sock(object):
+            def __init__(self, data):
+                self.data = data
+
+            def makefile(self, mode):
+                return io.BytesIO(self.data)
+        names = ['Content-Length', 'a', 'B', 'c', 'd', 'Transfer-Encoding',
+                 'X-Object-Meta-Caf\xe9', 'missing', 'Folded', 'bare']
+        for head in heads:
+            for method in ('GET', 'HEAD'):
+                ours = BufferedHTTPResponse(Sock(head), method=method)
+                theirs = std_http_client.HTTPResponse(Sock(head), method=method)
+                ours.begin()
+                theirs.begin()
+                for attr in ('status', 'reason', 'version', 'chunked',
+                             'length', 'will_close'):
+                    self.assertEqual(getattr(theirs, attr),
+                                     getattr(ours, attr), (head, attr))
+                self.assertEqual(theirs.getheaders(), ours.getheaders())
+                self.assertEqual(list(theirs.msg.items()),
+                                 list(ours.msg.items()))
+                self.assertIs(ours.msg, ours.headers)
+                for name in names:
+                    self.assertEqual(theirs.getheader(name),
+                                     ours.getheader(name), (head, name))
+                    self.assertEqual(theirs.getheader(name, ['d', 'e']),
+                                     ours.getheader(name, ['d', 'e']))
+
+    def test_too_many_headers(self):
+        """http.client's bounds: _MAXHEADERS lines (the blank one counts;
+        Swift's bufferedhttp raises it), 64 KiB a line."""
+        green = bufferedhttp.http_client
+        most = int(green._MAXHEADERS)
+        for block in (b'X: 1\r\n' * most + b'\r\n',
+                      b'X: ' + b'y' * 65536 + b'\r\n\r\n'):
+            with self.assertRaises(green.HTTPException):
+                green.parse_headers(io.BytesIO(block))
+            with self.assertRaises(green.HTTPException):
+                parse_header_block(io.BytesIO(block))
+        block = b'X: 1\r\n' * (most - 1) + b'\r\n'
+        self.assertEqual(len(green.parse_headers(io.BytesIO(block))),
+                         len(parse_header_block(io.BytesIO(block))[0]))
+        with mock.patch.object(green, '_MAXHEADERS', 3):
+            with self.assertRaises(green.HTTPException):
+                parse_header_block(io.BytesIO(b'X: 1\r\n' * 3 + b'\r\n'))
+            self.assertEqual(2, len(parse_header_block(
+                io.BytesIO(b'X: 1\r\n' * 2 + b'\r\n'))[0]))
 
 
 class TestTLS(BufferedHTTPTestCase):
