@@ -1,26 +1,34 @@
 # Copyright (c) 2026 swift_forwarder developers
 # Licensed under the Apache License, Version 2.0
-"""The forwarder's own CPU per request: the filter alone, nothing of Swift's pipeline.
+"""The forwarder's own cost per request: the filter alone, nothing of Swift's pipeline.
 
 A worker process (one per variant, see :mod:`bench.ab`) loads the ``forwarder`` filter
 the way paste does (``filter_factory``), in a process set up like a Swift proxy worker
-(eventlet monkey-patched, the poll hub, Swift's logger writing to a file), and calls it
-directly with the environ eventlet's WSGI server and the middlewares before it would give
-it (``wsgi.input`` an eventlet ``Input`` on a socket, behind proxy-logging's
-``InputProxy``; a transaction id), one request after another, against a real target
-cluster.  The worker's CPU time (``time.process_time``) over those requests, divided by
-their number, is what the forwarder's code costs per request: routing, checks, headers,
-the pooled upstream round trip with its system calls, the response head, the log line
-and metrics.  While it waits for the target the process is idle, so that costs nothing.
+(eventlet monkey-patched, the poll hub, Swift's logger writing to a file, the requests in
+a green thread as eventlet's server runs a client connection), and calls it directly with
+the environ eventlet's WSGI server and the middlewares before it would give it
+(``wsgi.input`` an eventlet ``Input`` on a socket, behind proxy-logging's ``InputProxy``;
+a transaction id), one 4 KiB request after another.  What that costs is the forwarder's
+code: routing, checks, headers, the pooled upstream round trip with its system calls,
+the response head, the log line and metrics.  While it waits for the target the process
+is idle, so that costs nothing.
 
-Run by :mod:`bench.run` (the per-request goal) and usable on its own::
+Two measures:
 
-    python -m bench.own --variant before=HEAD~1 --variant after=WORKTREE [--rounds 8]
+* CPU time (``time.process_time``) per request, against a real target cluster: what
+  :mod:`bench.run` reports for the per-request goal;
+* with ``--callgrind``: instructions per request under valgrind's callgrind, against a
+  fake target in another process (a few lines of Python answering as Swift does), the
+  same count every run, for before/after pairs on a machine whose CPU time is noisy.
+
+    python -m bench.own --variant before=HEAD~1 --variant after=WORKTREE \\
+        [--rounds 8] [--callgrind [--count 200]]
 
 The worker side of this file runs with only the variant's code on ``sys.path``: it
 imports nothing from ``bench``.
 """
 
+import glob
 import os
 import subprocess
 import sys
@@ -34,18 +42,26 @@ BODY_SIZE = 4096
 
 class Worker(object):
     """One worker process running the forwarder from ``code_root`` against
-    ``target_url`` (``account``, ``container``, ``token``: where the 4 KiB objects are)."""
+    ``target_url`` (``account``, ``container``, ``token``: where the 4 KiB objects are).
+
+    :param callgrind: None, or a file name prefix: run under callgrind, and
+        :meth:`measure` counts instructions instead of CPU seconds.
+    """
 
     def __init__(self, code_root, target_url, account, container, token, options=None,
-                 log_path=os.devnull):
+                 log_path=os.devnull, callgrind=None):
         env = dict(os.environ, PYTHONPATH=code_root, PYTHONUNBUFFERED='1')
         args = [target_url, account, container, token] + [
             '%s=%s' % item for item in sorted((options or {}).items())]
+        argv = [sys.executable, '-P', os.path.abspath(__file__), '--worker'] + args
+        self.callgrind, self.batches = callgrind, 0
+        if callgrind:
+            # a dump each time the worker calls os.getppid(): before and after a batch
+            argv = ['valgrind', '--tool=callgrind', '--dump-before=os_getppid*',
+                    '--callgrind-out-file=%s.out' % callgrind] + argv
         self.log = open(log_path, 'ab')
-        self.proc = subprocess.Popen(
-            [sys.executable, '-P', os.path.abspath(__file__), '--worker'] + args,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env,
-            text=True, cwd='/')
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log, env=env, text=True, cwd='/')
         line = self.proc.stdout.readline().strip()
         if line != 'ready':
             self.stop()
@@ -53,23 +69,38 @@ class Worker(object):
                                % (line, log_path))
 
     def measure(self, method, count=ROUND):
-        """CPU seconds per request over ``count`` ``method`` requests."""
+        """CPU seconds (or instructions, under callgrind) per request over ``count``
+        ``method`` requests."""
         self.proc.stdin.write('%s %d\n' % (method, count))
         self.proc.stdin.flush()
         reply = self.proc.stdout.readline().split()
         if len(reply) != 2 or reply[1] != '0':
             raise RuntimeError('bench.own worker: %s' % (' '.join(reply) or 'exited'))
-        return float(reply[0]) / count
+        self.batches += 1
+        if not self.callgrind:
+            return float(reply[0]) / count
+        # parts: 1 before the first batch, then 2k the k-th batch, 2k+1 between
+        return _callgrind_total('%s.out.%d' % (self.callgrind, 2 * self.batches)) / count
 
     def stop(self):
         if self.proc.poll() is None:
             self.proc.stdin.close()
             try:
-                self.proc.wait(10)
+                self.proc.wait(60 if self.callgrind else 10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        for path in glob.glob('%s.out*' % self.callgrind) if self.callgrind else ():
+            os.unlink(path)
+
+
+def _callgrind_total(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(('summary:', 'totals:')):
+                return int(line.split()[1])
+    raise RuntimeError('no total in %s' % path)
 
 
 # --- the worker side: only the variant's swift_forwarder, swift, eventlet -------------------
@@ -95,16 +126,25 @@ def _worker(argv):
     forwarder = filter_factory({}, **conf)(_not_forwarded)
     requests = _Requests(forwarder, account, container, token, InputProxy,
                          eventlet.wsgi.Input)
+    # in a green thread, as eventlet's server runs each client connection
+    # (the logger's current_thread() is cheap there, not in the main greenlet)
+    eventlet.spawn(_serve, requests).wait()
+
+
+def _serve(requests):
     for method in METHODS * 20:  # warm up: pool, caches
         requests.one(method)
     print('ready', flush=True)
     for line in sys.stdin:
         method, count = line.split()
         errors = 0
+        os.getppid()  # callgrind: the batch starts
         started = time.process_time()
         for _ in range(int(count)):
             errors += requests.one(method)
-        print('%.9f %d' % (time.process_time() - started, errors), flush=True)
+        elapsed = time.process_time() - started
+        os.getppid()  # callgrind: the batch ends
+        print('%.9f %d' % (elapsed, errors), flush=True)
 
 
 def _not_forwarded(env, start_response):
@@ -168,59 +208,142 @@ class _Requests(object):
         return 0 if self.status in (200, 201) else 1
 
 
+# --- a fake target: answers as a Swift proxy does, keep-alive, the PUT's ETag its MD5 ---------
+
+FAKE_TARGET = r'''
+import hashlib, os, socket, sys, threading
+BODY = os.urandom(4096)
+HEAD = ('HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nEtag: %s\r\n'
+        'Last-Modified: Thu, 03 Dec 2026 12:00:00 GMT\r\nX-Timestamp: 1796212800.12345\r\n'
+        'Accept-Ranges: bytes\r\nX-Trans-Id: tx0123456789abcdef01234-0069301234\r\n'
+        'X-Openstack-Request-Id: tx0123456789abcdef01234-0069301234\r\n'
+        'Date: Thu, 03 Dec 2026 12:00:00 GMT\r\nContent-Length: %d\r\n\r\n'
+        % (hashlib.md5(BODY).hexdigest(), len(BODY))).encode()
+CREATED = ('HTTP/1.1 201 Created\r\nContent-Type: text/html; charset=UTF-8\r\n'
+           'Etag: %s\r\nLast-Modified: Thu, 03 Dec 2026 12:00:00 GMT\r\n'
+           'X-Trans-Id: tx0123456789abcdef01234-0069301234\r\n'
+           'X-Openstack-Request-Id: tx0123456789abcdef01234-0069301234\r\n'
+           'Date: Thu, 03 Dec 2026 12:00:00 GMT\r\nContent-Length: 0\r\n\r\n')
+def serve(conn):
+    f = conn.makefile('rb')
+    while True:
+        line = f.readline()
+        if not line:
+            return
+        length, expect = 0, False
+        while True:
+            header = f.readline()
+            if header in (b'\r\n', b''):
+                break
+            name, _, value = header.partition(b':')
+            length = int(value) if name.lower() == b'content-length' else length
+            expect = expect or name.lower() == b'expect'
+        if line.startswith(b'PUT'):
+            if expect:
+                conn.sendall(b'HTTP/1.1 100 Continue\r\n\r\n')
+            conn.sendall((CREATED % hashlib.md5(f.read(length)).hexdigest()).encode())
+        else:
+            conn.sendall(HEAD if line.startswith(b'HEAD') else HEAD + BODY)
+listener = socket.socket()
+listener.bind(('127.0.0.1', 0))
+listener.listen(64)
+print(listener.getsockname()[1], flush=True)
+while True:
+    conn, _ = listener.accept()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+'''
+
+
+class FakeTarget(object):
+    """The fake target in a process of its own; stop() ends it (by its pid)."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, '-c', FAKE_TARGET],
+                                     stdout=subprocess.PIPE, text=True)
+        self.url = 'http://127.0.0.1:%d' % int(self.proc.stdout.readline())
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
 # --- on its own ---------------------------------------------------------------------------
+
+def _real_target(workdir):
+    """A dev cluster with the 4 KiB object: (cluster, url, account, token)."""
+    import urllib.parse
+    from bench import client
+    from swift_forwarder.testing import saio
+    target = saio.SwiftCluster('target', workdir, saio.find_free_base())
+    target.start()
+    storage_url, token = target.get_auth()
+    account = urllib.parse.urlsplit(storage_url).path.split('/')[2]
+    ep = client.Endpoint(target.proxy_url, '/v1/' + account, token)
+    conn = ep.connect()
+    client.request(conn, 'PUT', ep.path('own'), token, expect=(201, 202))
+    client.request(conn, 'PUT', ep.path('own', 'small'), token,
+                   body=os.urandom(BODY_SIZE), expect=(201,))
+    conn.close()
+    return target, target.proxy_url, account, token
+
 
 def main(argv=None):
     import argparse
     import collections
+    import shutil
     import tempfile
-    import urllib.parse
-    from bench import ab, client, stats
-    from swift_forwarder.testing import saio
+    from bench import ab, stats
 
     parser = argparse.ArgumentParser(prog='python -m bench.own',
                                      description=__doc__.split('\n\n')[0])
     parser.add_argument('--variant', action='append', required=True,
                         metavar='NAME=REV[:OPT=VALUE,...]')
-    parser.add_argument('--rounds', type=int, default=8)
+    parser.add_argument('--rounds', type=int, help='default 8, 1 with --callgrind')
+    parser.add_argument('--callgrind', action='store_true',
+                        help='count instructions (valgrind), against a fake target')
+    parser.add_argument('--count', type=int, help='requests per measurement '
+                        '(default %d, 200 with --callgrind)' % ROUND)
     args = parser.parse_args(argv)
+    rounds = args.rounds or (1 if args.callgrind else 8)
+    count = args.count or (200 if args.callgrind else ROUND)
     variants = [ab._parse_variant(parser, v) for v in args.variant]
     workdir = tempfile.mkdtemp(prefix='swift-forwarder-own-')
-    target = saio.SwiftCluster('target', workdir, saio.find_free_base())
-    target.start()
     workers = collections.OrderedDict()
+    if args.callgrind:
+        target = FakeTarget()
+        url, account, token = target.url, 'AUTH_test', 'AUTH_tk0123456789abcdef'
+    else:
+        target, url, account, token = _real_target(workdir)
     try:
-        storage_url, token = target.get_auth()
-        account = urllib.parse.urlsplit(storage_url).path.split('/')[2]
-        ep = client.Endpoint(target.proxy_url, '/v1/' + account, token)
-        conn = ep.connect()
-        client.request(conn, 'PUT', ep.path('own'), token, expect=(201, 202))
-        client.request(conn, 'PUT', ep.path('own', 'small'), token,
-                       body=os.urandom(BODY_SIZE), expect=(201,))
-        conn.close()
         for name, rev, options in variants:
             code = ab.export(rev, os.path.join(workdir, 'code-' + name))
-            workers[name] = Worker(code, target.proxy_url, account, 'own', token, options,
-                                   os.path.join(workdir, 'own-%s.log' % name))
+            workers[name] = Worker(code, url, account, 'own', token, options,
+                                   os.path.join(workdir, 'own-%s.log' % name),
+                                   callgrind=os.path.join(workdir, 'cg-' + name)
+                                   if args.callgrind else None)
         results = collections.defaultdict(list)
         names = list(workers)
-        for rnd in range(args.rounds):
+        for rnd in range(rounds):
             order = names[rnd % len(names):] + names[:rnd % len(names)]
             for method in METHODS:
                 for name in order:
-                    results[(name, method)].append(workers[name].measure(method))
-        first = names[0]
+                    results[(name, method)].append(workers[name].measure(method, count))
+        unit, scale = ('instructions', 1) if args.callgrind else ('us CPU', 1e6)
+        print('per request (%s), median of %d rounds of %d requests:' % (
+            unit, rounds, count))
         for method in METHODS:
-            base = stats.median(results[(first, method)])
+            base = stats.median(results[(names[0], method)])
             print('%-5s ' % method + '  '.join(
-                '%s %.1f us%s' % (name, stats.median(results[(name, method)]) * 1e6,
-                                  '' if name == first else ' (x%.3f)' % (
-                                      stats.median(results[(name, method)]) / base))
+                '%s %.1f%s' % (name, stats.median(results[(name, method)]) * scale,
+                               '' if name == names[0] else ' (x%.3f)' % (
+                                   stats.median(results[(name, method)]) / base))
                 for name in names))
     finally:
         for worker in workers.values():
             worker.stop()
         target.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
