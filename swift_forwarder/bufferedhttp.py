@@ -39,11 +39,28 @@ _PLAIN_BLOCK = re.compile(r'(?:[\x21-\x39\x3b-\x7e]+:[^\r\n]*\r?\n)*\Z')
 _FIELD = re.compile(r'([\x21-\x39\x3b-\x7e]+):[ \t]*([^\r\n]*)\r?\n')
 
 
-def _read_header_lines(fp):
-    """The header block's lines (bytes) and the blank line (or b'' at EOF)
-    that ends it, with http.client's bounds (the blank line counts)."""
-    lines = []
+def _read_header_block(fp):
+    """The header block (bytes: its lines, each with its line end) and the
+    blank line (or b'' at EOF) that ends it, with http.client's bounds (the
+    blank line counts).
+
+    When the whole block is already buffered and ends with a CRLF line, it
+    is taken in one read; else line by line, as http.client does.
+    """
     most = getattr(http_client, '_MAXHEADERS', 100)
+    data = fp.peek(_MAXLINE) if hasattr(fp, 'peek') else b''
+    last = data.find(b'\n\r\n')  # the end of the line before a CRLF line
+    if last > 0 and not data.startswith((b'\r\n', b'\n')) and \
+            data.find(b'\n\n', 0, last + 1) < 0 and last < _MAXLINE and \
+            data.count(b'\n', 0, last + 1) + 1 <= most:
+        block = fp.read(last + 3)
+        return block[:-2], b'\r\n'
+    lines, end = _read_header_lines(fp, most)
+    return b''.join(lines), end
+
+
+def _read_header_lines(fp, most):
+    lines = []
     while True:
         line = fp.readline(_MAXLINE + 1)
         if len(line) > _MAXLINE:
@@ -61,8 +78,8 @@ def parse_header_block(fp):
     pairs in order as :func:`http.client.parse_headers` would give them,
     and its :class:`http.client.HTTPMessage` if one was made (None: see
     :func:`message_of`)."""
-    lines, end = _read_header_lines(fp)
-    text = b''.join(lines).decode('latin-1')
+    block, end = _read_header_block(fp)
+    text = block.decode('latin-1')
     if _PLAIN_BLOCK.match(text):
         return _FIELD.findall(text), None
     message = http_client.email.parser.Parser(
@@ -83,7 +100,10 @@ class BufferedHTTPResponse(http_client.HTTPResponse):
     and parses its head with :func:`parse_header_block`; ``getheader`` is
     a dict lookup."""
 
-    _fields = None  # lower-cased name: [values], once the head is read
+    #: once the head is read: lower-cased name: its values joined with
+    #: ', ' (what getheader() gives); and the first value of a name given
+    #: more than once (what HTTPMessage.get() gives)
+    _fields = _firsts = None
     _pairs = _message = None
 
     @property
@@ -126,7 +146,12 @@ class BufferedHTTPResponse(http_client.HTTPResponse):
         self._pairs, self._message = parse_header_block(self.fp)
         self._fields = fields = {}
         for name, value in self._pairs:
-            fields.setdefault(name.lower(), []).append(value)
+            lowered = name.lower()
+            if lowered in fields:  # rare
+                self._firsts = firsts = self._firsts or {}
+                firsts.setdefault(lowered, fields[lowered])
+                value = fields[lowered] + ', ' + value
+            fields[lowered] = value
         self._framing(status)
 
     def _framing(self, status):
@@ -155,8 +180,9 @@ class BufferedHTTPResponse(http_client.HTTPResponse):
 
     def _first(self, lowered):
         """The first value of a header, as ``HTTPMessage.get`` gives it."""
-        values = self._fields.get(lowered)
-        return values[0] if values else None
+        if self._firsts is not None and lowered in self._firsts:
+            return self._firsts[lowered]
+        return self._fields.get(lowered)
 
     def _check_close(self):
         conn = self._first('connection')
@@ -174,10 +200,12 @@ class BufferedHTTPResponse(http_client.HTTPResponse):
         with ', ', or ``default``."""
         if self._fields is None:
             return super().getheader(name, default)
-        values = self._fields.get(name.lower()) or default
-        if isinstance(values, str) or not hasattr(values, '__iter__'):
-            return values
-        return ', '.join(values)
+        value = self._fields.get(name.lower())
+        if value is not None:
+            return value
+        if isinstance(default, str) or not hasattr(default, '__iter__'):
+            return default
+        return ', '.join(default)
 
     def getheaders(self):
         if self._fields is None:
@@ -218,6 +246,7 @@ class _BufferedMixin(object):
         self.created_at = self.last_used = time.monotonic()
         self.requests = 0
         self.response = None
+        self._poller = None
 
     def connect(self):
         super().connect()  # bounded by conn_timeout
@@ -226,18 +255,21 @@ class _BufferedMixin(object):
     def _connected(self):
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.settimeout(self.node_timeout)
+        self._poller = None
 
-    def send_head(self, method, target, headers):
+    def send_head(self, method, target, headers, more=()):
         """Send the request line and headers in one write.
 
         :param target: the already-quoted path and query.
-        :param headers: (name, value) pairs, already validated.
+        :param headers: (name, value) pairs, already validated; ``more``,
+            more of them, after.
         """
-        lines = ['%s %s HTTP/1.1' % (method, target)]
-        lines.extend('%s: %s' % pair for pair in headers)
+        lines = ['%s %s HTTP/1.1\r\n' % (method, target)]
+        lines += ['%s: %s\r\n' % pair for pair in headers]
+        lines += ['%s: %s\r\n' % pair for pair in more]
         lines.append('\r\n')
         self.requests += 1
-        self.sock.sendall('\r\n'.join(lines).encode('latin-1'))
+        self.sock.sendall(''.join(lines).encode('latin-1'))
         self.response = self.response_class(self.sock, method=method)
 
     def expect(self):
@@ -260,9 +292,10 @@ class _BufferedMixin(object):
         """
         if self.sock is None:
             return True
-        poller = original_select.poll()
-        poller.register(self.sock.fileno(), original_select.POLLIN)
-        return bool(poller.poll(0))
+        if self._poller is None:  # one per connection: one syscall a check
+            self._poller = original_select.poll()
+            self._poller.register(self.sock.fileno(), original_select.POLLIN)
+        return bool(self._poller.poll(0))
 
     def release_response(self):
         """Let go of the last response.  Its buffered file holds a reference
@@ -275,6 +308,7 @@ class _BufferedMixin(object):
 
     def close(self):
         self.release_response()
+        self._poller = None
         super().close()
 
 

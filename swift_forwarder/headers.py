@@ -22,6 +22,7 @@ HOP_BY_HOP = frozenset((
 ))
 _SET_BY_US = frozenset(('host', 'expect', 'content-length',
                         'x-trans-id-extra', HOP_HEADER.lower()))
+_DROPPED = HOP_BY_HOP | _SET_BY_US
 
 #: Response headers the local proxy sets itself (catch_errors); the
 #: target's transaction id comes back as ``X-Forwarder-Trans-Id``.
@@ -51,6 +52,22 @@ def header_name(environ_key):
     return environ_key[5:].replace('_', '-').title()
 
 
+#: environ key: (header name, lower-cased), for the keys seen so far (at
+#: most _NAMES_KEPT: a client may send any names it likes)
+_NAMES = {}
+_NAMES_KEPT = 4096
+
+
+def _names(environ_key):
+    names = _NAMES.get(environ_key)
+    if names is None:
+        name = header_name(environ_key)
+        names = (name, name.lower())
+        if len(_NAMES) < _NAMES_KEPT:
+            _NAMES[environ_key] = names
+    return names
+
+
 def is_cluster_only(lowered_name):
     """See ``_CLUSTER_ONLY_PREFIXES``; ``x-forwarded-for`` is rebuilt from
     the client's address only."""
@@ -68,9 +85,10 @@ def upstream_headers(env, netloc, hops, txn_id, via, service=False):
         set or that carries the client's local identity (see
         :func:`is_cluster_only`); the caller adds the service token.
     """
-    dropped = HOP_BY_HOP | _SET_BY_US | {
-        name.strip().lower()
-        for name in env.get('HTTP_CONNECTION', '').split(',')}
+    dropped = _DROPPED
+    if 'HTTP_CONNECTION' in env:
+        dropped = dropped | {name.strip().lower()
+                             for name in env['HTTP_CONNECTION'].split(',')}
     headers = [('Host', netloc), (HOP_HEADER, hops)]
     if env.get('CONTENT_TYPE'):
         headers.append(('Content-Type', env['CONTENT_TYPE']))
@@ -78,8 +96,7 @@ def upstream_headers(env, netloc, hops, txn_id, via, service=False):
     for key, value in env.items():
         if not key.startswith('HTTP_'):
             continue
-        name = header_name(key)
-        lowered = name.lower()
+        name, lowered = _names(key)
         if lowered in dropped or lowered.startswith('proxy-') or (
                 service and is_cluster_only(lowered)):
             continue
@@ -100,19 +117,25 @@ def upstream_headers(env, netloc, hops, txn_id, via, service=False):
     return headers
 
 
-def response_headers(headers):
+def response_headers(headers, connection=None):
     """The target's response headers as the client should see them:
-    hop-by-hop ones dropped, with any its ``Connection`` header names."""
-    dropped = _RESPONSE_DROPPED | {
-        token.strip().lower() for name, value in headers
-        if name.lower() == 'connection' for token in value.split(',')}
-    result = []
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered in dropped or lowered.startswith('proxy-'):
-            continue
-        result.append((_RESPONSE_RENAMED.get(lowered, name), value))
-    return result
+    hop-by-hop ones dropped, with any its ``Connection`` header names.
+
+    :param connection: the value of the response's ``Connection`` headers
+        (joined with ','; '' for none), if the caller has it at hand; else
+        it is looked for in ``headers``.
+    """
+    if connection is None:
+        connection = ','.join(value for name, value in headers
+                              if name.lower() == 'connection')
+    dropped = _RESPONSE_DROPPED
+    if connection:
+        dropped = dropped | {token.strip().lower()
+                             for token in connection.split(',')}
+    return [(_RESPONSE_RENAMED.get(lowered, name), value)
+            for name, value in headers
+            if not ((lowered := name.lower()) in dropped or
+                    lowered.startswith('proxy-'))]
 
 
 def client_base_url(env, scheme='default'):

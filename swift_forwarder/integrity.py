@@ -115,6 +115,13 @@ def resumable_span(method, resp):
     return None
 
 
+class _Lazy(functools.partial):
+    """A resumer worked out only when a body breaks off (see
+    :class:`ResponseBody`)."""
+
+    lazy = True
+
+
 class Integrity(object):
     """One target's response bodies and PUT checks.
 
@@ -150,7 +157,7 @@ class Integrity(object):
             if self.verify_get else None
         return ResponseBody(self.upstream.pool, conn,
                             self.chunk_size * READ_AHEAD, etag=etag,
-                            resume=self._resumer(env, request, resp),
+                            resume=_Lazy(self._resumer, env, request, resp),
                             max_resumes=self.retries)
 
     def app_iter(self, body, record):

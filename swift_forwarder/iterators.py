@@ -149,7 +149,10 @@ class ResponseBody(object):
         mismatch the last chunk is withheld and the stream aborted.
     :param resume: None, or ``resume(offset)`` returning a fresh connection
         whose response carries the body from ``offset`` on; tried up to
-        ``max_resumes`` times when the body breaks off.
+        ``max_resumes`` times when the body breaks off.  Or a callable
+        that returns such a ``resume`` or None, marked ``lazy = True``:
+        called when the body first breaks off, so that what a resume needs
+        is worked out only when one is.
     """
 
     def __init__(self, pool, conn, chunk_size, on_close=None, etag=None,
@@ -245,6 +248,10 @@ class ResponseBody(object):
     def _resume_after(self, err):
         """Go on from where ``err`` broke the body off, on a fresh
         connection; returns None, or the last error once resumes run out."""
+        if getattr(self._resume, 'lazy', False):
+            self._resume = self._resume()
+            if self._resume is None:
+                self._max_resumes = 0
         while self.resumes < self._max_resumes:
             self.resumes += 1
             self._abort()

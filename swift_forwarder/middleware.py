@@ -748,7 +748,8 @@ class TargetForwarder(object):
         record.log_info = (log_info, len(log_info) - 1)
 
     def _response_headers(self, env, resp):
-        headers = response_headers(resp.getheaders())
+        headers = response_headers(resp.getheaders(),
+                                   resp.getheader('Connection', ''))
         if is_auth_path(env['PATH_INFO']):
             headers = rewrite_storage_url(headers, client_base_url(
                 env, self.conf.storage_url_scheme))

@@ -241,20 +241,56 @@ class TestParseHeaderBlock(unittest.TestCase):
     """The response head as http.client reads it, byte for byte."""
 
     def test_same_as_http_client(self):
-        for block in HEADER_BLOCKS:
-            expected = std_http_client.parse_headers(io.BytesIO(block + b'BODY'))
-            fp = io.BytesIO(block + b'BODY')
-            pairs, message = parse_header_block(fp)
-            self.assertEqual(list(expected.items()), pairs, block)
-            if message is None:  # plain pairs: made when asked for
-                message = bufferedhttp.message_of(pairs)
-            self.assertEqual(list(expected.items()), list(message.items()),
-                             block)
-            self.assertEqual([type(d) for d in expected.defects],
-                             [type(d) for d in message.defects], block)
-            rest = io.BytesIO(block + b'BODY')
-            std_http_client.parse_headers(rest)
-            self.assertEqual(rest.read(), fp.read(), block)
+        """Read line by line, or at once from a buffer that holds the whole
+        block (and from one too small for it): the same headers, and the
+        same bytes left for the body."""
+        blocks = HEADER_BLOCKS + [
+            b'X: 1\r\n\r\n\r\n', b'X: 1\n\r\n', b'X: 1\r\nY: 2\n\nZ: 3\r\n\r\n',
+            b'\r\nX: 1\r\n\r\n', b'\nX: 1\r\n\r\n', b'X: 1\r\n\r',
+            b'X: %s\r\n\r\n' % (b'y' * 70000)]
+        for block in blocks:
+            for fp in self.files(block + b'BODY\r\n\r\nMORE'):
+                try:
+                    expected = std_http_client.parse_headers(
+                        io.BytesIO(block + b'BODY\r\n\r\nMORE'))
+                except std_http_client.HTTPException as err:
+                    # the green http.client's exception of the same name
+                    with self.assertRaises(getattr(
+                            bufferedhttp.http_client, type(err).__name__)):
+                        parse_header_block(fp)
+                    continue
+                pairs, message = parse_header_block(fp)
+                self.assertEqual(list(expected.items()), pairs, block)
+                if message is None:  # plain pairs: made when asked for
+                    message = bufferedhttp.message_of(pairs)
+                self.assertEqual(list(expected.items()),
+                                 list(message.items()), block)
+                self.assertEqual([type(d) for d in expected.defects],
+                                 [type(d) for d in message.defects], block)
+                rest = io.BytesIO(block + b'BODY\r\n\r\nMORE')
+                std_http_client.parse_headers(rest)
+                self.assertEqual(rest.read(), fp.read(), block)
+
+    def test_buffered_block_read_at_once(self):
+        """A block all in the buffer, ending in a CRLF line: one read, no
+        line-by-line reading."""
+        class Reader(io.BufferedReader):
+            lines = 0
+
+            def readline(self, *args):
+                Reader.lines += 1
+                return super().readline(*args)
+        fp = Reader(io.BytesIO(HEADER_BLOCKS[0] + b'BODY'), 4096)
+        pairs, _message = parse_header_block(fp)
+        self.assertEqual(3, len(pairs))
+        self.assertEqual((0, b'BODY'), (Reader.lines, fp.read()))
+
+    @staticmethod
+    def files(data):
+        """The same bytes as a file without peek(), and buffered (peek()
+        then shows what is buffered), in a large and a small buffer."""
+        return [io.BytesIO(data), io.BufferedReader(io.BytesIO(data), 1 << 20),
+                io.BufferedReader(io.BytesIO(data), 8)]
 
     def test_getheader_as_http_client(self):
         """getheader() joins repeated headers, and the response's framing
@@ -315,16 +351,19 @@ class TestParseHeaderBlock(unittest.TestCase):
                       b'X: ' + b'y' * 65536 + b'\r\n\r\n'):
             with self.assertRaises(green.HTTPException):
                 green.parse_headers(io.BytesIO(block))
-            with self.assertRaises(green.HTTPException):
-                parse_header_block(io.BytesIO(block))
+            for fp in TestParseHeaderBlock.files(block):
+                with self.assertRaises(green.HTTPException):
+                    parse_header_block(fp)
         block = b'X: 1\r\n' * (most - 1) + b'\r\n'
-        self.assertEqual(len(green.parse_headers(io.BytesIO(block))),
-                         len(parse_header_block(io.BytesIO(block))[0]))
+        for fp in TestParseHeaderBlock.files(block):
+            self.assertEqual(len(green.parse_headers(io.BytesIO(block))),
+                             len(parse_header_block(fp)[0]))
         with mock.patch.object(green, '_MAXHEADERS', 3):
-            with self.assertRaises(green.HTTPException):
-                parse_header_block(io.BytesIO(b'X: 1\r\n' * 3 + b'\r\n'))
-            self.assertEqual(2, len(parse_header_block(
-                io.BytesIO(b'X: 1\r\n' * 2 + b'\r\n'))[0]))
+            for fp in TestParseHeaderBlock.files(b'X: 1\r\n' * 3 + b'\r\n'):
+                with self.assertRaises(green.HTTPException):
+                    parse_header_block(fp)
+            for fp in TestParseHeaderBlock.files(b'X: 1\r\n' * 2 + b'\r\n'):
+                self.assertEqual(2, len(parse_header_block(fp)[0]))
 
 
 class TestTLS(BufferedHTTPTestCase):

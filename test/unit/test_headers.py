@@ -101,9 +101,18 @@ class TestResponseHeaders(unittest.TestCase):
     def test_connection_tokens(self):
         """Headers the target's Connection header names are hop-by-hop
         too, in any case."""
-        self.assertEqual([('Etag', 'abc')], routing.response_headers([
-            ('Connection', 'close, X-Hop'), ('connection', 'x-other '),
-            ('x-hop', '1'), ('X-Other', '2'), ('Etag', 'abc')]))
+        headers = [('Connection', 'close, X-Hop'), ('connection', 'x-other '),
+                   ('x-hop', '1'), ('X-Other', '2'), ('Etag', 'abc'),
+                   ('X-Trans-Id', 'tx')]
+        expected = [('Etag', 'abc'), ('X-Forwarder-Trans-Id', 'tx')]
+        self.assertEqual(expected, routing.response_headers(headers))
+        # the Connection value given (as the response's getheader joins it)
+        self.assertEqual(expected, routing.response_headers(
+            headers, 'close, X-Hop, x-other '))
+        self.assertEqual(expected[:1], routing.response_headers(
+            headers, 'close, X-Hop, x-other, X-Trans-ID'))
+        self.assertEqual(headers[2:4] + expected, routing.response_headers(
+            headers[2:], ''))
 
 
 MD5 = '0123456789abcdef0123456789abcdef'

@@ -594,6 +594,40 @@ class TestResponseBodyResume(GreenTestCase):
         self.assertStats(self.pool, in_use=0, idle=1, created=2,
                          discarded=1)
 
+    def test_lazy_resume(self):
+        """A lazy resumer is asked for the resume only when the body breaks
+        off, once; if it has none, the break is the body's error, no
+        resume counted."""
+        made = []
+
+        class Lazy(object):
+            lazy = True
+
+            def __init__(self, resume):
+                self.resume = resume
+
+            def __call__(self):
+                made.append(1)
+                return self.resume
+        whole = self.start(keep_alive_handler(DATA))
+        body = ResponseBody(self.pool, whole, 4, resume=Lazy(self.resume),
+                            max_resumes=2)
+        self.assertEqual(DATA, b''.join(body))
+        self.assertEqual([], made)
+        conn = self.start(self.partial_handler(cut=8))
+        body = ResponseBody(self.pool, conn, 4, resume=Lazy(self.resume),
+                            max_resumes=2)
+        self.assertEqual(DATA, b''.join(body))
+        self.assertEqual([1], made)
+        self.assertEqual(([8], 1), (self.offsets, body.resumes))
+        conn = self.start(self.partial_handler(cut=8))
+        body = ResponseBody(self.pool, conn, 4, resume=Lazy(None),
+                            max_resumes=2)
+        with self.assertRaises(UpstreamBodyError) as caught:
+            b''.join(body)
+        self.assertIs(caught.exception, body.error)
+        self.assertEqual(([1, 1], 0), (made, body.resumes))
+
     def test_resume_after_stall(self):
         """A target that stalls past node_timeout is resumed too."""
         conn = self.start(self.partial_handler(cut=6, stall=True),
