@@ -34,6 +34,8 @@ import subprocess
 import sys
 import time
 
+#: the repository root: the work tree's code, for a worker of the code as it is
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: requests per round and method, and the methods
 ROUND = 500
 METHODS = ('GET', 'HEAD', 'PUT')
