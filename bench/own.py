@@ -19,10 +19,13 @@ Two measures:
   :mod:`bench.run` reports for the per-request goal;
 * with ``--callgrind``: instructions per request under valgrind's callgrind, against a
   fake target in another process (a few lines of Python answering as Swift does), the
-  same count every run, for before/after pairs on a machine whose CPU time is noisy.
+  same count every run, for before/after pairs on a machine whose CPU time is noisy;
+* with ``--opcodes``: Python bytecodes executed per request (``sys.settrace``), against
+  the fake target, before the body's first chunk is handed to the server (what the
+  client waits for) and in all.
 
     python -m bench.own --variant before=HEAD~1 --variant after=WORKTREE \\
-        [--rounds 8] [--callgrind [--count 200]]
+        [--rounds 8] [--callgrind | --opcodes] [--count 200]
 
 The worker side of this file runs with only the variant's code on ``sys.path``: it
 imports nothing from ``bench``.
@@ -69,6 +72,15 @@ class Worker(object):
             self.stop()
             raise RuntimeError('bench.own worker did not start (%r); see %s'
                                % (line, log_path))
+
+    def opcodes(self, method, count=50):
+        """(bytecodes before the first chunk, in all) per request, over ``count``."""
+        self.proc.stdin.write('OPCODES %s %d\n' % (method, count))
+        self.proc.stdin.flush()
+        reply = self.proc.stdout.readline().split()
+        if len(reply) != 2:
+            raise RuntimeError('bench.own worker: %s' % (' '.join(reply) or 'exited'))
+        return float(reply[0]) / count, float(reply[1]) / count
 
     def measure(self, method, count=ROUND):
         """CPU seconds (or instructions, under callgrind) per request over ``count``
@@ -138,6 +150,9 @@ def _serve(requests):
         requests.one(method)
     print('ready', flush=True)
     for line in sys.stdin:
+        if line.startswith('OPCODES '):
+            print('%d %d' % requests.opcodes(*line.split()[1:]), flush=True)
+            continue
         method, count = line.split()
         errors = 0
         os.getppid()  # callgrind: the batch starts
@@ -197,6 +212,35 @@ class _Requests(object):
 
     def start_response(self, status, headers, exc_info=None):
         self.status = int(status.split(' ', 1)[0])
+
+    def opcodes(self, method, count):
+        """Bytecodes run by ``count`` requests: (before each body's first chunk, in
+        all)."""
+        counted = [0]
+
+        def trace(frame, event, arg):
+            frame.f_trace_opcodes = True
+            if event == 'opcode':
+                counted[0] += 1
+            return trace
+        first = total = 0
+        for _ in range(int(count)):
+            env = self.environ(method)
+            counted[0] = 0
+            sys.settrace(trace)
+            body = self.forwarder(env, self.start_response)
+            chunks = iter(body)
+            next(chunks, None)
+            sys.settrace(None)
+            first += counted[0]
+            sys.settrace(trace)
+            for _chunk in chunks:
+                pass
+            if hasattr(body, 'close'):
+                body.close()
+            sys.settrace(None)
+            total += counted[0]
+        return first, total
 
     def one(self, method):
         """One request, its body read to the end; 1 if it failed, else 0."""
@@ -304,15 +348,18 @@ def main(argv=None):
     parser.add_argument('--rounds', type=int, help='default 8, 1 with --callgrind')
     parser.add_argument('--callgrind', action='store_true',
                         help='count instructions (valgrind), against a fake target')
+    parser.add_argument('--opcodes', action='store_true',
+                        help='count Python bytecodes, against a fake target')
     parser.add_argument('--count', type=int, help='requests per measurement '
                         '(default %d, 200 with --callgrind)' % ROUND)
     args = parser.parse_args(argv)
-    rounds = args.rounds or (1 if args.callgrind else 8)
-    count = args.count or (200 if args.callgrind else ROUND)
+    exact = args.callgrind or args.opcodes
+    rounds = args.rounds or (1 if exact else 8)
+    count = args.count or (200 if exact else ROUND)
     variants = [ab._parse_variant(parser, v) for v in args.variant]
     workdir = tempfile.mkdtemp(prefix='swift-forwarder-own-')
     workers = collections.OrderedDict()
-    if args.callgrind:
+    if exact:
         target = FakeTarget()
         url, account, token = target.url, 'AUTH_test', 'AUTH_tk0123456789abcdef'
     else:
@@ -324,6 +371,9 @@ def main(argv=None):
                                    os.path.join(workdir, 'own-%s.log' % name),
                                    callgrind=os.path.join(workdir, 'cg-' + name)
                                    if args.callgrind else None)
+        if args.opcodes:
+            _print_opcodes(workers, count)
+            return 0
         results = collections.defaultdict(list)
         names = list(workers)
         for rnd in range(rounds):
@@ -347,6 +397,15 @@ def main(argv=None):
         target.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def _print_opcodes(workers, count):
+    print('Python bytecodes per request (%d requests): before the first chunk / in all'
+          % count)
+    for method in METHODS:
+        print('%-5s ' % method + '  '.join(
+            '%s %.0f / %.0f' % ((name,) + workers[name].opcodes(method, count))
+            for name in workers))
 
 
 if __name__ == '__main__':
