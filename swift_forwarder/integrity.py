@@ -115,6 +115,19 @@ def resumable_span(method, resp):
     return None
 
 
+class _ShortBody(list):
+    """A short response body, read whole: ``close()`` calls ``on_close``."""
+
+    def __init__(self, data, on_close):
+        super().__init__((data,))
+        self._on_close = on_close
+
+    def close(self):
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()
+
+
 class _Lazy(functools.partial):
     """A resumer worked out only when a body breaks off (see
     :class:`ResponseBody`)."""
@@ -163,8 +176,9 @@ class Integrity(object):
     def app_iter(self, body, record):
         """What the client gets of ``body``: a short one is read at once
         and the connection put back before the client sees anything;
-        anything longer streams, and ``record`` is finished when it
-        closes."""
+        anything longer streams.  Either way ``record`` is finished when the
+        WSGI server closes it, after the client got the body: the log line
+        costs the client no wait."""
         length = body.response.length
         if length is None or length > self.chunk_size:
             body.on_close = functools.partial(self._on_close, record)
@@ -176,8 +190,8 @@ class Integrity(object):
             raise
         finally:
             body.close()
-        record.finish(body.response.status, len(data))
-        return [data]
+        return _ShortBody(data, functools.partial(
+            record.finish, body.response.status, len(data)))
 
     def _on_close(self, record, body):
         if body.error is not None:

@@ -154,14 +154,22 @@ class TestForwarding(MiddlewareTestCase):
 
     def test_small_body_read_at_once(self):
         """A body up to client_chunk_size is read before the client sees
-        anything: the connection is back in the pool already."""
+        anything: the connection is back in the pool already.  Its line is
+        logged when the server closes the body, after the client got it."""
         mw = self.middleware(keep_alive_handler(b'x' * 64),
                              client_chunk_size='64')
         resp = self.call(mw, make_env())
         self.assertIsInstance(resp.inner, list)
         self.assertEqual({'in_use': 0, 'idle': 1}, {
             k: mw.targets['default'].pool.stats()[k] for k in ('in_use', 'idle')})
-        self.assertEqual(b'x' * 64, resp.read())
+        self.assertEqual([b'x' * 64], list(resp.body))
+        self.assertEqual([], self.access_lines())
+        resp.body.close()
+        expected = [('info', 'forwarded to default: GET /v1/AUTH_test/c/o 200 '
+                     'bytes_up=0 bytes_down=64 ttfb=T time=T')]
+        self.assertEqual(expected, self.access_lines())
+        resp.body.close()  # once
+        self.assertEqual(expected, self.access_lines())
 
     def test_big_body_streamed(self):
         """A longer body streams in chunks (what has arrived, up to
