@@ -348,6 +348,34 @@ def _profile_section(profile, md5):
             + ['', 'Innermost frames with the most samples:', ''] + tops)
 
 
+def _latency_section(latency):
+    if not latency:
+        return []
+    rows = [[name, _num(v['p50_ms'], 3), v['count']] for name, v in sorted(latency.items())]
+    get = (lambda name: latency.get(name, {}).get('p50_ms'))
+    notes = []
+    if get('forwarded client') and get('direct client'):
+        notes.append('forwarded - direct, at the client: %s ms' % _num(
+            get('forwarded client') - get('direct client'), 3))
+    if get('forwarded forwarder time') and get('forwarded client'):
+        notes.append('outside the forwarder (the client, its connection to the local '
+                     'proxy, eventlet\'s server and the middlewares before the forwarder, '
+                     'waiting to be scheduled): %s ms' % _num(
+                         get('forwarded client') - get('forwarded forwarder time'), 3))
+    if get('forwarded forwarder ttfb') and get('forwarded target proxy-logging'):
+        notes.append('from routing to the target\'s response head, outside the target\'s '
+                     'proxy-logging (the forwarder\'s checks and headers, the upstream '
+                     'hop, the target\'s server): %s ms' % _num(
+                         get('forwarded forwarder ttfb') -
+                         get('forwarded target proxy-logging'), 3))
+    return (['## 8. Where a 4 KiB GET\'s time goes, one client', '',
+             'p50 over sequential GETs on one connection (direct and forwarded, '
+             'alternating), matched by transaction id with the forwarder\'s log line '
+             '(*ttfb*: routing to the target\'s response head; *time*: to the last '
+             'byte) and the target\'s proxy-logging request time.', '']
+            + _table(['', 'p50 ms', 'requests'], rows) + [''] + ['- ' + n for n in notes])
+
+
 def _rss_row(method, v):
     if 'error' in v:
         return [method, '-', '-', '-', '-', 'failed (see Errors)']
@@ -403,9 +431,10 @@ def markdown(summary, meta):
         _cpu_section(summary['big'], summary.get('md5')),
         _rss_section(summary['huge']),
         _profile_section(summary.get('profile'), stats.median(summary.get('md5') or [])),
+        _latency_section(summary.get('latency')),
         _errors_section(summary),
     ]
-    return '\n\n'.join('\n'.join(s) for s in sections) + '\n'
+    return '\n\n'.join('\n'.join(s) for s in sections if s) + '\n'
 
 
 # --- the plot ---------------------------------------------------------------------------------

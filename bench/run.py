@@ -28,6 +28,7 @@ import collections
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -120,7 +121,7 @@ class Bench(object):
         self.container, self.fast = 'bench-' + suffix, 'fast-' + suffix
         self.size = args.size_mib * stats.MIB
         self.big, self.small = stats.Tally(), stats.Tally()
-        self.huge, self.profile, self.own = {}, {}, {}
+        self.huge, self.profile, self.own, self.latency = {}, {}, {}, {}
         self.md5 = []  # MD5 alone, CPU s/GiB, measured at the start, middle and end
 
     # -- setup and cleanup (directly on the target)
@@ -185,6 +186,7 @@ class Bench(object):
             self.huge_cells()
         if self.args.own_rounds:
             self.own_cells()
+        self.latency_cell()
         if self.args.profile_s:
             for cell in PROFILE_CELLS:
                 self.profile_cell(*cell)
@@ -283,6 +285,54 @@ class Bench(object):
                 size / stats.MIB / seconds, rss.baseline / stats.MIB, rss.peak / stats.MIB)
         self._direct('DELETE', 'huge', expect=(204, 404))
 
+    def latency_cell(self, count=400):
+        """Where a forwarded 4 KiB GET's time goes, at one client: the client's
+        latency, matched by transaction id with the forwarder's log line (from routing
+        to the target's response head, and to the last byte) and with the target's
+        proxy-logging request time; and the same for direct GETs."""
+        times = {}
+        for path in ('direct', 'forwarded', 'direct', 'forwarded'):
+            times.setdefault(path, []).extend(self._timed_gets(path, count // 2))
+        time.sleep(1.0)  # the log lines written
+        fwd = _forwarder_lines(self.local.log_path('proxy'))
+        target = _access_times(self.target.log_path('proxy'))
+        rows = collections.defaultdict(list)
+        for path, samples in times.items():
+            for latency, local_txn, target_txn in samples:
+                rows[path + ' client'].append(latency)
+                if target_txn[:34] in target:
+                    rows[path + ' target proxy-logging'].append(target[target_txn[:34]])
+                if path == 'forwarded' and local_txn in fwd:
+                    rows['forwarded forwarder ttfb'].append(fwd[local_txn][0])
+                    rows['forwarded forwarder time'].append(fwd[local_txn][1])
+        self.latency = {name: {'p50_ms': stats.median(values) * 1e3, 'count': len(values)}
+                        for name, values in rows.items()}
+        say('latency accounting (p50 ms): %s', ', '.join(
+            '%s %.3f' % (n, v['p50_ms']) for n, v in self.latency.items()))
+
+    def _timed_gets(self, path, count):
+        """(latency s, X-Trans-Id, the target's transaction id) of ``count`` GETs of
+        the small object, one after another on one connection."""
+        ep = self.endpoints[path]
+        conn = ep.connect()
+        buf = memoryview(bytearray(65536))
+        out = []
+        try:
+            for _ in range(count):
+                started = time.perf_counter()
+                conn.request('GET', self.obj('small', path), headers={
+                    'X-Auth-Token': ep.token})
+                resp = conn.getresponse()
+                while resp.readinto(buf):
+                    pass
+                latency = time.perf_counter() - started
+                local_txn = resp.getheader('X-Trans-Id') or ''
+                out.append((latency, local_txn,
+                            resp.getheader('X-Forwarder-Trans-Id') or local_txn))
+        finally:
+            conn.close()
+        return out
+
     def own_cells(self):
         """The forwarder's own CPU per request (bench/own.py): the filter alone in a
         process of its own, against the target, one 4 KiB request after another."""
@@ -347,8 +397,41 @@ class Bench(object):
             'huge': self.huge,
             'ratios': dict(self.big.paired_ratios(), **self.small.paired_ratios()),
             'md5': self.md5, 'profile': self.profile, 'own': self.own,
+            'latency': self.latency,
             'size_mib': self.args.size_mib,
         }
+
+
+_FORWARDED_LINE = re.compile(r'forwarded to \S+: GET \S+ 200 .* ttfb=([\d.]+) '
+                             r'time=([\d.]+).*\(txn: (\S+)\)')
+
+
+def _forwarder_lines(path):
+    """{local transaction id: (ttfb s, time s)} of the forwarder's GET lines."""
+    found = {}
+    with open(path, errors='replace') as f:
+        for line in f:
+            match = _FORWARDED_LINE.search(line)
+            if match:
+                found[match.group(3)] = (float(match.group(1)), float(match.group(2)))
+    return found
+
+
+def _access_times(path):
+    """{transaction id (its first 34 characters): request_time s} of proxy-logging's
+    GET lines (Swift's default access line: the id is the 14th field, the request time
+    the 16th, after the logger's name)."""
+    found = {}
+    with open(path, errors='replace') as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) < 17 or fields[4] != 'GET':
+                continue
+            try:
+                found[fields[14][:34]] = float(fields[16])
+            except ValueError:
+                continue
+    return found
 
 
 def fast_target(local, target, workdir):
