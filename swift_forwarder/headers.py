@@ -128,14 +128,34 @@ def response_headers(headers, connection=None):
     if connection is None:
         connection = ','.join(value for name, value in headers
                               if name.lower() == 'connection')
-    dropped = _RESPONSE_DROPPED
-    if connection:
-        dropped = dropped | {token.strip().lower()
-                             for token in connection.split(',')}
-    return [(_RESPONSE_RENAMED.get(lowered, name), value)
-            for name, value in headers
-            if not ((lowered := name.lower()) in dropped or
-                    lowered.startswith('proxy-'))]
+    if not connection:  # the usual case: each name's fate is known already
+        names = _CLIENT_NAMES
+        if len(names) > _NAMES_KEPT:
+            names.clear()
+        kept = []
+        for name, value in headers:
+            client_name = names.get(name)
+            if client_name is None:
+                client_name = names[name] = _client_name(name, _RESPONSE_DROPPED)
+            if client_name is not False:
+                kept.append((client_name, value))
+        return kept
+    dropped = _RESPONSE_DROPPED | {token.strip().lower()
+                                   for token in connection.split(',')}
+    return [(client_name, value) for name, value in headers
+            if (client_name := _client_name(name, dropped)) is not False]
+
+
+#: a target's response header name: what the client gets it as (False:
+#: nothing, it is dropped)
+_CLIENT_NAMES = {}
+
+
+def _client_name(name, dropped):
+    lowered = name.lower()
+    if lowered in dropped or lowered.startswith('proxy-'):
+        return False
+    return _RESPONSE_RENAMED.get(lowered, name)
 
 
 def client_base_url(env, scheme='default'):

@@ -98,6 +98,18 @@ class TestResponseHeaders(unittest.TestCase):
             ('Etag', 'abc'), ('X-Timestamp', '1.0'),
             ('X-Object-Meta-Color', 'blue')], headers)
 
+    def test_same_every_time(self):
+        """What each name becomes is remembered: the same answer again, and
+        the same as with a Connection header that names nothing more."""
+        headers = [('X-Trans-Id', 'tx'), ('Proxy-Foo', 'x'), ('', 'odd'),
+                   ('Keep-Alive', '5'), ('Etag', 'abc')]
+        expected = [('X-Forwarder-Trans-Id', 'tx'), ('', 'odd'),
+                    ('Etag', 'abc')]
+        for _ in range(3):
+            self.assertEqual(expected, routing.response_headers(headers))
+        self.assertEqual(expected, routing.response_headers(
+            headers + [('Connection', 'keep-alive')]))
+
     def test_connection_tokens(self):
         """Headers the target's Connection header names are hop-by-hop
         too, in any case."""
