@@ -56,7 +56,10 @@ def arrived_bytes(env):
     count = array.array('i', [0])
 
     def arrived():
-        fcntl.ioctl(fileno, termios.FIONREAD, count)
+        try:
+            fcntl.ioctl(fileno, termios.FIONREAD, count)
+        except OSError:  # gone: the read will say how
+            return 0
         return count[0]
     return arrived
 

@@ -155,6 +155,8 @@ class TestRequestBody(GreenTestCase):
         self.assertEqual(70, arrived())
         body = RequestBody(source, 100, 10, 1, arrived=arrived)
         self.assertEqual(b'y' * 70, next(iter(body)))
+        with mock.patch('fcntl.ioctl', side_effect=OSError(9, 'EBADF')):
+            self.assertEqual(0, arrived())
 
     def test_arrived_through_input_proxy(self):
         """Swift's InputProxy (proxy-logging's byte counter) passes bytes
