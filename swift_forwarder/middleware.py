@@ -726,6 +726,7 @@ class TargetForwarder(object):
         record.response_head(resp.status, resp.getheader('X-Trans-Id'))
         # from here on the response body owns the connection
         resp_body = self.integrity.response_body(env, request, conn)
+        app_iter = None
         try:
             if self.service is not None:
                 self.service.check_response(env, request, resp)
@@ -737,6 +738,8 @@ class TargetForwarder(object):
                            self._response_headers(env, resp))
         except BaseException:
             resp_body.close()  # nobody else will: free the connection
+            if app_iter is not None:
+                app_iter.close()  # a short body's: its log line and metrics
             raise
         return app_iter
 

@@ -171,6 +171,26 @@ class TestForwarding(MiddlewareTestCase):
         resp.body.close()  # once
         self.assertEqual(expected, self.access_lines())
 
+    def test_start_response_fails(self):
+        """When the response head cannot be started (start_response raises),
+        the connection is freed and the request still gets its log line, a
+        short body (read whole already) as a streamed one."""
+        def refusing(status, headers, exc_info=None):
+            raise ValueError('head refused')
+        for size, outcome in ((64, ''), (5000, ': client closed the response '
+                                         'early; upstream connection closed')):
+            mw = self.middleware(keep_alive_handler(b'x' * size),
+                                 client_chunk_size='64')
+            del self.logger.lines[:]
+            with self.assertRaises(ValueError):
+                mw(make_env(), refusing)
+            self.assertEqual([('info', 'forwarded to default: GET '
+                               '/v1/AUTH_test/c/o 200 bytes_up=0 '
+                               'bytes_down=%d ttfb=T time=T%s' % (
+                                   size if size == 64 else 0, outcome))],
+                             self.access_lines(), size)
+            self.assertEqual(0, mw.targets['default'].pool.in_use)
+
     def test_big_body_streamed(self):
         """A longer body streams in chunks (what has arrived, up to
         READ_AHEAD client_chunk_size at a time); the connection is released
