@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:
 #   make demo   set everything up, start two dev clusters, run the demo
-#   make test   set everything up, run flake8, the unit and functional tests
+#   make test   set everything up, run flake8, the unit and functional tests, and compat
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps system-deps test unit functional lint demo bench profile ab clean
+.PHONY: all deps system-deps test unit functional compat lint demo bench profile ab clean
 
 all: test
 
@@ -30,13 +30,20 @@ deps: system-deps $(STAMP)
 lint: deps
 	$(PY) -m flake8 swift_forwarder test bench
 
+# the unit tests, and the functional tests' own helpers (test/helpers: no clusters)
 unit: deps
-	$(PY) -m pytest -q test/unit
+	$(PY) -m pytest -q test/unit test/helpers
 
 functional: deps
 	$(PY) -m pytest -q test/functional
 
-test: lint unit functional
+# Swift's own functional suite (from the sdist of the installed swift, cached in
+# .cache/compat/), direct against a dev cluster and through the forwarder in gateway
+# placement; fails when any test's outcome differs.  See swift_forwarder/testing/compat.py.
+compat: deps
+	$(PY) -m swift_forwarder.testing.compat $(COMPAT_ARGS)
+
+test: lint unit functional compat
 
 demo: deps
 	$(PY) -m swift_forwarder.testing.demo
@@ -51,6 +58,8 @@ bench: deps
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
 	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m bench.core $(filter --quick,$(BENCH_ARGS))
+	$(PY) -m bench.migrate $(filter --quick,$(BENCH_ARGS))
 
 # Where the forwarder's CPU goes (see bench/profile.py), e.g.
 # make profile PROFILE_ARGS="get-big --option client_chunk_size=131072"

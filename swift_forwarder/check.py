@@ -29,6 +29,22 @@ does at startup happens here too (``config``).  Then, for each target:
     service mode: ``HEAD`` of every account the filter will use on the
     target (the service storage URL's, and ``account_map``'s), with the
     service token.
+``backend``
+    ``backend_endpoint = true``: the target is a backend endpoint, by a
+    probe signed with ``backend_key`` that its ``forwarder_backend``
+    answers itself: FAIL when nothing answers it (no forwarder_backend),
+    when the key is not the filter's, when a gatekeeper above it strips
+    backend headers, or when slo, dlo or symlink above it would resolve
+    manifests and symlinks themselves.
+``policy``
+    ``storage_policies``: each routed local policy has its (placeholder)
+    object ring in ``swift_dir`` (FAIL, saying how to build one), and is
+    not the default policy (WARN: every container made without
+    ``X-Storage-Policy`` would live on the target).
+
+The ``config`` row also WARNs when a forwarder that forwards only some
+containers sits above Swift's composite middlewares (gateway or federation
+placement), and says what that breaks.
 
 Once a check of a target fails, its later checks are SKIPped; an error
 no check expected is that check's FAIL too, and the next target is still
@@ -60,7 +76,8 @@ warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
 
 from paste.deploy import loadwsgi  # noqa: E402
 
-from swift_forwarder import __version__, middleware  # noqa: E402
+from swift_forwarder import __version__, backend, middleware  # noqa: E402
+from swift_forwarder import policy, routing  # noqa: E402
 from swift_forwarder.auth import AuthError  # noqa: E402
 from swift_forwarder.exceptions import ConfigError  # noqa: E402
 from swift_forwarder.exceptions import ForwarderError  # noqa: E402
@@ -72,16 +89,23 @@ from swift_forwarder.green import ssl  # noqa: E402
 
 try:  # importing it also teaches paste.deploy Swift's config_dir: loader
     from swift.common import wsgi as swift_wsgi
+    from swift.common.storage_policy import POLICIES
 except ImportError:  # a machine without Swift: plain paste.deploy
-    swift_wsgi = None
+    swift_wsgi = POLICIES = None
 
 __all__ = ['main', 'load_filters', 'build_filter', 'TargetChecker']
 
-OK, FAIL, SKIP = 'OK', 'FAIL', 'SKIP'
+OK, WARN, FAIL, SKIP = 'OK', 'WARN', 'FAIL', 'SKIP'
 #: Every check name, in the order they run.
-CHECKS = ('config', 'resolve', 'connect', 'auth', 'info', 'account')
+CHECKS = ('config', 'policy', 'resolve', 'connect', 'auth', 'info',
+          'account', 'backend')
+#: Swift's composite middlewares (their factories' modules): copy, slo,
+#: dlo, symlink and versioning act on several containers for one request.
+COMPOSITES = ('copy', 'slo', 'dlo', 'symlink', 'versioned_writes')
+#: The longest probe answer read.
+MAX_PROBE = 4096
 #: Options whose values are never printed (with the tokens fetched).
-SECRET_OPTIONS = ('auth_key', 'os_auth_token', 'os_password')
+SECRET_OPTIONS = ('auth_key', 'os_auth_token', 'os_password', 'backend_key')
 #: Shorter secrets are not searched for in the output (they would blank
 #: out ordinary words); such a key is weak anyway, and never printed.
 MIN_REDACTED = 4
@@ -94,9 +118,11 @@ MAX_REASON = 200
 #: A bad answer, from the forwarder's green http.client or a library's.
 HTTP_ERRORS = (http_client.HTTPException, http.client.HTTPException)
 
-#: One filter of the pipeline: its section name and paste's two dicts.
+#: One filter of the pipeline: its section name and paste's two dicts, and
+#: the composite middlewares (:data:`COMPOSITES`) below it.
 FilterConf = collections.namedtuple('FilterConf',
-                                    'name global_conf local_conf')
+                                    'name global_conf local_conf composites',
+                                    defaults=((),))
 
 
 class NothingToCheck(Exception):
@@ -230,14 +256,27 @@ def load_filters(conf_path):
     if ctx.object_type.name != 'pipeline':
         raise NothingToCheck('%s: the main section is not a pipeline, so '
                              'there is no forwarder filter' % conf_path)
-    found = [FilterConf(name, fctx.global_conf, fctx.local_conf)
-             for name, fctx in zip(_filter_names(ctx), ctx.filter_contexts)
+    found = [FilterConf(name, fctx.global_conf, fctx.local_conf,
+                        _composites(ctx.filter_contexts[index + 1:]))
+             for index, (name, fctx) in enumerate(zip(
+                 _filter_names(ctx), ctx.filter_contexts))
              if fctx.object is middleware.filter_factory]
     if not found:
         raise NothingToCheck(
             '%s: no swift_forwarder filter in the pipeline (%s)' % (
                 conf_path, ' '.join(_filter_names(ctx) + ['...'])))
     return found
+
+
+def _composites(filter_contexts):
+    """The composite middlewares among these filters, by name."""
+    found = []
+    for fctx in filter_contexts:
+        module = getattr(fctx.object, '__module__', '') or ''
+        name = module.rsplit('.', 1)[-1]
+        if module.startswith('swift.') and name in COMPOSITES:
+            found.append(name)
+    return tuple(found)
 
 
 def _no_app(env, start_response):  # the rest of the pipeline: never called
@@ -312,23 +351,32 @@ class TargetChecker(object):
     :param target: the :class:`TargetForwarder`.
     :param secrets: a set the tokens it fetches are added to, for the
         output to hide.
+    :param swift_dir: where the proxy's rings are (the policy check).
     """
 
-    def __init__(self, target, secrets=None):
+    def __init__(self, target, secrets=None, swift_dir='/etc/swift'):
         self.target = target
+        self.swift_dir = swift_dir
         self.pool = target.pool
         self.storage_url = self.token = None
         self.secrets = set() if secrets is None else secrets
         self.secrets.update(target.auth[name] for name in SECRET_OPTIONS
                             if target.auth and target.auth.get(name))
+        if target.backend_key:
+            self.secrets.add(target.backend_key)
 
     def steps(self):
+        first = [('policy', self.policies)] if \
+            self.target.storage_policies else []
         if self.target.service is None:
-            return [('resolve', self.resolve), ('connect', self.connect),
-                    ('auth', self.skip_auth), ('info', self.info),
-                    ('account', self.skip_account)]
-        return [('resolve', self.resolve), ('connect', self.connect),
-                ('auth', self.auth), ('account', self.accounts)]
+            return first + [
+                ('resolve', self.resolve), ('connect', self.connect),
+                ('auth', self.skip_auth), ('info', self.info),
+                ('account', self.skip_account)]
+        last = [('backend', self.backend)] if self.target.backend_key else []
+        return first + [('resolve', self.resolve), ('connect', self.connect),
+                        ('auth', self.auth), ('account', self.accounts)] + \
+            last
 
     def run(self):
         """``(check, result, detail)`` rows; the pool's connections are
@@ -459,15 +507,21 @@ class TargetChecker(object):
         else:
             yield OK, '%s, Swift %s' % (head, version)
 
-    def accounts(self):
-        try:
-            accounts = [account_from_storage_url(self.storage_url)]
-        except ValueError as err:
-            yield FAIL, str(err)
-            return
+    def _accounts(self):
+        """The target accounts the filter uses: the service storage URL's,
+        then account_map's.  :raises ValueError: no account in the URL."""
+        accounts = [account_from_storage_url(self.storage_url)]
         for account in self.target.auth['account_map'].values():
             if account not in accounts:
                 accounts.append(account)
+        return accounts
+
+    def accounts(self):
+        try:
+            accounts = self._accounts()
+        except ValueError as err:
+            yield FAIL, str(err)
+            return
         for account in accounts:
             path = '/v1/%s' % urllib.parse.quote(account)
             try:
@@ -479,7 +533,41 @@ class TargetChecker(object):
             yield (OK if 200 <= status < 300 else FAIL,
                    'HEAD %s: %d %s' % (path, status, reason))
 
-    def _request(self, method, path, headers=()):
+    def backend(self):
+        """A probe signed with backend_key, which the backend endpoint's
+        forwarder_backend answers itself with what the middlewares above
+        it asked of the request."""
+        path = '/v1/%s/forwarder-check/probe' % urllib.parse.quote(
+            self._accounts()[-1])
+        headers = [('X-Auth-Token', self.token), (backend.PROBE_HEADER, 'yes')]
+        headers += backend.signed_headers(
+            self.target.backend_key, 'GET',
+            urllib.parse.unquote_to_bytes(path), [backend.PROBE])
+        try:
+            status, reason, body = self._request('GET', path, headers,
+                                                 MAX_PROBE)
+        except _RequestFailed as err:
+            yield FAIL, 'GET %s: %s' % (path, err)
+            return
+        yield _probe_result(status, reason, body)
+
+    def policies(self):
+        """Each routed policy has its object ring, and is not the
+        default."""
+        for name in self.target.storage_policies:
+            found = POLICIES.get_by_name(name)  # the filter checked it
+            ring = os.path.join(self.swift_dir, found.ring_name + '.ring.gz')
+            if not os.path.exists(ring):
+                yield FAIL, '%s: no %s; %s' % (name, ring, policy.howto(
+                    found.name, found.idx))
+            elif found.is_default:
+                yield WARN, '%s is the default policy: every container made ' \
+                    'without X-Storage-Policy lives on the target' % name
+            else:
+                yield OK, '%s (index %d): %s present (a placeholder: nothing ' \
+                    'is stored in it)' % (name, found.idx, ring)
+
+    def _request(self, method, path, headers=(), max_body=MAX_BODY):
         """One side request through the filter's own upstream (pool,
         retries, error limiter): ``(status, reason, body)``.
 
@@ -488,7 +576,7 @@ class TargetChecker(object):
         try:
             resp = self.target.upstream.side_request(
                 method, path, [('User-Agent', USER_AGENT)] + list(headers),
-                MAX_BODY)
+                max_body)
         except ResponseReadError as err:
             raise _RequestFailed('reading the response: %s' % describe(
                 err.__cause__, self.pool.node_timeout)) from err
@@ -502,6 +590,41 @@ class TargetChecker(object):
 
 class _RequestFailed(Exception):
     """A check's request got no answer; the message says why."""
+
+
+#: What a probe's ``ignore_range`` says: the middleware above
+#: forwarder_backend that asked for it.
+_RESOLVERS = {'x-static-large-object': 'slo', 'x-object-manifest': 'dlo',
+              'x-object-sysmeta-symlink-target': 'symlink'}
+
+
+def _probe_result(status, reason, body):
+    """The backend check's row from forwarder_backend's answer."""
+    head = 'probe: %d %s' % (status, reason)
+    if status == 401 and body.startswith(b'forwarder_backend: '):
+        return FAIL, '%s: backend_key is not its key or key2 (%s)' % (
+            head, body.decode('utf-8', 'replace').strip())
+    try:
+        seen = json.loads(body) if status == 200 else None
+    except ValueError:
+        seen = None
+    if not isinstance(seen, dict) or seen.get('forwarder_backend') is not True:
+        return FAIL, '%s: no forwarder_backend answered: not a backend ' \
+            'endpoint (its pipeline needs forwarder_backend, see ' \
+            'backend-server.conf-sample)' % head
+    resolvers = sorted(set(_RESOLVERS.get(name.lower(), name) for name in
+                           seen.get('ignore_range') or ()))
+    if resolvers:
+        return FAIL, '%s: %s above forwarder_backend would resolve ' \
+            'manifests and symlinks on the target itself (run it with ' \
+            'swift-forwarder-backend-server, internal pipeline)' % (
+                head, ', '.join(resolvers))
+    if not seen.get('backend_headers'):
+        return FAIL, '%s: a gatekeeper above forwarder_backend strips the ' \
+            'backend headers and sysmeta (run it with ' \
+            'swift-forwarder-backend-server, no gatekeeper)' % head
+    return OK, '%s: forwarder_backend, backend headers through, nothing ' \
+        'resolved above it' % head
 
 
 def _idna_reason(err):
@@ -534,7 +657,8 @@ class Report(object):
         self.width = max([len('TARGET')] + [len(label) for label in labels])
         self.check_width = max(len(check) for check in CHECKS)
         self.secrets = secrets
-        self.counts = collections.OrderedDict((r, 0) for r in (OK, FAIL, SKIP))
+        self.counts = collections.OrderedDict(
+            (r, 0) for r in (OK, WARN, FAIL, SKIP))
         self._line('TARGET', 'CHECK', 'RESULT', 'DETAIL')
 
     def _line(self, *columns):
@@ -555,7 +679,8 @@ class Report(object):
         total = sum(self.counts.values())
         self.out.write('%d check%s: %s\n' % (
             total, '' if total == 1 else 's', ', '.join(
-                '%d %s' % (n, result) for result, n in self.counts.items())))
+                '%d %s' % (n, result) for result, n in self.counts.items()
+                if n or result != WARN)))
         self.out.flush()
 
     @property
@@ -571,7 +696,9 @@ def _conf_secrets(filter_conf):
 def _target_secrets(mw):
     return {target.auth[name] for target in mw.targets.values()
             if target.auth for name in SECRET_OPTIONS
-            if target.auth.get(name)}
+            if target.auth.get(name)} | {
+        target.backend_key for target in mw.targets.values()
+        if target.backend_key}
 
 
 def _startup_error(name, err):
@@ -596,8 +723,36 @@ def _config_detail(conf_path, filter_conf, mw):
         filter_conf.name, conf_path, ', '.join(mw.targets), mw.conf.auth_mode)
 
 
+def _placement_warning(filter_conf, mw):
+    """A FAIL row if the filter migrates from above Swift's composite
+    middlewares, a WARN row if it forwards only some containers from
+    there, else None."""
+    migrating = [name for name, target in mw.targets.items()
+                 if target.migrate_rules]
+    if migrating and filter_conf.composites:
+        return FAIL, (
+            '[filter:%s] sits above %s and migrates from %s: a source is read '
+            'as stored (an SLO as its manifest, a symlink as its link), which '
+            'only the middlewares above the forwarder resolve.  Put it right '
+            'before proxy-server (core placement)' % (
+                filter_conf.name, ', '.join(filter_conf.composites),
+                ', '.join(migrating)))
+    splits = any(target.storage_policies or target.forward_rules != (
+        routing.Rule(None, None, True),) for target in mw.targets.values())
+    if not (filter_conf.composites and (splits or mw.conf.container_opt_in)):
+        return None
+    return WARN, (
+        '[filter:%s] sits above %s and forwards only some containers: a '
+        'manifest on one cluster cannot name segments on the other, a copy '
+        'cannot go from one cluster to the other, a symlink cannot point '
+        'across, and versioning stays on one side (the target\'s '
+        'middlewares see only the target).  For those, put it right before '
+        'proxy-server with backend_endpoint (core placement)' % (
+            filter_conf.name, ', '.join(filter_conf.composites)))
+
+
 def _build_all(conf_path, filters, node_timeout, secrets):
-    """``[(filter_conf, middleware or None, config row)]``; the secrets
+    """``[(filter_conf, middleware or None, config rows)]``; the secrets
     of each filter's options join ``secrets``."""
     built = []
     for filter_conf in filters:
@@ -606,11 +761,12 @@ def _build_all(conf_path, filters, node_timeout, secrets):
             mw = build_filter(filter_conf, node_timeout)
         except Exception as err:  # the proxy would not start
             built.append((filter_conf, None,
-                          (FAIL, _startup_error(filter_conf.name, err))))
+                          [(FAIL, _startup_error(filter_conf.name, err))]))
             continue
         secrets |= _target_secrets(mw)
-        built.append((filter_conf, mw,
-                      (OK, _config_detail(conf_path, filter_conf, mw))))
+        rows = [(OK, _config_detail(conf_path, filter_conf, mw)),
+                _placement_warning(filter_conf, mw)]
+        built.append((filter_conf, mw, [row for row in rows if row]))
     return built
 
 
@@ -637,15 +793,18 @@ def check(conf_path, out, node_timeout=None):
         return '%s/%s' % (filter_conf.name, name)
     report = Report(out, [label(fc, name) for fc, mw, _row in built
                           if mw is not None for name in mw.targets], secrets)
-    for _fc, _mw, (result, detail) in built:
-        report.row('-', 'config', result, detail)
-    for filter_conf, mw, _row in built:
+    for _fc, _mw, rows in built:
+        for result, detail in rows:
+            report.row('-', 'config', result, detail)
+    for filter_conf, mw, _rows in built:
         if mw is None:
             continue
+        swift_dir = dict(filter_conf.global_conf, **filter_conf.local_conf
+                         ).get('swift_dir', '/etc/swift')
         try:
             for name, target in mw.targets.items():
                 # the tokens it fetches join ``secrets``: hidden from then on
-                for row in TargetChecker(target, secrets).run():
+                for row in TargetChecker(target, secrets, swift_dir).run():
                     report.row(label(filter_conf, name), *row)
         finally:
             for target in mw.targets.values():

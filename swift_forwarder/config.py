@@ -43,8 +43,19 @@ TargetAddress = collections.namedtuple(
 
 #: A target with what is routed to it (``forward`` rules) and the
 #: forwarder's credentials there (``auth``: a dict of the auth options).
+#: ``backend_key`` is None, or the key that signs the environ state sent
+#: to the target's backend endpoint (``backend_endpoint = true``);
+#: ``storage_policies``: the local storage policies whose containers live
+#: on the target, and ``target_storage_policy`` the policy (name, or None
+#: for the target's default) their target containers get; ``migrate``:
+#: the rules of what is being migrated from the target (a *source*) into
+#: the local cluster, and ``migrate_on_read`` whether what is read through
+#: is written locally as it streams.
 TargetConf = collections.namedtuple('TargetConf',
-                                    'address forward auth verify_get')
+                                    'address forward auth verify_get '
+                                    'backend_key storage_policies '
+                                    'target_storage_policy migrate '
+                                    'migrate_on_read')
 
 
 def boolean(value):
@@ -171,6 +182,21 @@ def account_map(value):
     return mapping
 
 
+def names(value):
+    """Space-separated names (storage policies), in order, each once."""
+    found = []
+    for name in str(value).split():
+        if name in found:
+            raise ValueError('%r given twice' % name)
+        found.append(name)
+    return tuple(found)
+
+
+def optional_rules(value):
+    """:func:`routing.parse_forward` rules, or empty (none)."""
+    return routing.parse_forward(value) if str(value).strip() else ()
+
+
 def optional_target_url(value):
     """:func:`target_url`, or empty (targets only from targets_conf)."""
     return target_url(value) if str(value).strip() else None
@@ -234,6 +260,12 @@ OPTIONS = (
     ('token_refresh_interval', positive_float, '1800'),
     ('account_map', account_map, ''),
     ('allow_account_requests', boolean, 'false'),
+    ('backend_endpoint', boolean, 'false'),
+    ('backend_key', text, ''),
+    ('storage_policies', names, ''),
+    ('target_storage_policy', text, ''),
+    ('migrate', optional_rules, ''),
+    ('migrate_on_read', boolean, 'false'),
 ) + tuple((name, text, '') for name in (
     'os_project_name', 'os_project_id', 'os_project_domain_name',
     'os_project_domain_id', 'os_user_domain_name', 'os_user_domain_id',
@@ -248,7 +280,9 @@ _CONVERTERS = {name: conv for name, conv, _default in OPTIONS}
 TARGET_OPTIONS = ('target_url', 'forward', 'ca_certs', 'insecure',
                   'cert_file', 'key_file', 'verify_get', 'auth_url', 'auth_version',
                   'auth_user', 'auth_key', 'token_refresh_interval',
-                  'account_map') + tuple(
+                  'account_map', 'backend_endpoint', 'backend_key',
+                  'storage_policies', 'target_storage_policy', 'migrate',
+                  'migrate_on_read') + tuple(
                       name for name in _FIELDS if name.startswith('os_'))
 AUTH_OPTIONS = tuple(name for name in TARGET_OPTIONS
                      if name.startswith(('auth_', 'os_')) or name in (
@@ -297,6 +331,8 @@ def parse_conf(local_conf, swift_dir=None, global_conf=None):
     for name, converter, default in OPTIONS:
         values[name] = _convert('[filter:forwarder]', name,
                                 merged.get(name, default))
+    if values['migrate'] and 'forward' not in merged:
+        values['forward'] = ()  # a source forwards nothing unless told to
     _check_pairs('[filter:forwarder]', values)
     _check_service(values)
     values['targets'] = _targets(values, swift_dir)
@@ -327,13 +363,50 @@ def _targets(values, swift_dir):
     if values['container_opt_in'] and swift_dir:
         for name, url in _load_realms(swift_dir):
             targets.setdefault(name, _target_conf(name, dict(
-                values, target_url=url, forward=()), values))
+                values, target_url=url, forward=(), storage_policies=(),
+                target_storage_policy='', migrate=()), values))
     if not targets:
         raise ConfigError('[filter:forwarder]: set target_url (or '
                           'targets_conf)')
+    _check_migrate(targets)
+    claimed = {}
     for target_conf in targets.values():
         _check_one_account(target_conf, values['container_opt_in'])
+        for policy in target_conf.storage_policies:
+            if policy in claimed:
+                raise ConfigError('storage policy %s is routed to targets %s '
+                                  'and %s: one only' % (
+                                      policy, claimed[policy],
+                                      target_conf.address.name))
+            claimed[policy] = target_conf.address.name
     return targets
+
+
+def _check_migrate(targets):
+    """No path is both forwarded and migrated (it would be served from two
+    places), nor migrated from two sources."""
+    for source in targets.values():
+        for rule in source.migrate:
+            for target in targets.values():
+                for other in target.forward:
+                    if routing.rules_overlap(rule, other):
+                        raise ConfigError(
+                            'target %s: migrate %s overlaps forward %s of '
+                            'target %s: a path is either forwarded or '
+                            'migrated' % (source.address.name,
+                                          routing.rule_text(rule),
+                                          routing.rule_text(other),
+                                          target.address.name))
+                if target is source:
+                    continue
+                for other in target.migrate:
+                    if routing.rules_overlap(rule, other):
+                        raise ConfigError(
+                            'migrate %s of target %s overlaps migrate %s of '
+                            'target %s: a path has one source' % (
+                                routing.rule_text(rule), source.address.name,
+                                routing.rule_text(other),
+                                target.address.name))
 
 
 def _check_one_account(target_conf, container_opt_in):
@@ -343,7 +416,8 @@ def _check_one_account(target_conf, container_opt_in):
     if target_conf.auth is None or target_conf.auth['account_map']:
         return
     accounts = set(rule.account for rule in target_conf.forward)
-    if container_opt_in or None in accounts or len(accounts) > 1:
+    if container_opt_in or target_conf.storage_policies or \
+            None in accounts or len(accounts) > 1:
         raise ConfigError(
             'target %s: auth_mode = service without account_map would put '
             'every forwarded local account into the service account; set '
@@ -373,7 +447,57 @@ def _target_conf(name, values, filter_values):
         TargetAddress(name, scheme, host, port, values['ca_certs'],
                       values['insecure'], values['cert_file'],
                       values['key_file']),
-        values['forward'], auth, values['verify_get'])
+        values['forward'], auth, values['verify_get'],
+        _backend_key(name, values, filter_values),
+        _storage_policies(name, values, filter_values),
+        values['target_storage_policy'] or None,
+        _migrate(name, values, filter_values), values['migrate_on_read'])
+
+
+def _migrate(name, values, filter_values):
+    """The target's ``migrate`` rules: a source is read as stored, through
+    its backend endpoint, with the forwarder's service identity."""
+    if not values['migrate']:
+        return ()
+    if filter_values['auth_mode'] != 'service':
+        raise ConfigError('target %s: migrate needs auth_mode = service (the '
+                          "source is read with the forwarder's service "
+                          'credentials)' % name)
+    if not values['backend_endpoint']:
+        raise ConfigError('target %s: migrate needs backend_endpoint = true '
+                          '(the source is read through its backend endpoint, '
+                          'so that manifests, symlinks and sysmeta arrive as '
+                          'stored)' % name)
+    return values['migrate']
+
+
+def _storage_policies(name, values, filter_values):
+    """The local storage policies routed to the target: containers
+    with them are created on the target too, with the service identity."""
+    if values['storage_policies'] and \
+            filter_values['auth_mode'] != 'service':
+        raise ConfigError('target %s: storage_policies needs auth_mode = '
+                          'service (the target containers are the '
+                          "forwarder's)" % name)
+    return values['storage_policies']
+
+
+def _backend_key(name, values, filter_values):
+    """The target's ``backend_key`` if it is a backend endpoint, else
+    None.  A backend endpoint takes the forwarder's service identity (it
+    trusts the backend headers and sysmeta of what it is sent), and the
+    environ state sent to it is signed."""
+    if not values['backend_endpoint']:
+        return None
+    if filter_values['auth_mode'] != 'service':
+        raise ConfigError('target %s: backend_endpoint needs auth_mode = '
+                          'service (the backend endpoint takes the '
+                          "forwarder's service identity)" % name)
+    if not values['backend_key']:
+        raise ConfigError('target %s: backend_endpoint needs backend_key '
+                          '(the key of its [filter:forwarder_backend])'
+                          % name)
+    return values['backend_key']
 
 
 def _load_targets_conf(path, filter_values):
@@ -397,7 +521,9 @@ def _load_targets_conf(path, filter_values):
                               % (where, ', '.join(unknown)))
         if 'target_url' not in options:
             raise ConfigError('%s: target_url is required' % where)
-        values = dict(filter_values, forward=())
+        # what is routed to a target is its own, never inherited
+        values = dict(filter_values, forward=(), storage_policies=(),
+                      target_storage_policy='', migrate=())
         for option, raw in options.items():
             if option == 'forward' and not raw.strip():
                 continue

@@ -30,7 +30,7 @@ import time
 from swift_forwarder.exceptions import ErrorLimitedError, ForwarderError, \
     PoolExhaustedError, ResponseReadError, ResponseTooLarge, \
     UpstreamBodyError,     UpstreamConnectError, UpstreamError, UpstreamTimeout
-from swift_forwarder.green import Timeout, http_client, sleep
+from swift_forwarder.green import Timeout, http_client, sleep, ssl
 from swift_forwarder.iterators import ResponseBody
 from swift_forwarder.paths import RequestPath
 
@@ -307,6 +307,7 @@ def round_trip(pool, request, retries, on_retry=None, extra=False):
             sleep(_backoff(connect_failures - 1))
             continue
         clean_exit = False
+        fresh = conn.requests == 0
         try:
             _exchange(conn, request, pool.name)
             clean_exit = True
@@ -318,14 +319,31 @@ def round_trip(pool, request, retries, on_retry=None, extra=False):
             stale_retries += 1
             if on_retry is not None:
                 on_retry(err)
-        except TimeoutError as err:
-            raise UpstreamTimeout(pool.name, 'no response within %gs'
-                                  % pool.node_timeout) from err
         except (OSError, http_client.HTTPException) as err:
-            raise UpstreamError(pool.name, 'bad response: %r' % err) from err
+            raise _translated(err, pool, fresh) from err
         finally:
             if not clean_exit:
                 pool.discard(conn)
+
+
+def _translated(err, pool, fresh):
+    """The :class:`UpstreamError` for a low-level error of an exchange on a
+    connection (``fresh``: its first)."""
+    if isinstance(err, TimeoutError):
+        return UpstreamTimeout(pool.name, 'no response within %gs'
+                               % pool.node_timeout)
+    if fresh and isinstance(err, ssl.SSLError):
+        # TLS 1.3: the target refuses our certificate (or its absence)
+        # after the client's side of the handshake is done, with an alert
+        # the first read gets
+        reason = 'the target closed the connection (does it want a client ' \
+            'certificate: cert_file, key_file?)' if isinstance(
+                err, ssl.SSLEOFError) else err.reason or err
+        error = UpstreamConnectError(pool.name, 'TLS handshake failed: %s'
+                                     % reason)
+        error.retryable = False
+        return error
+    return UpstreamError(pool.name, 'bad response: %r' % err)
 
 
 def _body_started(request):

@@ -12,20 +12,24 @@ import eventlet
 import eventlet.corolocal
 import eventlet.event
 import eventlet.greenio
+import eventlet.queue
 import eventlet.semaphore
 import eventlet.wsgi
 from eventlet.green import socket, ssl
 from eventlet.green.http import client as http_client
 
 __all__ = [
-    'ClientReadTimeout', 'Event', 'GreenSocket', 'Semaphore', 'Timeout',
-    'WsgiInput', 'http_client', 'local', 'original_select', 'sleep', 'socket',
-    'spawn', 'ssl',
+    'ClientReadTimeout', 'Event', 'GreenSocket', 'Queue', 'QueueEmpty',
+    'QueueFull', 'Semaphore', 'Timeout', 'WsgiInput', 'http_client', 'local',
+    'original_select', 'sleep', 'socket', 'spawn', 'ssl',
 ]
 
 Timeout = eventlet.Timeout
 Semaphore = eventlet.semaphore.Semaphore
 Event = eventlet.event.Event
+Queue = eventlet.queue.Queue
+QueueEmpty = eventlet.queue.Empty
+QueueFull = eventlet.queue.Full
 local = eventlet.corolocal.local
 sleep = eventlet.sleep
 spawn = eventlet.spawn

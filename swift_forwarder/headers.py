@@ -8,7 +8,8 @@ import urllib.parse
 
 __all__ = ['HOP_HEADER', 'HOP_BY_HOP', 'header_name', 'upstream_headers',
            'response_headers', 'is_cluster_only', 'client_base_url',
-           'rewrite_storage_url']
+           'rewrite_storage_url', 'rewrite_location', 'OWNER_HEADERS',
+           'without_owner_headers']
 
 #: Loop guard: each forwarder appends its ``forwarder_id``.
 HOP_HEADER = 'X-Forwarder-Hops'
@@ -21,7 +22,10 @@ HOP_BY_HOP = frozenset((
     'proxy-connection',
 ))
 _SET_BY_US = frozenset(('host', 'expect', 'content-length',
-                        'x-trans-id-extra', HOP_HEADER.lower()))
+                        'x-trans-id-extra', HOP_HEADER.lower(),
+                        # a backend endpoint's signed state: ours only
+                        'x-forwarder-backend-state',
+                        'x-forwarder-backend-sig'))
 _DROPPED = HOP_BY_HOP | _SET_BY_US
 
 #: Response headers the local proxy sets itself (catch_errors); the
@@ -30,21 +34,48 @@ _RESPONSE_RENAMED = {'x-trans-id': 'X-Forwarder-Trans-Id'}
 _RESPONSE_DROPPED = HOP_BY_HOP | {'x-openstack-request-id'}
 
 #: Service mode: request headers that never cross from a client to the
-#: target.  The target trusts the forwarder's service token, so anything a
-#: cluster sets for itself, or that names the client's local identity, or
-#: that would spoof where the request came from, stays behind.
-_CLUSTER_ONLY_PREFIXES = (
-    'x-backend-', 'x-auth-', 'x-storage-token', 'x-storage-user',
+#: target (``_CLUSTER_ONLY_PREFIXES``, the three groups below).  The target
+#: trusts the forwarder's service token, so anything a cluster sets for
+#: itself, or that names the client's local identity, or that would spoof
+#: where the request came from, stays behind.
+#:
+#: What a cluster's own middlewares set for its proxy-server (backend
+#: headers, timestamps, sysmeta): these do cross to a backend endpoint.
+_BACKEND_PREFIXES = (
+    'x-backend-', 'x-timestamp', 'x-account-sysmeta-',
+    'x-container-sysmeta-', 'x-object-sysmeta-',
+    'x-object-transient-sysmeta-')
+#: ...and what never crosses: the client's local identity and credentials,
+#: where it came from.
+_IDENTITY_PREFIXES = (
+    'x-auth-', 'x-storage-token', 'x-storage-user',
     'x-storage-pass', 'x-service-', 'x-forwarded-', 'x-user', 'x-tenant',
     'x-project-', 'x-domain-', 'x-role',
-    'x-identity-status', 'x-is-admin-project', 'x-timestamp',
-    'x-account-sysmeta-', 'x-container-sysmeta-', 'x-object-sysmeta-',
-    'x-object-transient-sysmeta-', 'x-cluster-client-ip', 'forwarded',
-    'authorization',
-    # a reference to another account: refused unless it is the request's
-    # own (see the service mode), which the target takes by default anyway
+    'x-identity-status', 'x-is-admin-project', 'x-cluster-client-ip',
+    'forwarded', 'authorization')
+#: A reference to another account: refused unless it is the request's own
+#: (see the service mode), which the target takes by default anyway.
+_ACCOUNT_REFERENCE_PREFIXES = (
     'x-copy-from-account', 'destination-account',
     'x-symlink-target-account')
+_CLUSTER_ONLY_PREFIXES = _BACKEND_PREFIXES + _IDENTITY_PREFIXES + \
+    _ACCOUNT_REFERENCE_PREFIXES
+
+
+#: What Swift's proxy shows of an account or container to its owner only
+#: (its default ``swift_owner_headers``).  In service mode the target
+#: answers the forwarder's identity, an owner, whoever the client is.
+OWNER_HEADERS = frozenset((
+    'x-container-read', 'x-container-write', 'x-container-sync-key',
+    'x-container-sync-to', 'x-account-meta-temp-url-key',
+    'x-account-meta-temp-url-key-2', 'x-container-meta-temp-url-key',
+    'x-container-meta-temp-url-key-2', 'x-account-access-control'))
+
+
+def without_owner_headers(headers):
+    """``headers`` (pairs) without :data:`OWNER_HEADERS`."""
+    return [(name, value) for name, value in headers
+            if name.lower() not in OWNER_HEADERS]
 
 
 def header_name(environ_key):
@@ -68,13 +99,22 @@ def _names(environ_key):
     return names
 
 
-def is_cluster_only(lowered_name):
+def is_cluster_only(lowered_name, backend=False):
     """See ``_CLUSTER_ONLY_PREFIXES``; ``x-forwarded-for`` is rebuilt from
-    the client's address only."""
+    the client's address only.
+
+    :param backend: the target is a backend endpoint (core placement):
+        what the local cluster's middlewares set for proxy-server crosses
+        (the local gatekeeper removed the client's own), identities and
+        credentials never do.
+    """
+    if backend:
+        return lowered_name.startswith(_IDENTITY_PREFIXES)
     return lowered_name.startswith(_CLUSTER_ONLY_PREFIXES)
 
 
-def upstream_headers(env, netloc, hops, txn_id, via, service=False):
+def upstream_headers(env, netloc, hops, txn_id, via, service=False,
+                     backend=False):
     """End-to-end request headers for the target, as a list of pairs.
 
     Hop-by-hop headers (and any named in ``Connection``) are dropped; Host,
@@ -84,6 +124,8 @@ def upstream_headers(env, netloc, hops, txn_id, via, service=False):
     :param service: service mode: also drop every header only a cluster may
         set or that carries the client's local identity (see
         :func:`is_cluster_only`); the caller adds the service token.
+    :param backend: service mode toward a backend endpoint (see
+        :func:`is_cluster_only`).
     """
     dropped = _DROPPED
     if 'HTTP_CONNECTION' in env:
@@ -98,7 +140,7 @@ def upstream_headers(env, netloc, hops, txn_id, via, service=False):
             continue
         name, lowered = _names(key)
         if lowered in dropped or lowered.startswith('proxy-') or (
-                service and is_cluster_only(lowered)):
+                service and is_cluster_only(lowered, backend)):
             continue
         if lowered == 'x-forwarded-for':
             forwarded_for = value
@@ -180,11 +222,21 @@ def client_base_url(env, scheme='default'):
 def rewrite_storage_url(headers, base_url):
     """Point ``X-Storage-Url`` in an auth response at this proxy: same
     path, the scheme and host the client used."""
-    result = []
-    for name, value in headers:
-        if name.lower() == 'x-storage-url':
-            parsed = urllib.parse.urlsplit(value)
-            value = base_url + urllib.parse.urlunsplit(
-                ('', '', parsed.path, parsed.query, ''))
-        result.append((name, value))
-    return result
+    return [(name, _rebased(value, base_url)
+             if name.lower() == 'x-storage-url' else value)
+            for name, value in headers]
+
+
+def rewrite_location(headers, netloc, base_url):
+    """Point a ``Location`` the target built from the ``Host`` it was sent
+    (``netloc``: staticweb's redirects) at this proxy, as the client
+    reached it; any other ``Location`` stays as it is."""
+    return [(name, _rebased(value, base_url) if name.lower() == 'location'
+             and urllib.parse.urlsplit(value).netloc == netloc else value)
+            for name, value in headers]
+
+
+def _rebased(url, base_url):
+    parsed = urllib.parse.urlsplit(url)
+    return base_url + urllib.parse.urlunsplit(
+        ('', '', parsed.path, parsed.query, parsed.fragment))

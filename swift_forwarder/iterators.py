@@ -24,7 +24,8 @@ try:
 except ImportError:  # unit tests and tools without Swift installed
     InputProxy = ()
 
-__all__ = ['RequestBody', 'ResponseBody', 'md5', 'arrived_bytes']
+__all__ = ['RequestBody', 'PrefixedInput', 'ResponseBody', 'md5',
+           'arrived_bytes']
 
 #: A read (of the client's upload, of a response body) may take up to this
 #: many times ``client_chunk_size`` at once, when that much has arrived.
@@ -129,6 +130,21 @@ class RequestBody(object):
                 'Client disconnected after %d of %d bytes'
                 % (self.bytes_read, self.content_length))
         return chunk
+
+
+class PrefixedInput(object):
+    """A ``wsgi.input`` whose first bytes were read already: ``prefix``,
+    then the rest of ``wsgi_input``."""
+
+    def __init__(self, prefix, wsgi_input):
+        self.prefix = prefix
+        self.wsgi_input = wsgi_input
+
+    def read(self, size=-1):
+        if self.prefix:
+            chunk, self.prefix = self.prefix, b''
+            return chunk
+        return self.wsgi_input.read(size)
 
 
 class ResponseBody(object):

@@ -36,7 +36,13 @@ authenticate through this proxy too: auth requests (``/auth/v1.0``,
 ``/auth/v2.0``, ``/v1.0``...) go to the target, and the ``X-Storage-Url``
 in their answers is rewritten to this proxy (the scheme and host the client
 used, the target's path), so clients never bypass it.  ``/info`` is then
-forwarded as well, so clients see the target's capabilities.
+forwarded as well, so clients see the target's capabilities, with this
+filter's own ``forwarder`` section added.  Every other path that names no
+account under ``/v1`` goes to the target too, however malformed (``/v1``,
+``/v1//c/o``, ``//v1/a``...), so a client sees the target's answers and
+never the local auth's 401 to the target's token: Swift's own functional
+suite gives the same results through the gateway as against the target
+directly (see ``make compat``).
 
 Federation placement
 --------------------
@@ -113,6 +119,129 @@ against the client:
 
 Not followed: a DLO's segments or an SLO's plain segments that are
 themselves symlinks (only the container they are in is checked).
+
+Core placement
+--------------
+Gateway and federation hand a request over before Swift's composite
+middlewares run, so every container one request touches must live on one
+cluster.  In the core placement the filter sits right before
+``proxy-server``, after copy, slo, dlo, versioned_writes and symlink, and
+sees every request *and every subrequest* they make, each routed by its own
+path: an SLO or DLO manifest on one cluster with segments on the other (or
+on both), a copy from one cluster to the other, a symlink across, object
+versioning on a forwarded container (its ``\x00versions\x00<container>``
+container goes where the container goes).  Nothing but ``proxy-server``
+may come after it; keep ``proxy-logging`` in the pipeline (before it)::
+
+    [pipeline:main]
+    pipeline = catch_errors gatekeeper healthcheck proxy-logging cache
+               tempauth copy slo dlo versioned_writes symlink
+               proxy-logging forwarder proxy-server
+
+    [filter:forwarder]
+    use = egg:swift_forwarder#forwarder
+    target_url = https://swift-backend.example.com:8081
+    forward = AUTH_alice/shared*
+    auth_mode = service
+    auth_url = https://swift.example.com/auth/v1.0
+    auth_user = federation:forwarder
+    auth_key = <secret>
+    account_map = AUTH_alice:AUTH_federation
+    backend_endpoint = true
+    backend_key = <the key of the target's forwarder_backend>
+
+A subrequest must reach the target's *storage*, not the target's own slo,
+dlo, symlink or versioning (which would resolve a manifest against its own
+cluster), nor its gatekeeper (which strips the sysmeta and ``X-Backend-*``
+headers the local middlewares rely on).  So ``target_url`` is the target's
+*backend endpoint*: a proxy-server of the target cluster with Swift's
+internal pipeline and ``forwarder_backend``, run by
+``swift-forwarder-backend-server`` (see :mod:`swift_forwarder.backend` and
+the conf-sample), open to the forwarders only, where the forwarder logs in
+with its service identity.  Toward it, the headers the local middlewares
+set (``X-Backend-*``, sysmeta, ``X-Timestamp``, reserved names) cross both
+ways; a client's own never do, the local gatekeeper removed them before.
+What they tell proxy-server in the WSGI environ instead
+(``swift.content_type_overridden``, which lets slo and versioning store
+``;swift_bytes=``) goes as ``X-Forwarder-Backend-State``, signed with
+``backend_key`` (``X-Forwarder-Backend-Sig``: a Unix time and an
+HMAC-SHA256 of method, path, state and time), which ``forwarder_backend``
+checks with its ``key`` or ``key2`` (401 otherwise).
+
+Each request is authorized as proxy-server authorizes it:
+``env['swift.authorize']``, when the request carries one, first without an
+ACL (an owner, or a pre-authorized subrequest of the middlewares, costs no
+lookup), then with the target container's ACL (read for GET and HEAD,
+write for an object's PUT, POST and DELETE).  A client who may not read
+the other cluster's container gets what Swift gives it (403; 409 for an
+SLO segment), from Swift's own middlewares.  The service-mode checks of
+references (above) do not apply: the target runs no middleware that would
+follow them.  Swift's ``get_container_info()`` (object versioning,
+container quotas...) skips the middlewares to the pipeline's own
+proxy-logging in front of proxy-server: the filter puts itself behind that
+one (keep ``proxy-logging`` in the pipeline), so what they read of a
+forwarded container is the target's, and a forwarded container PUT, POST
+or DELETE clears the local info cache of it, as proxy-server does.  A PUT
+of a local middleware whose ``Content-Length: 0`` understates its body
+(object versioning's PUT of a version) is sent chunked, whole, as
+proxy-server reads it.  Not carried: encryption's environ callbacks (put
+the encryption middlewares on the target, or keep them off forwarded
+containers).
+
+Routing by storage policy
+-------------------------
+A target may take the containers of local storage policies
+(``storage_policies = silver`` in its ``[target:NAME]`` section, or in the
+filter section for the inline target; service mode, with ``account_map``).
+A container created with ``X-Storage-Policy: silver`` is a local container
+(account listings show it; its ACLs and metadata are local and decide who
+may do what) whose objects and listings live in a container of the same
+name on the target, in the mapped account, made with
+``target_storage_policy`` (else the target's default):
+
+* container PUT and POST: locally first (proxy-server authorizes them), then
+  on the target (a POST re-creates a missing target container); if the
+  target refuses, a container just made locally is deleted again and the
+  client gets 502;
+* container DELETE: authorized as proxy-server does (the owner's), then
+  deleted on the target; a 409 there (not empty) is the client's, and
+  nothing is deleted locally;
+* container HEAD: local, with the target's object count and bytes used;
+* object requests and container GET: to the target, authorized with the
+  local container's ACLs.
+
+Routing reads the container's policy from Swift's container info (the
+request's, then memcache): an object request costs no extra request.
+Swift needs an object ring for the policy to start: a one-device
+placeholder, in which nothing is stored (``swift-forwarder-check`` says
+how to build it).  A policy name that swift.conf lacks stops the proxy at
+startup.  The local account's own container listing shows the local
+counts (0 objects), not the target's.
+
+Migrating a cluster
+-------------------
+A target may be the *source* of a migration into the local cluster:
+``migrate = AUTH_a AUTH_b/photos*`` (the ``forward`` syntax, in its
+``[target:NAME]`` section) names what is moving from it.  Core placement,
+with the source's backend endpoint (``backend_endpoint``, service mode,
+``account_map``).  Clients use the local cluster only:
+
+* object GET/HEAD: local first; on a local 404, the source's object as
+  stored, unless the local 404 is a tombstone at least as new (a deleted
+  object never comes back); an object on neither side is a 404, and a
+  source that cannot answer a 503;
+* object PUT: local (a container only the source has is first made here
+  with its metadata, ACLs and versioning settings); POST: local, an object
+  only the source has copied here first with its timestamp; DELETE: both
+  sides, success only when neither failed;
+* container and account GET: both sides' listings merged, as Swift would
+  list the union (every parameter; the local entry wins a name on both);
+  a source that fails gives 503, never a short listing;
+* container HEAD: local, else the source's; DELETE: the source's first.
+
+With ``migrate_on_read``, a whole plain-object GET read through is written
+locally as it streams, with its original timestamp; a client that goes
+away leaves nothing.  The README's "Migrating a cluster" has the steps.
 
 Several targets
 ---------------
@@ -216,20 +345,26 @@ client disconnects or stalls mid-upload                499/408; the upload is
                                                        nothing
 =====================================================  ======================
 
-Where Swift itself refuses a request the same way (NUL or invalid UTF-8 in
-a name: 412), the answer is Swift's.  These refusals are the forwarder's
-own (Swift alone would take the request, or fail on it with a 404 or 503),
-because a proxy in front of another cluster adds risks Swift alone does
-not have; each is a 400 unless said otherwise:
+Where Swift itself refuses a request the same way, the answer is Swift's,
+byte for byte (status, body, Content-Type): NUL or invalid UTF-8 in a name
+(412 ``Invalid UTF8 or contains NULL``), a transfer coding other than
+chunked (400; a list of codings, 501).  A path with a space (Swift's own
+server takes one) is quoted on its way, not refused.  These refusals are
+the forwarder's own (Swift alone would take the request, or fail on it
+with a 404 or 503), because a proxy in front of another cluster adds risks
+Swift alone does not have; each is a 400 unless said otherwise:
 
 * both ``Content-Length`` and ``Transfer-Encoding`` (request smuggling);
+* two ``Content-Length`` headers with different values (RFC 9112 6.3: the
+  WSGI server keeps the first, another hop may read the other);
 * a ``Content-Length`` that is not plain digits (``+2``);
 * an ``Expect`` other than ``100-continue`` (417);
 * ``.``/``..`` path segments, also percent-encoded (anything that
   normalises paths between here and the target would read them as "up");
-* a header value holding NUL, or continued on the next line (obs-fold),
-  and a CR, LF or NUL in the query string: such bytes would be written
-  onto the upstream request line or header block.
+* a header value holding a control character other than HTAB (RFC 9110
+  5.5; NUL, CR and LF among them), or continued on the next line
+  (obs-fold), and a CR, LF or NUL in the query string: such bytes would be
+  written onto the upstream request line or header block.
 
 Any other status comes from the target unchanged.
 
@@ -273,8 +408,9 @@ where they are the proxy's own server certificate.
     ``AUTH_a/prefix*`` (containers starting with ``prefix``),
     ``AUTH_pre*`` (accounts starting with ``AUTH_pre``).
 ``forward_auth = false``
-    Gateway placement: also forward auth requests and ``/info``, and point
-    the ``X-Storage-Url`` of auth answers at this proxy.
+    Gateway placement: also forward auth requests, ``/info`` and every
+    other path that names no account under ``/v1``, and point the
+    ``X-Storage-Url`` of auth answers at this proxy.
 ``storage_url_scheme = default``
     The scheme of that rewritten ``X-Storage-Url``: ``default`` is the one
     the client reached this proxy with; ``https`` behind a TLS terminator
@@ -335,6 +471,29 @@ where they are the proxy's own server certificate.
     ``container_opt_in`` must be off.
 ``allow_account_requests = false``
     Service mode: forward PUT/POST/DELETE on the account itself.
+``backend_endpoint = false``
+    Core placement: ``target_url`` is the target's backend endpoint (see
+    Core placement); needs ``auth_mode = service``.  A targets_conf section
+    may set it (and ``backend_key``) for its target.
+``backend_key =``
+    With ``backend_endpoint``: the key shared with the target's
+    ``[filter:forwarder_backend]`` (its ``key``, or ``key2`` while keys
+    change), which signs the environ state sent there.  Required then.
+``storage_policies =``
+    Local storage policies (space-separated names) whose containers live
+    on this target (see Routing by storage policy); each policy on one
+    target only.  Service mode, with ``account_map``.
+``target_storage_policy =``
+    The storage policy those containers get on the target (default: the
+    target's default policy).
+``migrate =``
+    Paths (the ``forward`` syntax) being migrated from this target, a
+    *source*, into the local cluster (see Migrating a cluster).  Needs
+    ``backend_endpoint`` (service mode); a source forwards nothing unless
+    it also has ``forward`` rules, which may not overlap these.
+``migrate_on_read = false``
+    With ``migrate``: a whole plain object read through is also written
+    into the local cluster as it streams, with its original timestamp.
 ``etag_mismatch_policy = raise``
     ``raise``, ``raise_and_delete`` or ``log``: what a PUT whose target
     ETag differs from the MD5 of the bytes sent gets (see Integrity).
@@ -367,7 +526,7 @@ import os
 import time
 import urllib.parse
 
-from swift_forwarder import __version__, service
+from swift_forwarder import __version__, migrate, policy, service
 from swift_forwarder.auth import service_tokens
 from swift_forwarder.cache import TTLCache
 from swift_forwarder.config import parse_conf
@@ -376,22 +535,28 @@ from swift_forwarder.exceptions import BadRequest, ConfigError, \
 from swift_forwarder.forward import ErrorLimiter, Upstream, UpstreamRequest
 from swift_forwarder.green import local, spawn
 from swift_forwarder.headers import client_base_url, response_headers, \
-    rewrite_storage_url, upstream_headers
+    rewrite_location, rewrite_storage_url, upstream_headers, \
+    without_owner_headers
 from swift_forwarder.integrity import Integrity, put_etag_checkable
-from swift_forwarder.iterators import RequestBody, arrived_bytes
+from swift_forwarder.iterators import PrefixedInput, RequestBody, \
+    arrived_bytes
 from swift_forwarder.metrics import NULL_METRICS, RequestRecord, \
     TargetMetrics, loggable_path
 from swift_forwarder.paths import RequestPath
+from swift_forwarder.policy import PolicyRouter
 from swift_forwarder.pool import ConnectionPool
-from swift_forwarder.routing import is_auth_path, should_forward
+from swift_forwarder.routing import is_auth_path, names_account, \
+    should_forward
 from swift_forwarder.validation import check_loop, check_request
 
 try:
     from swift.common.registry import register_swift_info
     from swift.common.utils import get_logger as swift_get_logger
-    from swift.proxy.controllers.base import get_container_info
+    from swift.proxy.controllers.base import clear_info_cache, \
+        get_container_info
 except ImportError:  # unit tests and tools without Swift installed
     swift_get_logger = get_container_info = register_swift_info = None
+    clear_info_cache = None
 
 __all__ = ['ForwarderMiddleware', 'TargetForwarder', 'filter_factory']
 
@@ -443,8 +608,39 @@ class ForwarderMiddleware(object):
             (name, TargetForwarder(self.conf, target_conf, self.logger,
                                    statsd))
             for name, target_conf in self.conf.targets.items())
+        #: migration mode: a :class:`Source` per target with ``migrate``
+        self.sources = [migrate.Source(target, app, self.logger)
+                        for target in self.targets.values()
+                        if target.migrate_rules]
+        if self.sources and get_container_info is None:
+            raise ConfigError('[filter:forwarder]: migrate runs in a Swift '
+                              'proxy (swift not found)')
+        self.policies = None
+        if any(t.storage_policies for t in self.targets.values()):
+            if policy.POLICIES is None:
+                raise ConfigError('[filter:forwarder]: storage_policies '
+                                  'runs in a Swift proxy (swift not found)')
+            self.policies = PolicyRouter(self.targets, app, self.logger)
         # opt-in: {(account, container): Forward-To or None}
         self._forward_to = TTLCache(OPT_IN_CACHE_TIME, OPT_IN_CACHE_SIZE)
+
+    @property
+    def _pipeline_request_logging_app(self):
+        return self._request_logging_app
+
+    @_pipeline_request_logging_app.setter
+    def _pipeline_request_logging_app(self, app):
+        """Core placement (right before proxy-server): Swift's
+        ``get_container_info()`` and ``get_account_info()`` skip every
+        middleware, straight to the pipeline's own copy of proxy-logging in
+        front of proxy-server, which Swift's ``loadapp`` hands each app of
+        the pipeline here once all are built.  Put the forwarder behind it,
+        so that what object versioning, container quotas and the others
+        read of a forwarded container is the target's, not a local 404.
+        (Without proxy-logging in the pipeline they go to proxy-server.)"""
+        self._request_logging_app = app
+        if app is not self.app and getattr(app, 'app', None) is self.app:
+            app.app = self
 
     def __call__(self, env, start_response):
         path_info = env.get('PATH_INFO', '')
@@ -501,17 +697,37 @@ class ForwarderMiddleware(object):
         """The :class:`TargetForwarder` this request goes to, or None.
 
         ``forward`` rules first (the inline target's, then targets_conf's,
-        in order); then, with forward_auth (the gateway placement), auth
-        requests, ``/info`` and every other path under ``/v1`` (``/v1``,
-        ``/v1//c/o``...: the target answers them as it would directly) go
-        to the first target; then, with container_opt_in, the local
-        container's ``X-Container-Meta-Forward-To``.
+        in order); then ``migrate`` rules (a :class:`Source`); then, with
+        forward_auth (the gateway placement), every
+        path that names no account under ``/v1`` (auth requests,
+        ``/info``, and ``/v1``, ``/v1//c/o``, ``//v1/a``...: the target
+        answers them as it would directly) goes to the first target; then,
+        with storage_policies, by the local container's storage policy (a
+        :class:`PolicyContainer` for the container's own requests); then,
+        with container_opt_in, the local container's
+        ``X-Container-Meta-Forward-To``.
         """
         for target in self.targets.values():
             if should_forward(path, target.forward_rules):
                 return target
-        if self.conf.forward_auth and _gateway_path(path.path_info):
+        if self.sources and path.is_swift_api and path.container is None \
+                and env['REQUEST_METHOD'] == 'GET':
+            sources = [source for source in self.sources if any(
+                names_account(rule, path.account) for rule in source.rules)]
+            if sources:
+                return migrate.AccountListing(sources, self.app)
+        for source in self.sources:
+            if should_forward(path, source.rules):
+                return source
+        if self.conf.forward_auth and not path.is_swift_api:
+            # gateway placement: the target answers everything but the
+            # accounts it is not given (the local auth would answer 401
+            # to the target's token)
             return next(iter(self.targets.values()))
+        if self.policies is not None:
+            target = self.policies.route(env, path)
+            if target is not None:
+                return target
         if self.conf.container_opt_in:
             return self._opted_in(env, path)
         return None
@@ -604,6 +820,8 @@ class ForwarderMiddleware(object):
                 'counters': dict(target.upstream.counters),
                 'error_limited': target.upstream.limiter.suppressed_until >
                 time.monotonic()}
+            if target.migrate_rules:
+                targets[name].update(migrate.describe(target))
             if probe:
                 targets[name].update(probes[name].wait())
         healthy = all(t.get('reachable', True) for t in targets.values())
@@ -633,6 +851,15 @@ class TargetForwarder(object):
         self.name = address.name
         self.forward_rules = target_conf.forward
         self.auth = target_conf.auth
+        #: a backend endpoint (core placement): its signing key, else None
+        self.backend_key = target_conf.backend_key
+        self.backend = self.backend_key is not None
+        #: local storage policies whose containers live here
+        self.storage_policies = target_conf.storage_policies
+        self.target_storage_policy = target_conf.target_storage_policy
+        #: migration mode: what is being migrated from here (a source)
+        self.migrate_rules = target_conf.migrate
+        self.migrate_on_read = target_conf.migrate_on_read
         self.metrics = TargetMetrics(logger, self.name) if statsd else \
             NULL_METRICS
         self.pool = ConnectionPool(
@@ -647,7 +874,8 @@ class TargetForwarder(object):
             self.service = service.ServiceMode(
                 self.upstream, service_tokens(
                     self.pool.name, self.auth, address, conf.node_timeout),
-                self.auth['account_map'], conf.allow_account_requests, conf)
+                self.auth['account_map'], conf.allow_account_requests, conf,
+                backend_key=self.backend_key)
         self.integrity = Integrity(self.upstream, conf, target_conf.verify_get,
                                    logger, self.send)
 
@@ -656,23 +884,8 @@ class TargetForwarder(object):
         return self.upstream.netloc
 
     def probe(self):
-        """Is the target there?  A ``GET /healthcheck`` on a connection of
-        its own, within ``conn_timeout`` plus at most :data:`PROBE_TIMEOUT`
-        seconds for the answer.
-
-        :returns: ``reachable``, and ``status`` and ``time_ms`` or
-            ``error``, for the healthcheck JSON.  A 5xx answer is not
-            reachable: the target said it cannot serve.
-        """
-        started = time.monotonic()
-        try:
-            status = self.upstream.probe('/healthcheck', self.conf.conn_timeout
-                                         + min(self.conf.node_timeout,
-                                               PROBE_TIMEOUT)).status
-        except ForwarderError as err:
-            return {'reachable': False, 'error': str(err)}
-        return {'reachable': status < 500, 'status': status,
-                'time_ms': round((time.monotonic() - started) * 1000, 3)}
+        """Is the target there?  See :func:`_probe`."""
+        return _probe(self.upstream, self.conf)
 
     def send(self, env, request, extra=False):
         """One round trip for ``env``: ``request`` as built for it, or one
@@ -682,14 +895,19 @@ class TargetForwarder(object):
             return self.upstream.round_trip(request, extra)
         return self.service.round_trip(env, request, extra)
 
-    def forward(self, env, start_response, path=None):
+    def forward(self, env, start_response, path=None, answer=None):
         """Send one request to the target and relay its response.  The
         request's log line and metrics come once it is over (see
-        :class:`RequestRecord`)."""
+        :class:`RequestRecord`).
+
+        :param answer: called with the target's response (its head) before
+            the client sees it: may raise :class:`Refused` (with the app
+            that answers instead), or return a function that wraps the
+            response body (migration mode's read-through)."""
         record = RequestRecord(self.name, self.metrics, self.logger, env)
         try:
             return self._forward(env, start_response, record, path or
-                                 RequestPath.from_environ(env))
+                                 RequestPath.from_environ(env), answer)
         except Refused as err:
             if err.app is None:
                 record.finish(err.status_hint, outcome=str(err))
@@ -703,23 +921,17 @@ class TargetForwarder(object):
                           error=err.status_hint >= 500 and not loop)
             raise
 
-    def _forward(self, env, start_response, record, path):
+    def _forward(self, env, start_response, record, path, answer):
         conf = self.conf
         hops = check_loop(env, conf.forwarder_id, conf.max_hops)
-        has_body, length = check_request(env)
+        has_body, length = check_request(env, self.backend)
         if self.service is not None:
             # after the input checks: bad input never costs the ACL lookup
             path, has_body, length = self.service.check_request(
                 env, path, has_body, length)
-        check_put = has_body and put_etag_checkable(env, path)
-        body = record.request_body = RequestBody(
-            env['wsgi.input'], length, conf.client_chunk_size,
-            conf.client_timeout, checksum=check_put,
-            arrived=arrived_bytes(env)) if has_body else None
-        request = UpstreamRequest(env['REQUEST_METHOD'], path, upstream_headers(
-            env, self.netloc, hops, env.get('swift.trans_id'),
-            self.upstream.user_agent, service=self.service is not None),
-            body, length)
+        if self.backend and length == 0 and env['REQUEST_METHOD'] == 'PUT':
+            has_body, length = _unannounced_body(env, conf)
+        request = self._request(env, record, path, hops, has_body, length)
         self._log_info(env, record)
         conn = self.send(env, request)
         resp = conn.response
@@ -728,20 +940,49 @@ class TargetForwarder(object):
         resp_body = self.integrity.response_body(env, request, conn)
         app_iter = None
         try:
-            if self.service is not None:
-                self.service.check_response(env, request, resp)
-            if check_put and 200 <= resp.status < 300:
-                self.integrity.check_put(env, request, resp_body,
-                                         body.md5.hexdigest())
+            wrap = answer(resp) if answer is not None else None
+            self._check_answer(env, request, resp_body)
             app_iter = self.integrity.app_iter(resp_body, record)
+            if wrap is not None:
+                app_iter = wrap(app_iter)
             start_response('%d %s' % (resp.status, resp.reason),
-                           self._response_headers(env, resp))
+                           self._response_headers(env, resp, path))
         except BaseException:
             resp_body.close()  # nobody else will: free the connection
             if app_iter is not None:
                 app_iter.close()  # a short body's: its log line and metrics
             raise
         return app_iter
+
+    def _request(self, env, record, path, hops, has_body, length):
+        """The :class:`UpstreamRequest` for ``env``, its body (if any) an
+        MD5-checked :class:`RequestBody` where the PUT's ETag is."""
+        conf = self.conf
+        checksum = has_body and put_etag_checkable(env, path)
+        body = record.request_body = RequestBody(
+            env['wsgi.input'], length, conf.client_chunk_size,
+            conf.client_timeout, checksum=checksum,
+            arrived=arrived_bytes(env)) if has_body else None
+        return UpstreamRequest(env['REQUEST_METHOD'], path, upstream_headers(
+            env, self.netloc, hops, env.get('swift.trans_id'),
+            self.upstream.user_agent, service=self.service is not None,
+            backend=self.backend), body, length)
+
+    def _check_answer(self, env, request, resp_body):
+        """What the target answered, before the client sees it: the
+        read-through checks of service mode, the PUT's ETag."""
+        resp, path = resp_body.response, request.path
+        if self.backend and path.obj is None and request.method in (
+                'PUT', 'POST', 'DELETE'):
+            # as proxy-server does: the local middlewares above must not go
+            # on reading the info cached before
+            clear_info_cache(env, path.account, path.container)
+        if self.service is not None:
+            self.service.check_response(env, request, resp)
+        if request.body is not None and request.body.md5 is not None and \
+                200 <= resp.status < 300:
+            self.integrity.check_put(env, request, resp_body,
+                                     request.body.md5.hexdigest())
 
     def _log_info(self, env, record):
         """proxy-logging names the target of what was sent there (not of
@@ -750,20 +991,67 @@ class TargetForwarder(object):
         log_info.append('forwarder:%s' % self.name)
         record.log_info = (log_info, len(log_info) - 1)
 
-    def _response_headers(self, env, resp):
-        headers = response_headers(resp.getheaders(),
-                                   resp.getheader('Connection', ''))
-        if is_auth_path(env['PATH_INFO']):
-            headers = rewrite_storage_url(headers, client_base_url(
-                env, self.conf.storage_url_scheme))
+    def _response_headers(self, env, resp, path):
+        """The target's response headers for the client (see
+        :func:`_client_headers`)."""
+        return _client_headers(env, resp, path, self.service is not None,
+                               self.netloc, self.conf.storage_url_scheme)
+
+
+def _probe(upstream, conf):
+    """A ``GET /healthcheck`` of the target on a connection of its own,
+    within ``conn_timeout`` plus at most :data:`PROBE_TIMEOUT` seconds for
+    the answer.
+
+    :returns: ``reachable``, and ``status`` and ``time_ms`` or ``error``,
+        for the healthcheck JSON.  A 5xx answer is not reachable: the
+        target said it cannot serve.
+    """
+    started = time.monotonic()
+    try:
+        status = upstream.probe('/healthcheck', conf.conn_timeout + min(
+            conf.node_timeout, PROBE_TIMEOUT)).status
+    except ForwarderError as err:
+        return {'reachable': False, 'error': str(err)}
+    return {'reachable': status < 500, 'status': status,
+            'time_ms': round((time.monotonic() - started) * 1000, 3)}
+
+
+def _client_headers(env, resp, path, service_mode, netloc, scheme):
+    """The target's response headers for the client.  Service mode:
+    owner-only headers for owners only.  Passthrough: the URLs the target
+    built for this proxy's clients (a storage URL, a redirect to the
+    target's own host, ``netloc``) point at this proxy."""
+    headers = response_headers(resp.getheaders(),
+                               resp.getheader('Connection', ''))
+    if service_mode:
+        if path.obj is None and not env.get('swift_owner'):
+            # as Swift's proxy: ACLs and keys are the owner's to see
+            headers = without_owner_headers(headers)
         return headers
+    base_url = client_base_url(env, scheme)
+    headers = rewrite_location(headers, netloc, base_url)
+    if is_auth_path(env['PATH_INFO']):
+        headers = rewrite_storage_url(headers, base_url)
+    return headers
 
 
-def _gateway_path(path_info):
-    """Gateway placement: what the target answers however malformed (the
-    local auth would answer 401 to the target's token)."""
-    return path_info == '/v1' or path_info.startswith(('/v1/', '/info')) or \
-        is_auth_path(path_info)
+def _unannounced_body(env, conf):
+    """A local middleware's PUT that says ``Content-Length: 0`` and yet has
+    a body: object versioning copies the client's headers onto the PUT of
+    the version after it moved the body over.  proxy-server reads a PUT's
+    body to its end whatever its length says, so Swift alone stores it: so
+    do we, sent chunked.
+
+    :returns: ``(has_body, content_length)`` as :func:`check_request`.
+    """
+    first = next(iter(RequestBody(env['wsgi.input'], None,
+                                  conf.client_chunk_size,
+                                  conf.client_timeout)), b'')
+    if not first:
+        return False, 0
+    env['wsgi.input'] = PrefixedInput(first, env['wsgi.input'])
+    return True, None
 
 
 def _netloc(address):
@@ -836,8 +1124,12 @@ INFO_OPTIONS = ('auth_mode', 'forward_auth', 'container_opt_in', 'max_hops',
 def info_section(middleware):
     """The ``forwarder`` section of ``/info``: nothing secret."""
     conf = middleware.conf
-    return dict({name: getattr(conf, name) for name in INFO_OPTIONS},
+    info = dict({name: getattr(conf, name) for name in INFO_OPTIONS},
                 version=__version__, targets=list(middleware.targets))
+    if middleware.sources:
+        info['migrating'] = {source.name: migrate.describe(source.target)
+                             for source in middleware.sources}
+    return info
 
 
 def register_info(middleware):

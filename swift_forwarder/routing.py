@@ -7,7 +7,16 @@ import collections
 
 from swift_forwarder.paths import wsgi_to_str
 
-__all__ = ['Rule', 'parse_forward', 'should_forward', 'is_auth_path']
+__all__ = ['Rule', 'parse_forward', 'should_forward', 'is_auth_path',
+           'routed_container', 'rules_overlap', 'rule_text', 'rule_matches',
+           'names_account',
+           'VERSIONS_PREFIX']
+
+#: object_versioning keeps a container's versions in the reserved-name
+#: container ``\x00versions\x00<container>`` (Swift's
+#: ``get_reserved_name('versions', container)``): it goes where its
+#: container goes.
+VERSIONS_PREFIX = '\x00versions\x00'
 
 #: ``forward`` rule: an account, optionally a container, and whether the
 #: last part is a prefix (``AUTH_a/logs*``).  ``account=None`` is ``*``.
@@ -42,7 +51,49 @@ def parse_forward(value):
     return tuple(rules)
 
 
-def _rule_matches(rule, account, container):
+def rule_text(rule):
+    """A rule as written in the conf file."""
+    if rule.account is None:
+        return '*'
+    if rule.container is None:
+        return rule.account + ('*' if rule.prefix else '')
+    return '%s/%s%s' % (rule.account, rule.container,
+                        '*' if rule.prefix else '')
+
+
+def _names_overlap(a, a_prefix, b, b_prefix):
+    """Can a name match both ``a`` and ``b`` (each a name, or a prefix)?"""
+    if a_prefix and b_prefix:
+        return a.startswith(b) or b.startswith(a)
+    if a_prefix:
+        return b.startswith(a)
+    if b_prefix:
+        return a.startswith(b)
+    return a == b
+
+
+def names_account(rule, account):
+    """Does ``rule`` name ``account`` or containers in it?"""
+    if rule.account is None:
+        return True
+    if rule.container is None and rule.prefix:
+        return account.startswith(rule.account)
+    return account == rule.account
+
+
+def rules_overlap(a, b):
+    """Is there a path that both rules match?"""
+    if a.account is None or b.account is None:
+        return True
+    if not _names_overlap(a.account, a.prefix and a.container is None,
+                          b.account, b.prefix and b.container is None):
+        return False
+    if a.container is None or b.container is None:
+        return True
+    return _names_overlap(a.container, a.prefix, b.container, b.prefix)
+
+
+def rule_matches(rule, account, container):
     if rule.account is None:
         return True
     if rule.container is None:
@@ -64,12 +115,23 @@ def should_forward(path, rules):
     """
     if not path.is_swift_api:
         return False
-    # rules hold text from the conf file; '' (``/v1/a/``) is a container
-    # that a prefix rule ``AUTH_a/*`` takes
+    return any(rule_matches(rule, path.account, routed_container(path))
+               for rule in rules)
+
+
+def routed_container(path):
+    """The container (text) whose route a request (a :class:`RequestPath`)
+    takes: its own, or for a versions container the one it keeps the
+    versions of; None for an account request.  Rules hold text from the
+    conf file; '' (``/v1/a/``) is a container that a prefix rule
+    ``AUTH_a/*`` takes."""
     container = path.segments[2]
-    account, container = path.account, \
-        container and wsgi_to_str(container)
-    return any(_rule_matches(rule, account, container) for rule in rules)
+    if container is None:
+        return None
+    container = wsgi_to_str(container)
+    if container.startswith(VERSIONS_PREFIX):
+        return container[len(VERSIONS_PREFIX):]
+    return container
 
 
 def is_auth_path(path_info):

@@ -20,6 +20,18 @@ the client, the way Swift checks each of those steps against the client:
 * :meth:`ServiceMode.round_trip`: every request to the target, mapped to
   the target account, with the service token, retried once on a 401.
 
+Toward a *backend endpoint* (core placement, ``backend_endpoint = true``)
+the forwarder sits below Swift's composite middlewares: copy, slo, dlo,
+symlink and versioning make their subrequests above it, and each comes
+through on its own, so only the request's own container is authorized,
+the way proxy-server authorizes (``swift.authorize`` first without an ACL,
+then with the container's; a pre-authorized subrequest's no-op authorize
+costs no ACL read, and a request without one is not checked, as in the
+proxy).  The checks above, of what the *target's* middlewares would do with
+the forwarder's identity, have no object there: a backend endpoint runs
+none.  What those middlewares tell proxy-server in the environ goes along,
+signed (see :mod:`swift_forwarder.backend`).
+
 A refusal raises :class:`Refused`, like every other error of the
 forwarder; the local auth's own refusal travels in it as it is.
 """
@@ -28,20 +40,22 @@ import io
 import json
 import urllib.parse
 
+from swift_forwarder import backend
 from swift_forwarder.cache import TTLCache
 from swift_forwarder.exceptions import BadRequest, ForwarderError, \
     Refused, ResponseTooLarge, UpstreamError
 from swift_forwarder.headers import header_name
 from swift_forwarder.iterators import RequestBody, ResponseBody
-from swift_forwarder.paths import object_path, reference, str_to_wsgi, \
-    wsgi_to_str
+from swift_forwarder.paths import object_path, quote_name, reference, \
+    str_to_wsgi, wsgi_to_str
+from swift_forwarder.policy import LOCAL_ACLS
 
 try:
     from swift.common.swob import Request
 except ImportError:  # unit tests and tools without Swift installed
     Request = None
 
-__all__ = ['ServiceMode', 'account_from_storage_url', 'manifest_segments',
+__all__ = ['ServiceMode', 'References', 'account_from_storage_url', 'manifest_segments',
            'check_names', 'is_manifest_put', 'TEMPURL_PARAMS']
 
 #: Seconds a target container's ACLs are cached per worker.  Short: an ACL
@@ -162,6 +176,14 @@ def _refused(status, message):
     return Refused(message, status)
 
 
+def _acl_applies(method, path):
+    """Does a container ACL decide ``method`` on ``path``?  Container
+    reads and object requests; a container's PUT, POST and DELETE are the
+    owner's."""
+    return path.container is not None and (
+        path.obj is not None or method in _READ_METHODS)
+
+
 def _is_slo(headers):
     return (headers.get('X-Static-Large-Object') or '').lower() == 'true'
 
@@ -178,16 +200,22 @@ class ServiceMode(object):
     :param allow_account_requests: forward PUT/POST/DELETE on the account.
     :param conf: the :class:`ForwarderConfig` (``client_chunk_size``,
         ``client_timeout``).
+    :param backend_key: the target is a backend endpoint, and this is the
+        key the environ state sent to it is signed with (else None).
     """
 
     def __init__(self, upstream, tokens, account_map, allow_account_requests,
-                 conf, clock=None):
+                 conf, clock=None, backend_key=None):
         self.upstream = upstream
         self.tokens = tokens
         self.account_map = account_map
         self.allow_account_requests = allow_account_requests
         self.conf = conf
+        self.backend_key = backend_key
         self.acls = TTLCache(ACL_CACHE_TIME, ACL_CACHE_SIZE, clock)
+        #: what the target's own middlewares read and write besides the
+        #: path (none toward a backend endpoint: the local ones do it)
+        self.references = References(self) if backend_key is None else None
 
     def target_account(self, local_account):
         return self.account_map.get(local_account) or \
@@ -204,10 +232,11 @@ class ServiceMode(object):
         for attempt in (1, 2):
             _storage_url, token = self.tokens.get()
             target_account = self.target_account(path.account)
+            mapped = path.with_account(target_account)
             conn = self.upstream.round_trip(request._replace(
-                path=path.with_account(target_account),
-                headers=request.headers + [('X-Auth-Token', token)]),
-                extra=extra)
+                path=mapped, headers=request.headers + [
+                    ('X-Auth-Token', token)] + self._backend_state(
+                        env, request.method, mapped)), extra=extra)
             if conn.response.status != 401:
                 break
             self._drain(conn)
@@ -223,22 +252,48 @@ class ServiceMode(object):
             self.acls.pop((target_account, path.container))
         return conn
 
+    def _backend_state(self, env, method, mapped):
+        """The signed environ state for a backend endpoint: what the local
+        middlewares told proxy-server about the write ``env`` makes."""
+        if self.backend_key is None or method not in ('PUT', 'POST') or \
+                method != env['REQUEST_METHOD']:
+            return []
+        states = [name for name, key in sorted(backend.STATES.items())
+                  if env.get(key)]
+        if not states:
+            return []
+        return backend.signed_headers(
+            self.backend_key, method,
+            urllib.parse.unquote_to_bytes(mapped.quoted), states)
+
     def _drain(self, conn):
         ResponseBody(self.upstream.pool, conn,
                      self.conf.client_chunk_size).drain()
 
-    def _side(self, env, method, target, max_body=0, extra=False,
-              traced=True):
+    def side(self, env, method, target, max_body=0, extra=False,
+             traced=True, headers=()):
         """A side request of the checks, as the service identity.
 
         :param traced: with the request's transaction id (not an ACL HEAD,
             which is cached and serves many requests).
         """
-        headers = [('X-Trans-Id-Extra', env['swift.trans_id'])] \
-            if traced and env.get('swift.trans_id') else []
+        headers = list(headers) + ([('X-Trans-Id-Extra', env[
+            'swift.trans_id'])] if traced and env.get('swift.trans_id')
+            else [])
         return self.upstream.side_request(
             method, target, headers, max_body, extra,
             send=lambda request, extra: self.round_trip(env, request, extra))
+
+    def container_request(self, env, method, container, headers=(),
+                          max_body=0):
+        """``method`` on the target's ``container`` (text) of the
+        request's (mapped) account, as the service identity: storage-policy
+        routing's own requests.  A :class:`SideResponse`."""
+        quoted_account = urllib.parse.quote(
+            env['PATH_INFO'].split('/', 3)[2].encode('latin-1'), safe='')
+        return self.side(env, method, '/v1/%s/%s' % (
+            quoted_account, quote_name(container)), max_body,
+            headers=headers)
 
     # -- before sending
 
@@ -254,46 +309,68 @@ class ServiceMode(object):
         if not path.path_info.startswith('/v1/'):
             return path, has_body, length
         check_names(env, path)
+        self._check_scope(env, path)
+        if self.backend_key is not None:
+            self._authorize_as_proxy(env, path)
+            return path.without_params(TEMPURL_PARAMS), has_body, length
         self._authorize(env, path)
-        if is_manifest_put(env, path):
-            self._authorize_segments(env, length)
-            has_body, length = True, int(env['CONTENT_LENGTH'])
-        self._authorize_sources(env, path)
+        has_body, length = self.references.check_request(
+            env, path, has_body, length)
         # the local tempurl middleware checked these; the target would
         # check them against its own account's keys
         return path.without_params(TEMPURL_PARAMS), has_body, length
 
-    def _authorize(self, env, path):
-        """The request's own container, then every container a header
-        makes the target read or write (:data:`REFERENCES`)."""
-        account, container, obj = path.account, path.container, path.obj
+    def _check_scope(self, env, path):
+        """Only mapped accounts, and the account itself only when allowed;
+        not bulk requests (in front of a target's bulk middleware)."""
         method = env['REQUEST_METHOD']
-        if self.account_map and account not in self.account_map:
+        if self.account_map and path.account not in self.account_map:
             raise _refused(403, 'Account %s is not forwarded (not in '
-                           'account_map)' % account)
-        if container is None and method not in _READ_METHODS and \
+                           'account_map)' % path.account)
+        if path.container is None and method not in _READ_METHODS and \
                 not self.allow_account_requests:
             raise _refused(403, 'Account %s is not forwarded (set '
                            'allow_account_requests)' % method)
         bulk = BULK_PARAMS.intersection(path.params) if path.query else ()
-        if bulk:
+        if bulk and self.backend_key is None:
             raise _refused(
                 403, '%s is not forwarded in service mode: the target would '
                 "act on every object it names with the forwarder's identity"
                 % min(bulk))
+
+    def _authorize(self, env, path):
+        """The request's own container, then every container a header
+        makes the target read or write (:data:`REFERENCES`)."""
+        method = env['REQUEST_METHOD']
         authorize = env.get('swift.authorize')
         if authorize is None:
             raise _refused(401, 'No local auth before the forwarder')
         if method == 'OPTIONS':  # CORS preflight: never authorized
             return
         req = Request(env)
-        if container is not None and (obj is not None or
-                                      method in _READ_METHODS):
+        if _acl_applies(method, path):
             # COPY reads the object here and writes the Destination
-            read, write = self._acls_of(env, container)
+            read, write = self._acls_of(env, path.container)
             req.acl = read if method in _READ_METHODS + ('COPY',) else write
         self._decide(authorize(req))
-        self._authorize_references(env, account)
+
+    def _authorize_as_proxy(self, env, path):
+        """A backend endpoint's request, authorized as proxy-server does:
+        ``swift.authorize`` (when the request carries one) first without
+        an ACL, then, if it refused, with the target container's (read
+        for GET and HEAD, write for an object's PUT, POST and DELETE).
+        An owner, or a pre-authorized subrequest, costs no ACL read."""
+        authorize = env.get('swift.authorize')
+        if authorize is None or env['REQUEST_METHOD'] == 'OPTIONS':
+            return
+        req = Request(env)
+        refusal = authorize(req)
+        if refusal is not None and _acl_applies(env['REQUEST_METHOD'], path):
+            read, write = self._acls_of(env, path.container)
+            req.acl = read if env['REQUEST_METHOD'] in _READ_METHODS \
+                else write
+            refusal = authorize(req)
+        self._decide(refusal)
 
     @staticmethod
     def _decide(refusal):
@@ -303,23 +380,6 @@ class ServiceMode(object):
                           getattr(refusal, 'status_int', 403))
             err.app = refusal
             raise err
-
-    def _authorize_references(self, env, account):
-        for key in ACCOUNT_REFERENCES:
-            value = env.get(key)
-            if value is not None and urllib.parse.unquote(
-                    wsgi_to_str(value.strip())) != account:
-                raise _refused(403, '%s: a reference to another account is '
-                               'not forwarded' % header_name(key))
-        for key, access in REFERENCES:
-            value = env.get(key)
-            if value is None:
-                continue
-            named = reference(value)
-            if named is None:
-                raise _refused(400, '%s must be of the form '
-                               '<container>/<object>' % header_name(key))
-            self.authorize_reference(env, *named, access=access)
 
     def authorize_containers(self, env, containers, access='GET',
                              extra=False):
@@ -348,13 +408,18 @@ class ServiceMode(object):
 
     def _acls_of(self, env, container, extra=False):
         """(read ACL, write ACL) of the target's ``container`` (text) in
-        the request's account, cached for :data:`ACL_CACHE_TIME` s."""
+        the request's account, cached for :data:`ACL_CACHE_TIME` s; for a
+        container routed by storage policy, the local container's (its
+        container info, see :mod:`swift_forwarder.policy`)."""
+        local = env.get(LOCAL_ACLS, {}).get(container)
+        if local is not None:  # a container routed by storage policy
+            return local
         account = wsgi_to_str(env['PATH_INFO'].split('/', 3)[2])
         key = (self.target_account(account), container)
         acls = self.acls.get(key)
         if acls is not None:
             return acls
-        resp = self._side(env, 'HEAD', '/v1/%s/%s' % (
+        resp = self.side(env, 'HEAD', '/v1/%s/%s' % (
             urllib.parse.quote(env['PATH_INFO'].split('/', 3)[2].encode(
                 'latin-1'), safe=''),
             urllib.parse.quote(container)), extra=extra, traced=False)
@@ -370,19 +435,71 @@ class ServiceMode(object):
         self.acls.put(key, acls)
         return acls
 
+    # -- after the target answered
+
+    def check_response(self, env, request, resp):
+        """After the target answered: see :meth:`References.check_response`
+        (a backend endpoint follows no reference: nothing to check)."""
+        if self.references is not None:
+            self.references.check_response(env, request, resp)
+
+
+class References(object):
+    """Federation placement, toward a target that is not a backend
+    endpoint: the target's own middlewares (copy, slo, dlo, symlink) read
+    and write, with the forwarder's identity, more than the request's path.
+    Each of those is authorized here as the client, as Swift checks each
+    such step against the client.
+
+    :param mode: the target's :class:`ServiceMode`.
+    """
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def check_request(self, env, path, has_body, length):
+        """:meth:`ServiceMode.check_request`'s part: the headers' references,
+        an SLO manifest's segments (read here and put back as the body),
+        what a copy reads and a manifest DELETE deletes."""
+        self.check_headers(env, path.account)
+        if is_manifest_put(env, path):
+            self._authorize_segments(env, length)
+            has_body, length = True, int(env['CONTENT_LENGTH'])
+        self._authorize_sources(env, path)
+        return has_body, length
+
+    def check_headers(self, env, account):
+        """The containers a request header names (:data:`REFERENCES`), and
+        no other account (:data:`ACCOUNT_REFERENCES`)."""
+        for key in ACCOUNT_REFERENCES:
+            value = env.get(key)
+            if value is not None and urllib.parse.unquote(
+                    wsgi_to_str(value.strip())) != account:
+                raise _refused(403, '%s: a reference to another account is '
+                               'not forwarded' % header_name(key))
+        for key, access in REFERENCES:
+            value = env.get(key)
+            if value is None:
+                continue
+            named = reference(value)
+            if named is None:
+                raise _refused(400, '%s must be of the form '
+                               '<container>/<object>' % header_name(key))
+            self.mode.authorize_reference(env, *named, access=access)
+
     def _authorize_segments(self, env, length):
         """An SLO manifest PUT names its segments in its body, and the
         target reads them with the forwarder's identity: authorize the
         client to read each segment's container."""
-        data = _read_manifest(env, length, self.conf.client_chunk_size,
-                              self.conf.client_timeout)
+        data = _read_manifest(env, length, self.mode.conf.client_chunk_size,
+                              self.mode.conf.client_timeout)
         try:
             segments = manifest_segments(data)
         except ValueError:
             raise BadRequest('Invalid SLO manifest: expected a JSON list of '
                              'segments')
-        self.authorize_containers(env, sorted(set(c for c, _o, _n in
-                                                  segments)))
+        self.mode.authorize_containers(env, sorted(set(
+            container for container, _obj, _nested in segments)))
 
     def _authorize_sources(self, env, path):
         """What a copy reads (its source, and whatever the source refers
@@ -398,18 +515,16 @@ class ServiceMode(object):
                                  *reference(env['HTTP_X_COPY_FROM']))
         if source is not None and path.param('multipart-manifest') != 'get' \
                 and path.param('symlink') != 'get':
-            resp = self._side(env, 'HEAD', source)
+            resp = self.mode.side(env, 'HEAD', source)
             if 200 <= resp.status < 300:
                 self._authorize_read_through(env, 'GET', path, source,
                                              resp.headers)
         if method == 'DELETE' and \
                 path.param('multipart-manifest') == 'delete' and \
-                _is_slo(self._side(env, 'HEAD', path.quoted).headers):
-            self.authorize_containers(
+                _is_slo(self.mode.side(env, 'HEAD', path.quoted).headers):
+            self.mode.authorize_containers(
                 env, self._manifest_containers(env, path.quoted),
                 access='DELETE')
-
-    # -- after the target answered
 
     def check_response(self, env, request, resp):
         """A GET or HEAD that the target answered (``resp``) by following
@@ -432,7 +547,7 @@ class ServiceMode(object):
         location = headers.get('Content-Location')
         if location:
             parts = location.split('/', 3) + [''] * 4
-            if urllib.parse.unquote(parts[2]) != self.target_account(
+            if urllib.parse.unquote(parts[2]) != self.mode.target_account(
                     path.account):
                 named.append(None)
             else:
@@ -448,11 +563,11 @@ class ServiceMode(object):
             if ref is None:
                 raise _refused(403, 'Forbidden: the object refers outside '
                                'the account')
-            self.authorize_reference(env, *ref, extra=extra)
+            self.mode.authorize_reference(env, *ref, extra=extra)
         if slo and not manifest_get:
             containers = self._manifest_containers(env, target, extra)
             try:
-                self.authorize_containers(env, containers, extra=extra)
+                self.mode.authorize_containers(env, containers, extra=extra)
             except Refused:
                 raise _refused(409, 'Conflict: a segment of this manifest '
                                'is in a container the client may not read')
@@ -461,13 +576,13 @@ class ServiceMode(object):
         """The containers of an SLO's segments, its nested manifests'
         included (at most :data:`MAX_MANIFESTS` manifests are read)."""
         def read(path):
-            return self._side(env, 'GET', path + '?multipart-manifest=get',
-                              MAX_MANIFEST_SIZE, extra)
-        return _segment_containers(read, self.upstream.name, target)
+            return self.mode.side(env, 'GET', path + '?multipart-manifest=get',
+                                  MAX_MANIFEST_SIZE, extra)
+        return _segment_containers(read, self.mode.upstream.name, target)
 
 
 def _segment_containers(read, name, target):
-    """:meth:`ServiceMode._manifest_containers`, each manifest (quoted
+    """:meth:`References._manifest_containers`, each manifest (quoted
     path) read with ``read``."""
     quoted_account = target.split('/', 3)[2]
     containers, queue, count = set(), [target.partition('?')[0]], 0

@@ -4,6 +4,7 @@
 here first, and bad input gets a 4xx before any upstream I/O.  Pure.
 """
 
+from swift_forwarder.config import TRUE_VALUES
 from swift_forwarder.exceptions import BadRequest, ForwarderError, \
     LoopDetected, SwiftError
 from swift_forwarder.headers import header_name
@@ -51,15 +52,21 @@ def check_loop(env, forwarder_id, max_hops):
     return ', '.join(seen + [forwarder_id])
 
 
-def check_request(env):
+def check_request(env, backend=False):
     """Validate what we are about to send; nothing has gone upstream yet.
 
+    :param backend: the target is a backend endpoint: reserved names (a
+        NUL in a name) go to it when the request allows them
+        (``X-Backend-Allow-Reserved-Names``, which only the local
+        cluster's middlewares set), as to the local proxy-server.
     :returns: ``(has_body, content_length)``; ``content_length`` is None for
         a chunked upload.
     :raises ForwarderError: 400/405/412/417 with the reason.
     """
     _check_method(env['REQUEST_METHOD'])
-    _check_path(env)
+    _check_path(env, backend and env.get(
+        'HTTP_X_BACKEND_ALLOW_RESERVED_NAMES', '').strip().lower() in
+        TRUE_VALUES)
     _check_headers(env)
     expect = env.get('HTTP_EXPECT')
     if expect is not None and expect.strip().lower() != '100-continue':
@@ -91,12 +98,12 @@ def _check_headers(env):
         raise BadRequest('Content-Length given twice with different values')
 
 
-def _check_path(env):
+def _check_path(env, reserved_names=False):
     try:
         decoded = env['PATH_INFO'].encode('latin-1').decode('utf-8')
     except UnicodeError:
-        decoded = '\0'
-    if '\0' in decoded:
+        raise SwiftError(*_INVALID_UTF8)
+    if '\0' in decoded and not reserved_names:
         raise SwiftError(*_INVALID_UTF8)
     if _DOT_SEGMENTS.intersection(decoded.split('/')):
         # Swift itself takes '..' as a name, but anything between here and
@@ -111,7 +118,8 @@ def _check_path(env):
 
 def _check_body(env):
     te = env.get('HTTP_TRANSFER_ENCODING', '').strip().lower()
-    length = env.get('CONTENT_LENGTH', '').strip()
+    # str(): Swift's bulk middleware (slo's manifest delete) sets an int
+    length = str(env.get('CONTENT_LENGTH', '')).strip()
     if te:
         if ',' in te:  # Swift's answers, as swob's message_length() gives
             raise SwiftError(*_TE_LIST)

@@ -42,7 +42,13 @@ How it works, and why:
   handler Swift adds as well is replaced by a no-op, so nothing is sent to
   a syslog on UDP port 514.
 * Ports: ``port_base`` + 0 proxy, +1 account, +2 container, +3 object,
-  +4 memcached.  Keep bases below 32768 (the ephemeral range starts there).
+  +4 memcached, +5 the backend endpoint (when started).  Keep bases below
+  32768 (the ephemeral range starts there).
+* A *backend endpoint* (:meth:`SwiftCluster.start_backend`, for the core
+  placement) is one more proxy-server process on the same cluster, with
+  :data:`BACKEND_PIPELINE` (no gatekeeper, no composite middleware) and
+  ``forwarder_backend``, run as ``swift-forwarder-backend-server`` runs it
+  (Swift does not add its required filters to the pipeline).
 * Processes: each server runs in its own session (SIGTERM to the process
   group reaches proxy workers).  Stopping signals only the pids recorded at
   start, after checking that the process start time still matches, so a
@@ -50,7 +56,10 @@ How it works, and why:
 
 Users (tempauth, on every cluster): ``test:tester``/``testing`` (.admin),
 ``test2:tester2``/``testing2`` (.admin), ``test:tester3``/``testing3`` (not
-admin), ``admin:admin``/``admin`` (.reseller_admin).
+admin), ``test5:tester5``/``testing5`` (group ``service``, for Swift's
+service-token tests: see :data:`SERVICE_TOKEN_TEMPAUTH`),
+``admin:admin``/``admin`` (.reseller_admin).  These are the users Swift's own
+functional suite (``test/sample.conf``) expects.
 
 No account, container or object *daemons* run (replicators, updaters...):
 account listings show containers, but their object counts and bytes only
@@ -73,31 +82,55 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 __all__ = ['ClusterError', 'SwiftCluster', 'start_pair', 'find_free_base',
-           'port_is_free', 'missing_requirement', 'TEMPAUTH_USERS']
+           'port_is_free', 'missing_requirement', 'TEMPAUTH_USERS',
+           'SERVICE_TOKEN_TEMPAUTH']
 
 LOG = logging.getLogger(__name__)
 
 #: Offsets from a cluster's port base.
 PORT_OFFSETS = collections.OrderedDict([
-    ('proxy', 0), ('account', 1), ('container', 2), ('object', 3), ('memcached', 4)])
+    ('proxy', 0), ('account', 1), ('container', 2), ('object', 3), ('memcached', 4),
+    ('backend', 5)])
 BACKENDS = ('account', 'container', 'object')
 MAX_PORT = 32767
 
 PART_POWER = 6
+
+#: Storage policies of a cluster by default, index 0 (the default policy) first.  ``silver``
+#: has a one-device ring of its own (``object-1.ring.gz``), as a policy routed to another
+#: cluster (storage_policies) needs for Swift to start: a placeholder, nothing is stored in
+#: it then.
+POLICIES = ('gold', 'silver')
 
 PROXY_PIPELINE = (
     'catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl formpost '
     'ratelimit tempauth copy container-quotas account-quotas slo dlo versioned_writes symlink '
     'proxy-logging proxy-server').split()
 
+#: The backend endpoint's pipeline: Swift's internal one (no gatekeeper, no composite
+#: middleware), with the forwarder's target-side filter.
+BACKEND_PIPELINE = (
+    'catch_errors healthcheck proxy-logging cache tempauth forwarder_backend '
+    'proxy-server').split()
+
 #: tempauth ``user_<account>_<user> = <key> [groups]``, the same on every cluster.
 TEMPAUTH_USERS = collections.OrderedDict([
     ('user_test_tester', 'testing .admin'),
     ('user_test2_tester2', 'testing2 .admin'),
     ('user_test_tester3', 'testing3'),
+    ('user_test5_tester5', 'testing5 service'),
     ('user_admin_admin', 'admin .admin .reseller_admin'),
+])
+
+#: Extra tempauth options for Swift's service-token tests (``service_prefix = SERVICE`` in
+#: its test.conf), as Swift's in-process functional setup has them: a second reseller prefix
+#: whose accounts need a token of a ``service`` group member (``X-Service-Token``) as well.
+SERVICE_TOKEN_TEMPAUTH = collections.OrderedDict([
+    ('reseller_prefix', 'AUTH, SERVICE'),
+    ('SERVICE_require_group', 'service'),
 ])
 
 #: Objects with near-maximum metadata need about this much xattr space.
@@ -328,6 +361,10 @@ def _xattr_capacity(directory):
 
 # --- the cluster ------------------------------------------------------------------------------
 
+#: ``[app:proxy-server]`` backend timeouts of the dev clusters' proxies.
+BACKEND_TIMEOUTS = {'conn_timeout': '5', 'node_timeout': '30'}
+
+
 class SwiftCluster(object):
     """One Swift dev cluster on 127.0.0.1.
 
@@ -340,14 +377,21 @@ class SwiftCluster(object):
     :param pipeline_before: the pipeline element the extra filters go before.
     :param proxy_conf: extra ``[app:proxy-server]`` options.
     :param default_conf: extra ``[DEFAULT]`` options of the proxy config.
+    :param tempauth_conf: extra ``[filter:tempauth]`` options (users, token_life...).
+    :param storage_policies: names of the storage policies, index 0 first (the default);
+        each gets an object ring on the one device (default :data:`POLICIES`).
+    :param middlewares: Swift's part of the proxy pipeline, ending in ``proxy-server``
+        (default :data:`PROXY_PIPELINE`); elements the installed Swift lacks are left out.
 
-    ``filters``, ``proxy_conf`` and ``default_conf`` are kept as attributes of the same
-    names; change them, then :meth:`restart_proxy` to apply (or use :meth:`set_filter_conf`).
+    ``filters``, ``proxy_conf``, ``default_conf`` and ``tempauth_conf`` are kept as
+    attributes of the same names; change them, then :meth:`restart_proxy` to apply (or use
+    :meth:`set_filter_conf`).
     ``ports`` maps 'proxy', 'account', 'container', 'object', 'memcached' to their ports.
     """
 
     def __init__(self, name, workdir, port_base, filters=None, pipeline_before='tempauth',
-                 proxy_conf=None, default_conf=None):
+                 proxy_conf=None, default_conf=None, tempauth_conf=None,
+                 storage_policies=POLICIES, middlewares=PROXY_PIPELINE):
         if not 0 < port_base <= MAX_PORT - 4:
             raise ValueError('port_base must be in 1..%d, got %r' % (MAX_PORT - 4, port_base))
         self.name = name
@@ -360,7 +404,13 @@ class SwiftCluster(object):
         self.default_conf = dict(default_conf or {})
         #: extra [filter:tempauth] options (users, token_life...) of this cluster
         #: only (applied at the next start or restart_proxy())
-        self.tempauth_conf = collections.OrderedDict()
+        self.tempauth_conf = collections.OrderedDict(tempauth_conf or {})
+        if not storage_policies or list(middlewares)[-1:] != ['proxy-server']:
+            raise ValueError('need a storage policy, and a pipeline ending in proxy-server')
+        self.storage_policies = list(storage_policies)
+        self.middlewares = list(middlewares)
+        #: ``[filter:forwarder_backend]`` options while a backend endpoint runs, else None
+        self.backend_conf = None
         self.dir = os.path.abspath(os.path.join(workdir, name))
         self.etc_dir = os.path.join(self.dir, 'etc')
         self.log_dir = os.path.join(self.dir, 'log')
@@ -385,6 +435,11 @@ class SwiftCluster(object):
     @property
     def proxy_url(self):
         return 'http://127.0.0.1:%d' % self.ports['proxy']
+
+    @property
+    def backend_url(self):
+        """The backend endpoint's URL (see :meth:`start_backend`)."""
+        return 'http://127.0.0.1:%d' % self.ports['backend']
 
     @property
     def auth_url(self):
@@ -452,6 +507,30 @@ class SwiftCluster(object):
         self._spawn_server('proxy')
         self._wait_ready(time.monotonic() + timeout, ('proxy',), check_auth)
 
+    def start_backend(self, options, timeout=30, pipeline=BACKEND_PIPELINE):
+        """Start a backend endpoint on ``ports['backend']``: a second proxy-server of this
+        cluster with :data:`BACKEND_PIPELINE`, the same rings, memcache and users.
+
+        :param options: ``[filter:forwarder_backend]`` options (``key``, ``key2``).
+        :param pipeline: another pipeline (names of this module's proxy pipeline, and
+            ``forwarder_backend``), e.g. to test a misconfigured backend endpoint.
+        :raises ClusterError: as :meth:`start`; the rest of the cluster stays up.
+        """
+        if not self._procs:
+            raise ClusterError('%s is not running' % self.name)
+        self.backend_conf = dict(options)
+        self._write_backend_proxy_conf(list(pipeline))
+        self._check_ports(['backend'])
+        self._spawn_server('backend')
+        self._wait_ready(time.monotonic() + timeout, ('backend',))
+
+    def stop_backend(self):
+        """Stop the backend endpoint (if it runs)."""
+        proc = self._procs.pop('backend', None)
+        self.backend_conf = None
+        if proc:
+            _stop_processes([proc])
+
     def set_filter_conf(self, name, options, restart=True):
         """Replace the options of filter ``name`` (adding it if new) and, if the cluster runs
         and ``restart`` is true, restart the proxy to apply them.
@@ -475,13 +554,35 @@ class SwiftCluster(object):
             raise ClusterError('%s: login as %s failed: %s' % (self.name, user, status))
         return url, token
 
+    def create_account(self, user='test:tester', key='testing'):
+        """Make sure ``user``'s account exists (a container PUT autocreates it; the
+        container is deleted again), so that its HEAD answers 204, as on a cluster in use,
+        not the 200 of an account that does not exist yet.
+
+        :raises ClusterError: the login or a request failed.
+        """
+        storage_url, token = self.get_auth(user, key)
+        path = urllib.parse.urlsplit(storage_url).path + '/saio-account-setup'
+        for method, wanted in (('PUT', 201), ('DELETE', 204)):
+            conn = http.client.HTTPConnection('127.0.0.1', self.ports['proxy'], timeout=10)
+            try:
+                conn.request(method, path, headers={'X-Auth-Token': token})
+                resp = conn.getresponse()
+                resp.read()
+            except (OSError, http.client.HTTPException) as e:
+                raise ClusterError('%s: %s %s: %s' % (self.name, method, path, e))
+            finally:
+                conn.close()
+            if resp.status != wanted:
+                raise ClusterError('%s: %s %s: %d' % (self.name, method, path, resp.status))
+
     # -- internals
 
     def _launch(self):
         """Write everything and spawn every server, without waiting."""
         if self._procs:
             raise ClusterError('%s is already running' % self.name)
-        reason = missing_requirement()
+        reason = missing_requirement(keystone=False)
         if reason:
             raise ClusterError(reason)
         self._check_ports(PORT_OFFSETS)
@@ -518,11 +619,16 @@ class SwiftCluster(object):
                         self.xattr_capacity)
 
     def _write_configs(self):
-        _write(os.path.join(self.etc_dir, 'swift.conf'), _render_conf({
-            'swift-hash': {'swift_hash_path_prefix': 'saio-%s' % self.name,
-                           'swift_hash_path_suffix': 'saio-%s' % self.name},
-            'storage-policy:0': {'name': 'gold', 'default': 'yes'},
-        }))
+        sections = collections.OrderedDict([('swift-hash', {
+            'swift_hash_path_prefix': 'saio-%s' % self.name,
+            'swift_hash_path_suffix': 'saio-%s' % self.name})])
+        for index, name in enumerate(self.storage_policies):
+            sections['storage-policy:%d' % index] = collections.OrderedDict(
+                [('name', name)] + ([('default', 'yes')] if index == 0 else []))
+            if index:  # object-0 is object.ring.gz
+                _build_ring(os.path.join(self.etc_dir, 'object-%d.ring.gz' % index),
+                            self.ports['object'])
+        _write(os.path.join(self.etc_dir, 'swift.conf'), _render_conf(sections))
         for server in BACKENDS:
             _build_ring(os.path.join(self.etc_dir, '%s.ring.gz' % server), self.ports[server])
             self._write_backend_conf(server)
@@ -554,6 +660,10 @@ class SwiftCluster(object):
         app = collections.OrderedDict([
             ('use', 'egg:swift#proxy'), ('allow_account_management', 'true'),
             ('account_autocreate', 'true')])
+        # the proxy's own backend timeouts (defaults 0.5 s and 10 s) sized for a
+        # loaded 2-core test machine: a test's load on its one object server must
+        # not turn into a 503 of the cluster itself
+        app.update(BACKEND_TIMEOUTS)
         app.update(self.proxy_conf)
         sections = collections.OrderedDict([
             ('DEFAULT', defaults),
@@ -569,7 +679,7 @@ class SwiftCluster(object):
 
     def _pipeline(self):
         available = _swift_filter_entry_points()
-        pipeline = [name for name in PROXY_PIPELINE
+        pipeline = [name for name in self.middlewares
                     if name == 'proxy-server' or _entry_point(name) in available]
         if self.filters and self.pipeline_before not in pipeline:
             raise ClusterError('pipeline_before %r is not in the pipeline %s'
@@ -579,14 +689,35 @@ class SwiftCluster(object):
 
     def _swift_filter_sections(self):
         sections = collections.OrderedDict()
-        for name in PROXY_PIPELINE[:-1]:
+        for name in self.middlewares[:-1]:
             sections['filter:%s' % name] = {'use': 'egg:swift#%s' % _entry_point(name)}
-        sections['filter:cache']['memcache_servers'] = '127.0.0.1:%d' % self.ports['memcached']
-        sections['filter:tempauth'].update(TEMPAUTH_USERS)
-        sections['filter:tempauth'].update(self.tempauth_conf)
-        sections['filter:versioned_writes'].update(
-            allow_versioned_writes='true', allow_object_versioning='true')
+        options = {
+            'cache': {'memcache_servers': '127.0.0.1:%d' % self.ports['memcached']},
+            'tempauth': dict(TEMPAUTH_USERS, **self.tempauth_conf),
+            'versioned_writes': {'allow_versioned_writes': 'true',
+                                 'allow_object_versioning': 'true'},
+        }
+        for name, extra in options.items():
+            if 'filter:' + name in sections:
+                sections['filter:' + name].update(extra)
         return sections
+
+    def _write_backend_proxy_conf(self, pipeline):
+        defaults = self._server_defaults('backend')
+        defaults['workers'] = 1
+        sections = collections.OrderedDict([
+            ('DEFAULT', defaults),
+            ('pipeline:main', {'pipeline': ' '.join(pipeline)}),
+            ('app:proxy-server', collections.OrderedDict(
+                [('use', 'egg:swift#proxy'), ('account_autocreate', 'true')]
+                + sorted(BACKEND_TIMEOUTS.items())))])
+        swift_filters = self._swift_filter_sections()
+        for name in pipeline[:-1]:
+            if name != 'forwarder_backend':
+                sections['filter:%s' % name] = swift_filters['filter:%s' % name]
+        sections['filter:forwarder_backend'] = dict(
+            {'use': 'egg:swift_forwarder#backend'}, **self.backend_conf)
+        _write(self._conf_path('backend'), _render_conf(sections))
 
     def _conf_path(self, server):
         return os.path.join(self.etc_dir, '%s-server.conf' % server)
@@ -657,16 +788,26 @@ def _memcached_binary():
     return shutil.which('memcached') or shutil.which('memcached', path='/usr/bin:/usr/sbin')
 
 
-def missing_requirement():
-    """Why clusters can't run here (a message saying what to install), or None."""
+def missing_requirement(keystone=True):
+    """Why the clusters, and the tests run on them, can't run here (a message saying what
+    to install), or None.
+
+    :param keystone: also require python-keystoneclient, which swiftclient needs for
+        Keystone (v2/v3) service credentials: the functional tests use them.  Starting a
+        cluster does not.
+    """
     if importlib.util.find_spec('swift') is None:
         return 'Swift is not installed: pip install swift (or pip install -e .[test])'
     if not _memcached_binary():
         return 'memcached not found (tempauth needs it): apt-get install memcached'
+    if keystone and importlib.util.find_spec('keystoneclient') is None:
+        return ('python-keystoneclient is not installed (Keystone service credentials '
+                'need it): pip install python-keystoneclient (or pip install -e .[test])')
     return None
 
 
-def start_pair(workdir, forwarder_conf, local_base=None, target_base=None, timeout=30):
+def start_pair(workdir, forwarder_conf, local_base=None, target_base=None, timeout=30,
+               **cluster_options):
     """Start a *target* cluster and a *local* cluster with the forwarder right after cache.
 
     Both start at once (the forwarder must not need the target while it loads); the local
@@ -676,6 +817,8 @@ def start_pair(workdir, forwarder_conf, local_base=None, target_base=None, timeo
     :param forwarder_conf: ``[filter:forwarder]`` options (``target_url`` is set for you).
     :param local_base: port base of the local cluster (default: a free one).
     :param target_base: port base of the target cluster (default: a free one).
+    :param cluster_options: more :class:`SwiftCluster` arguments (``tempauth_conf``,
+        ``proxy_conf``, ``storage_policies``, ``middlewares``...), the same for both.
     :returns: (local, target), both ready.
     :raises ClusterError: as :meth:`SwiftCluster.start`; nothing is left running.
     """
@@ -683,12 +826,12 @@ def start_pair(workdir, forwarder_conf, local_base=None, target_base=None, timeo
         target_base = find_free_base(avoid=[local_base] if local_base else [])
     if local_base is None:
         local_base = find_free_base(avoid=[target_base])
-    target = SwiftCluster('target', workdir, target_base)
+    target = SwiftCluster('target', workdir, target_base, **cluster_options)
     conf = dict(forwarder_conf, target_url=target.proxy_url)
     # gateway placement: right after cache, before anything that acts on the
     # request for the local cluster (listing_formats, tempurl, ratelimit, tempauth...)
     local = SwiftCluster('local', workdir, local_base, filters={'forwarder': conf},
-                         pipeline_before='listing_formats')
+                         pipeline_before='listing_formats', **cluster_options)
     deadline = time.monotonic() + timeout
     try:
         target._launch()
@@ -726,7 +869,8 @@ class _NoSyslog(logging.NullHandler):
 
 def serve(swift_conf, server, conf_file):
     """Run one Swift server the way its ``swift-<server>`` script does, with storage
-    policies, constraints and hash prefix/suffix from ``swift_conf``.
+    policies, constraints and hash prefix/suffix from ``swift_conf``.  ``backend-server``
+    is a backend endpoint's proxy-server (see :func:`swift_forwarder.backend.main`).
 
     :returns: run_wsgi's exit status.
     """
@@ -741,6 +885,9 @@ def serve(swift_conf, server, conf_file):
     # no /dev/log here: log to stderr (the log file) only, see the module docstring
     logs.ThreadSafeSysLogHandler = _NoSyslog
     kwargs = {'verbose': True}
+    if server == 'backend-server':  # as swift-forwarder-backend-server runs it
+        server = 'proxy-server'
+        kwargs['allow_modify_pipeline'] = False
     if server == 'object-server':
         from swift.obj.server import global_conf_callback
         kwargs['global_conf_callback'] = global_conf_callback

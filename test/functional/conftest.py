@@ -4,9 +4,10 @@
 
 ``clusters`` starts once per session: a *target* cluster, and a *local* one whose proxy has
 the forwarder (before tempauth) pointed at the target.  Logs stay in pytest's temp dir
-(``<tmp>/saio0/{local,target}/log/*.log``) after the run.  When Swift or memcached is
-missing the tests *fail* (never skip), with what to install: ``make test`` installs both, so
-a missing one is a broken environment, and a skipped suite would read as a green one.
+(``<tmp>/saio0/{local,target}/log/*.log``) after the run.  When Swift, memcached or
+python-keystoneclient is missing the tests *fail* (never skip), with what to install: ``make
+test`` installs them, so a missing one is a broken environment, and a skipped suite would
+read as a green one.
 """
 
 import json
@@ -36,8 +37,8 @@ def require_saio():
     reason = saio.missing_requirement()
     if reason:
         pytest.fail('functional tests need real Swift clusters: %s '
-                    '(`make test` installs Swift and memcached)' % reason,
-                    pytrace=False)
+                    '(`make test` installs Swift, memcached and '
+                    'python-keystoneclient)' % reason, pytrace=False)
 
 
 @pytest.fixture(scope='session')
@@ -58,13 +59,15 @@ def clusters(tmp_path_factory):
         target.stop()
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture
 def target_auth(clusters):
-    """(storage_url, token) of test:tester on the target."""
+    """(storage_url, token) of test:tester on the target, valid now: a login
+    per test, as a test may make the target forget its tokens (flushing its
+    memcache, as test_federation does)."""
     return clusters[1].get_auth()
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture
 def target_token(target_auth):
     return target_auth[1]
 

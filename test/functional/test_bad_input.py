@@ -8,7 +8,11 @@ the same bytes sent straight to the target must get the same status; where
 the forwarder refuses on purpose what Swift takes (both framing headers, a
 bad ``Expect``, ``.``/``..`` segments, ``Content-Length: +2``...: see the
 list in swift_forwarder/middleware.py), the target takes them (2xx, or
-fails on them: the case says how).  Afterwards nothing is stored on the
+fails on them: the case says how).  Two of those an intermediary must
+refuse whatever the server behind it does: differing ``Content-Length``
+headers (RFC 9112 6.3; the WSGI server keeps the first, another hop might
+read the other) and control characters other than HTAB in a header value
+(RFC 9110 5.5).  Afterwards nothing is stored on the
 target, the local proxy's worker holds no more sockets to the target than
 before and none to the test's client socket, and requests the forwarder
 refuses itself never reached the target (its pool was not touched).
@@ -114,6 +118,15 @@ CASES = [
         extra=b'X-Object-Meta-A: one\rX-Delete-At: 1\r\n'), upstream=True),
     case('nul-in-header-value', 400, put(extra=b'X-Object-Meta-A: o\x00ne\r\n'),
          same=False),
+    # RFC 9110 5.5: an intermediary must not pass on control characters in
+    # a field value; Swift alone stores them in the metadata
+    case('control-chars-in-header-value', 400,
+         put(extra=b'X-Object-Meta-A: a\x01\x7fb\r\n'), same=False),
+    # RFC 9112 6.3: differing Content-Length headers must be refused by an
+    # intermediary; Swift alone (eventlet) reads the first and stores it
+    case('content-length-twice-differing', 400, put(suffix=b'', body=b'hi', length=False,
+                                                    extra=b'Content-Length: 2\r\n'
+                                                    b'Content-Length: 20\r\n'), same=False),
     case('header-line-without-colon', 411, put(extra=b'X-Object-Meta-A one\r\n'),
          upstream=True),
     case('header-line-9000-bytes', 400, put(extra=b'X-Object-Meta-A: ' + b'a' * 9000 +
@@ -291,15 +304,31 @@ def test_malformed_request(env, case):
     RESULTS.append((case.id, status, direct_status))
 
 
-def test_unknown_transfer_encoding_answered_as_swift(env):
-    """Transfer-Encoding other than chunked: 400, as from Swift itself."""
+@pytest.mark.parametrize('coding', [b'gzip', b'gzip,chunked', b'gzip, chunked'])
+def test_unknown_transfer_encoding_answered_as_swift(env, coding):
+    """Transfer-Encoding other than chunked: Swift's own answer to the byte
+    (400 for one coding, 501 for a list), and nothing sent upstream."""
     api, ctx, _reconfigure = env
-    build = put(extra=b'Transfer-Encoding: gzip\r\n', length=False)
-    name = 'v-te-gzip-%s' % uuid.uuid4().hex[:6]
-    status, body, _h, _port = send_raw(port_of(api.local), build(ctx, name))
-    direct = send_raw(port_of(api.target), build(ctx, 'd-' + name))[0]
+    build = put(extra=b'Transfer-Encoding: %s\r\n' % coding, length=False)
+    name = 'v-te-%s' % uuid.uuid4().hex[:6]
+    before = _upstream_requests(wait_pool_idle(api.local))
+    status, body, headers, _port = send_raw(port_of(api.local), build(ctx, name))
+    assert _upstream_requests(wait_pool_idle(api.local)) == before
+    direct = send_raw(port_of(api.target), build(ctx, 'd-' + name))
     assert api.direct('HEAD', '/%s/%s' % (ctx.container, name))[0] == 404
-    assert (status, direct) == (400, 400), body
+    assert (status, body) == (direct[0], direct[1])
+    assert status == (400 if coding == b'gzip' else 501), body
+    assert headers['content-type'] == direct[2]['content-type']
+
+
+def test_identical_content_length_twice_accepted(env):
+    """Two Content-Length headers with the same value are one length: the
+    object is stored, as by Swift alone."""
+    api, ctx, _reconfigure = env
+    name = 'v-cl-same-%s' % uuid.uuid4().hex[:6]
+    build = put(extra=b'Content-Length: 2\r\n', body=b'hi')
+    assert send_raw(port_of(api.local), build(ctx, name))[0] == 201
+    assert api.direct('GET', '/%s/%s' % (ctx.container, name))[2] == b'hi'
 
 
 @pytest.mark.parametrize('value', [
@@ -456,7 +485,7 @@ def test_body_shorter_client_stalls(env):
         resp = _response(sock, 'PUT')
         elapsed = time.monotonic() - start
     assert resp.status == 408
-    assert 1 <= elapsed < 5
+    assert 1 <= elapsed < 10 * 1  # client_timeout, and a multiple of it
     assert client_socket_gone(api.local, client_port)
     after = wait_pool_idle(api.local)
     assert after['discarded'] > before['discarded']

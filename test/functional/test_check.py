@@ -225,3 +225,101 @@ def test_misspelled_egg(clusters, conf_copy):
     assert result == 'FAIL'
     assert "Entry point 'forwardr' not found" in detail
     assert out.splitlines()[-1] == '1 check: 0 OK, 1 FAIL, 0 SKIP'
+
+
+# -- core placement: the backend endpoint ------------------------------------
+
+BACKEND_KEY = 'check-backend-key'
+
+
+@pytest.fixture
+def backend_conf(clusters, conf_copy):
+    """``write(pipeline=..., **options)``: a conf copy in core placement
+    toward the target's backend endpoint (started for the test)."""
+    local, target = clusters
+    target.start_backend({'key': BACKEND_KEY})
+
+    def write(pipeline=None, **options):
+        path = conf_copy(**dict(dict(
+            auth_mode='service', auth_url=target.auth_url,
+            auth_user='test2:tester2', auth_key='testing2',
+            account_map='AUTH_test:AUTH_test2', forward='AUTH_test/fed*',
+            target_url=target.backend_url, backend_endpoint='true',
+            backend_key=BACKEND_KEY), **options))
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.optionxform = str
+        parser.read(path)
+        names = parser['pipeline:main']['pipeline'].split()
+        names.remove('forwarder')
+        names.insert(len(names) - 1, 'forwarder')  # right before proxy-server
+        parser['pipeline:main']['pipeline'] = pipeline or ' '.join(names)
+        with open(path, 'w') as fp:
+            parser.write(fp)
+        return path
+    yield write
+    target.stop_backend()
+
+
+def test_backend_endpoint(backend_conf):
+    """Core placement toward a real backend endpoint: the probe is
+    answered by its forwarder_backend, backend headers arrive, nothing
+    above it resolves; the key is never printed."""
+    status, out, err = run_main(backend_conf())
+    assert status == 0, out + err
+    found = rows(out)
+    assert found['config'][0] == 'OK'
+    assert found['backend'] == ('OK', 'probe: 200 OK: forwarder_backend, '
+                                'backend headers through, nothing resolved '
+                                'above it')
+    assert BACKEND_KEY not in out
+    assert out.splitlines()[-1] == '6 checks: 6 OK, 0 FAIL, 0 SKIP'
+
+
+def test_not_a_backend_endpoint(clusters, backend_conf):
+    """The target's public proxy named as a backend endpoint: no
+    forwarder_backend answers the probe.  And the forwarder above the
+    composite middlewares while forwarding some containers: a WARN saying
+    what breaks."""
+    local, target = clusters
+    gateway = open(local_conf_path(local)).read().split(
+        'pipeline = ', 1)[1].split('\n', 1)[0]
+    status, out, err = run_main(backend_conf(
+        pipeline=gateway, target_url=target.proxy_url))
+    assert status == 1, out + err
+    found = rows(out)
+    assert found['backend'][0] == 'FAIL'
+    assert 'no forwarder_backend answered: not a backend endpoint' in \
+        found['backend'][1]
+    (ok, _d), (warn, detail) = found['config']
+    assert (ok, warn) == ('OK', 'WARN')
+    assert 'above copy, slo, dlo, versioned_writes, symlink and forwards ' \
+        'only some containers: a manifest on one cluster cannot name ' \
+        'segments on the other' in detail
+    assert out.splitlines()[-1] == '7 checks: 5 OK, 1 WARN, 1 FAIL, 0 SKIP'
+
+
+def test_backend_key_mismatch(backend_conf):
+    status, out, _err = run_main(backend_conf(backend_key='not-the-key'))
+    assert status == 1
+    result, detail = rows(out)['backend']
+    assert result == 'FAIL'
+    assert 'backend_key is not its key or key2 (forwarder_backend: ' \
+        'X-Forwarder-Backend-Sig: bad signature' in detail
+    assert 'not-the-key' not in out
+
+
+def test_backend_resolving_itself(clusters, backend_conf):
+    """A backend endpoint with slo and symlink above forwarder_backend
+    would resolve manifests and symlinks on the target: FAIL."""
+    _local, target = clusters
+    path = backend_conf()
+    target.stop_backend()
+    target.start_backend({'key': BACKEND_KEY}, pipeline=(
+        'catch_errors healthcheck proxy-logging cache tempauth slo symlink '
+        'forwarder_backend proxy-server').split())
+    status, out, _err = run_main(path)
+    assert status == 1
+    result, detail = rows(out)['backend']
+    assert result == 'FAIL'
+    assert 'slo, symlink above forwarder_backend would resolve manifests ' \
+        'and symlinks on the target itself' in detail

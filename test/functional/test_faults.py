@@ -4,22 +4,23 @@
 
 These tests restart the local proxy with other forwarder settings (and, for
 the dead and stalling targets, point it at a port on loopback that is closed,
-or at a scripted server in this process), then put the normal settings
-back.
+or at the real target behind a fault proxy armed to stall or cut its
+answer), then put the normal settings back.
 """
 
 import http.client
+import os
 import socket
-import threading
 import time
 import uuid
 
 import pytest
 
-from test.functional.rawhttp import wait_pool_idle
+from test.functional.rawhttp import counters, port_of, wait_pool_idle
 from test.functional.util import Api, pool_stats, split_url, \
     tcp_connections, worker_pid
 from test.functional.test_pool_behaviour import BIG, BLOCK, _open_download
+from test.functional.wire import RecordingRelay
 
 
 @pytest.fixture(scope='module')
@@ -38,52 +39,20 @@ def reconfigure(clusters):
     apply()
 
 
-class ScriptedTarget(threading.Thread):
-    """A fake target proxy on loopback for faults a real Swift won't do on
-    demand: ``behaviour`` is 'stall' (read the request, never answer) or
-    'partial' (send a 200 head and part of the body, then stall)."""
-
-    def __init__(self, behaviour):
-        super().__init__(daemon=True)
-        self.behaviour = behaviour
-        self.listener = socket.socket()
-        self.listener.bind(('127.0.0.1', 0))
-        self.listener.listen(16)
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
-        self.url = 'http://127.0.0.1:%d' % self.port
-        self.accepted = []
-        self.stopped = threading.Event()
-
-    def run(self):
-        while not self.stopped.is_set():
-            try:
-                sock, _addr = self.listener.accept()
-            except socket.timeout:
-                continue
-            self.accepted.append(sock)
-            sock.recv(65536)
-            if self.behaviour == 'partial':
-                sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 10000000'
-                             b'\r\nContent-Type: text/plain\r\n\r\n' +
-                             b'x' * 100000)
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopped.set()
-        self.join()
-        for sock in self.accepted:
-            sock.close()
-        self.listener.close()
-
-
 @pytest.fixture(scope='module')
 def api(clusters):
     local, target = clusters
     return Api(local, target)
+
+
+@pytest.fixture
+def relay(api):
+    """A fault proxy in front of the target cluster's proxy that keeps
+    what it relays both ways (:class:`RecordingRelay`)."""
+    relay = RecordingRelay('127.0.0.1', port_of(api.target),
+                           responses=True).start()
+    yield relay
+    relay.stop()
 
 
 def test_pool_exhaustion_gives_503_with_retry_after(api, reconfigure):
@@ -107,7 +76,9 @@ def test_pool_exhaustion_gives_503_with_retry_after(api, reconfigure):
         # the client learns the target's name, never its address
         assert body.startswith(b'Target default: ')
         assert api.target.proxy_url.encode('ascii') not in body
-        assert 2 <= elapsed < 3
+        # waited pool_timeout (2 s), and not much more (a multiple of it,
+        # never a tight fraction: the machine may be loaded)
+        assert 2 <= elapsed < 2 * 2
         assert pool_stats(api.local)['exhausted'] == 1
         # a HEAD gets the same status, and no body (as HEAD must)
         status, headers, body = api.via('HEAD', '/' + container)
@@ -164,52 +135,82 @@ def test_errors_logged_with_txn_id(api, reconfigure):
 
 
 def test_dead_target_fails_fast(api, reconfigure):
-    """A target that refuses connections gives a fast 503 that says so."""
+    """A target that refuses connections gives a 503 that says so, at once:
+    each of the retries (retries = 2) is tried, and none waits for the
+    connect timeout (conn_timeout = 10 s)."""
     probe = socket.socket()
     probe.bind(('127.0.0.1', 0))
     dead_port = probe.getsockname()[1]
     probe.close()  # nothing listens there now
-    reconfigure(target_url='http://127.0.0.1:%d' % dead_port)
-    start = time.time()
+    conn_timeout = 10
+    reconfigure(target_url='http://127.0.0.1:%d' % dead_port,
+                conn_timeout=conn_timeout, retries=2)
+    retries = counters(api.local)['retries']
+    start = time.monotonic()
     status, _headers, body = api.via('GET', '')
-    elapsed = time.time() - start
+    elapsed = time.monotonic() - start
     assert status == 503
     assert body == b'Target default: connect failed: Connection refused\n'
-    assert elapsed < 0.5
+    assert counters(api.local)['retries'] - retries == 2
+    # three refused connects and two short pauses: far from one
+    # conn_timeout, which a connect to a live but silent host would cost
+    assert elapsed < conn_timeout
 
 
-def test_stalled_target_gives_504(api, reconfigure):
-    """A target that never answers gives 504 after node_timeout, and the
-    socket to it is closed."""
-    with ScriptedTarget('stall') as target:
-        reconfigure(target_url=target.url, node_timeout=1)
-        start = time.time()
-        status, _headers, body = api.via('GET', '')
-        elapsed = time.time() - start
-        assert status == 504
-        assert b'no response within 1s' in body
-        assert 1 <= elapsed < 2.5
-        assert tcp_connections(worker_pid(api.local),
-                               remote_port=target.port) == []
-        assert pool_stats(api.local)['in_use'] == 0
+def test_stalled_target_gives_504(api, reconfigure, relay):
+    """A target whose answer never arrives (the fault proxy holds it back)
+    gives 504 after node_timeout, and the socket to it is closed."""
+    node_timeout = 1
+    reconfigure(target_url=relay.url, node_timeout=node_timeout)
+    relay.arm('stall_response', after=0)
+    start = time.monotonic()
+    status, headers, body = api.via('GET', '')
+    elapsed = time.monotonic() - start
+    assert status == 504
+    assert body == b'Target default: no response within 1s\n'
+    assert node_timeout <= elapsed < 4 * node_timeout
+    # the request reached the target; not one byte of its answer came back
+    [sent] = relay.requests()
+    assert (sent.method, sent.target) == ('GET', api.account_path)
+    assert sent.value('x-trans-id-extra') == headers['x-trans-id']
+    assert relay.fired['stall_response'] == 1
+    assert relay.streams('response') == [b'']
+    assert tcp_connections(worker_pid(api.local),
+                           remote_port=relay.port) == []
+    assert pool_stats(api.local)['in_use'] == 0
 
 
-def test_target_dying_mid_body_aborts_client_stream(api, reconfigure):
-    """A response body that stalls is never ended cleanly short: the client
-    sees the connection drop before Content-Length bytes."""
-    with ScriptedTarget('partial') as target:
-        reconfigure(target_url=target.url, node_timeout=1)
-        host, port, _ = split_url(api.local.proxy_url)
-        conn = http.client.HTTPConnection(host, port, timeout=10)
-        conn.request('GET', api.account_path + '/c/o',
+@pytest.mark.parametrize('fault', ['cut_response', 'stall_response'])
+def test_target_dying_mid_body_aborts_client_stream(
+        api, reconfigure, relay, container, fault):
+    """A response body that breaks off (the target's connection cut) or
+    stalls (past node_timeout), with no resume to try (retries = 0), is
+    never ended cleanly short: the client gets every body byte the target
+    sent before, then the connection drops before Content-Length bytes."""
+    data = os.urandom(2 ** 20)
+    path = '/%s/dying' % container
+    assert api.direct('PUT', path, body=data)[0] == 201
+    reconfigure(target_url=relay.url, node_timeout=1, retries=0)
+    relay.arm(fault, after=300000)
+    host, port, _ = split_url(api.local.proxy_url)
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        conn.request('GET', api.account_path + path,
                      headers={'X-Auth-Token': api.token})
         resp = conn.getresponse()
         assert resp.status == 200
+        assert int(resp.getheader('Content-Length')) == len(data)
         with pytest.raises(http.client.IncompleteRead) as caught:
             resp.read()
+    finally:
         conn.close()
-        assert len(caught.value.partial) == 100000
-        stats = wait_pool_idle(api.local)
-        assert stats['in_use'] == 0 and stats['discarded'] == 1
-        assert tcp_connections(worker_pid(api.local),
-                               remote_port=target.port) == []
+    assert relay.fired[fault] == 1
+    [answer] = relay.streams('response')  # what the target sent through
+    assert len(answer) == 300000
+    head = answer.index(b'\r\n\r\n') + 4
+    assert answer.startswith(b'HTTP/1.1 200 ')
+    assert caught.value.partial == data[:len(answer) - head]
+    stats = wait_pool_idle(api.local)
+    assert stats['in_use'] == 0 and stats['discarded'] == 1
+    assert tcp_connections(worker_pid(api.local),
+                           remote_port=relay.port) == []

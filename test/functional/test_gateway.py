@@ -14,6 +14,9 @@ import uuid
 import pytest
 import swiftclient
 
+from swift_forwarder import __version__
+
+from test.functional.rawhttp import port_of, send_raw
 from test.functional.util import request
 
 USER, KEY = 'gw:gateway', 'gw-secret'
@@ -62,13 +65,23 @@ def test_auth_through_gateway_points_at_gateway(gateway):
 
 
 def test_info_is_the_targets(gateway):
-    """/info comes from the target."""
+    """/info comes from the target, with the forwarder's own section added
+    (the target's sections unchanged), so /info always shows it."""
     local, target = gateway
     status, headers, body = request(local.proxy_url, 'GET', '/info')
     assert status == 200
     assert 'x-forwarder-trans-id' in headers
-    assert json.loads(body) == json.loads(
-        request(target.proxy_url, 'GET', '/info')[2])
+    assert int(headers['content-length']) == len(body)
+    info = json.loads(body)
+    forwarder = info.pop('forwarder')
+    direct = json.loads(request(target.proxy_url, 'GET', '/info')[2])
+    assert 'forwarder' not in direct
+    assert info == direct
+    assert (forwarder['version'], forwarder['targets'],
+            forwarder['forward_auth'], forwarder['auth_mode']) == (
+        __version__, ['default'], True, 'passthrough')
+    # nothing secret, no address: those are in the admin section only
+    assert target.proxy_url.split('//')[1] not in json.dumps(forwarder)
 
 
 def test_swiftclient_session_through_gateway(gateway):
@@ -134,3 +147,26 @@ def test_swiftclient_session_through_gateway(gateway):
     conn.delete_object(container, 'obj')
     conn.delete_container(container)
     assert target_conn.get_account()[1] == []
+
+
+#: Request targets Swift's own functional suite sends that name no account,
+#: no container or no valid UTF-8 (test_protocol.py, tests.py).
+MALFORMED = [b'/v1', b'/v1/', b'/v1//c/o', b'/v1///o', b'/v1/AUTH_gw//o',
+             b'/v1/%FF', b'/v1/AUTH_gw/%FF/o', b'/info asdf', b'/infox',
+             b'//v1/AUTH_gw', b'/', b'/nothing']
+
+
+@pytest.mark.parametrize('target_path', MALFORMED,
+                         ids=[p.decode() for p in MALFORMED])
+def test_malformed_paths_answered_by_the_target(gateway, target_path):
+    """Through the gateway, however malformed the path, the client gets
+    what the target alone answers with the target's token (the local auth
+    would answer 401 to it): the same status and the same body."""
+    local, target = gateway
+    _url, token = target.get_auth(USER, KEY)
+    request_bytes = (b'GET %s HTTP/1.1\r\nHost: x\r\nX-Auth-Token: %s\r\n'
+                     b'Connection: close\r\n\r\n' % (target_path, token.encode()))
+    via = send_raw(port_of(local), request_bytes, 'GET')
+    direct = send_raw(port_of(target), request_bytes, 'GET')
+    assert (via[0], via[1]) == (direct[0], direct[1])
+    assert via[0] != 401

@@ -3,16 +3,31 @@
 """Two clusters forwarding to each other: the loop guard answers 508 after
 one round, instead of a request storm."""
 
-import time
-
 import pytest
 
-from test.functional.util import Api
+from test.functional.rawhttp import wait_for
+from test.functional.util import Api, request
 
 
-def _count_lines(path):
+def _lines(path):
     with open(path) as f:
-        return sum(1 for _line in f)
+        return f.readlines()
+
+
+def _logged_since(cluster, before, count):
+    """The lines of ``cluster``'s proxy log after its first ``before``,
+    once there are ``count``, and once a marker request sent after them (a
+    ``GET /info``, answered by the proxy itself) is logged too: access log
+    lines are written as requests end, so what an earlier request still
+    had to log is there by then.  The marker's own line is left out."""
+    path = cluster.log_path('proxy')
+    wait_for(lambda: len(_lines(path)) - before >= count, 10, 0.05)
+    status, headers, _body = request(cluster.proxy_url, 'GET', '/info')
+    assert status == 200
+    marker = headers['x-trans-id']
+    assert wait_for(lambda: any(marker in line for line in
+                                _lines(path)[before:]), 10, 0.05)
+    return [line for line in _lines(path)[before:] if marker not in line]
 
 
 @pytest.fixture(scope='module')
@@ -36,18 +51,19 @@ def test_loop_gives_508_after_one_round(loop):
     the request no more often than one round needs."""
     local, target = loop
     api = Api(local, target)
-    local_log, target_log = local.log_path('proxy'), target.log_path('proxy')
-    before = _count_lines(local_log), _count_lines(target_log)
+    before = {cluster: len(_lines(cluster.log_path('proxy')))
+              for cluster in (local, target)}
     status, _headers, body = api.via('GET', '/some-container')
     assert status == 508
     assert b'already passed through forwarder local-fwd' in body
-    time.sleep(0.5)  # access log lines are written as requests end
     # local: the client's request and the looped one; target: one; each
     # a proxy-logging line and a forwarder line
-    assert _count_lines(local_log) - before[0] == 2 * 2
-    assert _count_lines(target_log) - before[1] == 1 * 2
-    with open(local_log) as f:
-        refusals = [line for line in f if ' 508 ' in line and 'Loop detected' in line]
+    local_lines = _logged_since(local, before[local], 2 * 2)
+    target_lines = _logged_since(target, before[target], 1 * 2)
+    assert len(local_lines) == 2 * 2, local_lines
+    assert len(target_lines) == 1 * 2, target_lines
+    refusals = [line for line in local_lines
+                if ' 508 ' in line and 'Loop detected' in line]
     assert refusals and 'forwarded to default: GET ' in refusals[-1]
 
 

@@ -5,7 +5,9 @@
 out of the logs, the deep healthcheck and /info."""
 
 import collections
+import http.client
 import json
+import os
 import re
 import socket
 import threading
@@ -16,10 +18,18 @@ import uuid
 import pytest
 
 from test.functional.faultproxy import FaultProxy
-from test.functional.rawhttp import LogWatch, make_reconfigure, wait_for
+from test.functional.rawhttp import LogWatch, make_reconfigure, \
+    wait_for, wait_pool_idle
 from test.functional.util import Api, request, split_url
 
 PREFIX = 'ops%s' % uuid.uuid4().hex[:6]
+
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'README.md')
+
+#: The README's promise: a healthcheck probe waits ``conn_timeout`` plus
+#: at most this many seconds for the target's answer.
+PROBE_CAP = 10
 
 
 class StatsdListener(threading.Thread):
@@ -50,10 +60,11 @@ class StatsdListener(threading.Thread):
     def mark(self):
         return len(self.lines)
 
-    def since(self, mark):
-        """``{name: [(value, type), ...]}`` of the lines after ``mark``."""
+    def since(self, mark, end=None):
+        """``{name: [(value, type), ...]}`` of the lines after ``mark``
+        (and before ``end``)."""
         metrics = collections.defaultdict(list)
-        for line in self.lines[mark:]:
+        for line in self.lines[mark:end]:
             name, rest = line.split(':', 1)
             value, kind = rest.split('|')[:2]
             metrics[name].append((float(value), kind))
@@ -81,7 +92,8 @@ def ops(clusters):
     finally:
         reconfigure()
         listener.stop()
-        for path in ('/%s/obj' % container, '/%s/big' % container, '/' + container):
+        for path in ('/%s/obj' % container, '/%s/big' % container,
+                     '/' + container):
             api.direct('DELETE', path)
 
 
@@ -89,11 +101,33 @@ def metric(name, target='default'):
     return '%s.forwarder.%s.%s' % (PREFIX, target, name)
 
 
-def settle(listener, mark, name, count, timeout=5):
-    """Wait until ``count`` of metric ``name`` arrived since ``mark``."""
+#: A method the forwarder refuses itself (405), before any upstream I/O:
+#: the marker request of :func:`settle`.  Its metrics are
+#: ``requests.BAD_METHOD.4xx`` and then ``time``; no workload here sends
+#: the first.
+MARKER_METHOD = 'MARKER'
+
+
+def settle(api, listener, mark, name, count, timeout=10):
+    """The metrics since ``mark`` that the workload sent, once ``count`` of
+    metric ``name`` arrived: bounded by a marker request sent after the
+    workload.  The proxy's one worker sends a request's metrics as the
+    request ends, so the workload's (the ones expected and anything more
+    it sent) come before the marker's; the marker's are left out."""
     wait_for(lambda: listener.total(mark, name) >= count, timeout)
-    time.sleep(0.2)  # anything more would be a bug: let it arrive too
-    return listener.since(mark)
+    status, _h, body = request(api.local.proxy_url, MARKER_METHOD,
+                               api.account_path + '/marker')
+    assert status == 405, body
+    marker, last = metric('requests.BAD_METHOD.4xx'), metric('time')
+
+    def marker_arrived():
+        names = [line.split(':', 1)[0] for line in listener.lines[mark:]]
+        if marker in names and last in names[names.index(marker) + 1:]:
+            return [mark + names.index(marker)]
+        return None
+    end = wait_for(marker_arrived, timeout)
+    assert end, "the marker request's metrics did not arrive"
+    return listener.since(mark, end[0])
 
 
 def test_ten_gets_give_ten_request_counts(ops):
@@ -102,12 +136,12 @@ def test_ten_gets_give_ten_request_counts(ops):
     warm = listener.mark()
     api.via('HEAD', '/' + container)  # a warm pool, so created stays 0
     # the HEAD's metrics may still be on their way: its 'time' comes last
-    settle(listener, warm, metric('time'), 1)
+    settle(api, listener, warm, metric('time'), 1)
     mark = listener.mark()
     for _ in range(10):
         status, _headers, body = api.via('GET', '/%s/obj' % container)
         assert (status, len(body)) == (200, 1000)
-    got = settle(listener, mark, metric('requests.GET.2xx'), 10)
+    got = settle(api, listener, mark, metric('requests.GET.2xx'), 10)
     assert got[metric('requests.GET.2xx')] == [(1.0, 'c')] * 10
     assert listener.total(mark, metric('bytes_down')) == 10000
     assert metric('bytes_up') not in got  # nothing uploaded: nothing sent
@@ -133,7 +167,7 @@ def test_put_counts_bytes_up(ops):
     mark = listener.mark()
     assert api.via('PUT', '/%s/up' % container, body=b'u' * 12345)[0] == 201
     assert api.via('DELETE', '/%s/up' % container)[0] == 204
-    got = settle(listener, mark, metric('requests.DELETE.2xx'), 1)
+    got = settle(api, listener, mark, metric('requests.DELETE.2xx'), 1)
     assert got[metric('requests.PUT.2xx')] == [(1.0, 'c')]
     assert listener.total(mark, metric('bytes_up')) == 12345
 
@@ -152,7 +186,7 @@ def test_pool_exhaustion_is_counted(ops):
         mark = listener.mark()
         status, headers, body = api.via('GET', '/%s/obj' % container)
         assert status == 503 and 'retry-after' in headers, body
-        got = settle(listener, mark, metric('pool.exhausted'), 1)
+        got = settle(api, listener, mark, metric('pool.exhausted'), 1)
         assert got[metric('pool.exhausted')] == [(1.0, 'c')]
         assert got[metric('requests.GET.5xx')] == [(1.0, 'c')]
     finally:
@@ -166,7 +200,7 @@ def test_loop_refusal_is_counted(ops):
     status, _h, body = api.via('GET', '/%s/obj' % container,
                                headers={'X-Forwarder-Hops': 'elsewhere'})
     assert status == 508, body
-    got = settle(listener, mark, metric('loop_refusals'), 1)
+    got = settle(api, listener, mark, metric('loop_refusals'), 1)
     assert got[metric('loop_refusals')] == [(1.0, 'c')]
     assert got[metric('requests.GET.5xx')] == [(1.0, 'c')]
 
@@ -276,9 +310,146 @@ def test_deep_healthcheck_stalled_target(ops):
                                          '/forwarder/healthcheck')
         assert status == 503, body
         assert json.loads(body)['targets']['default']['error'] == 'timed out'
-        assert time.monotonic() - started < 5
+        # node_timeout (1 s) at least; the stall is endless, so any bound
+        # shows the probe gave up: a generous multiple of its cap (1.5 s)
+        elapsed = time.monotonic() - started
+        assert 1 <= elapsed < 10 * 1.5, elapsed
     finally:
         relay.stop()
+
+
+def test_deep_healthcheck_probe_capped(ops):
+    """node_timeout (60 s, the default) above the probe's 10 s cap, and a
+    target that stalls its answer: the probe gives up after conn_timeout +
+    10 s, not after node_timeout.  (Bounded by twice that: far from 60.)"""
+    api, _container, _listener, configure = ops
+    relay = FaultProxy('127.0.0.1', split_url(api.target.proxy_url)[1]).start()
+    conn_timeout = 0.5
+    try:
+        configure(target_url=relay.url, node_timeout=60,
+                  conn_timeout=conn_timeout)
+        relay.arm('stall_response', after=0)
+        started = time.monotonic()
+        status, _headers, body = request(api.local.proxy_url, 'GET',
+                                         '/forwarder/healthcheck', timeout=120)
+        elapsed = time.monotonic() - started
+        print('\nprobe of a stalled target, node_timeout 60: gave up after '
+              '%.1f s' % elapsed)
+        assert status == 503, body
+        assert json.loads(body)['targets']['default']['error'] == 'timed out'
+        # the target was asked, and its answer held back
+        assert relay.fired['stall_response'] == 1
+        cap = conn_timeout + PROBE_CAP
+        assert cap <= elapsed < 2 * cap
+    finally:
+        relay.stop()
+
+
+def _readme_metrics():
+    """The README's metric table: {name as written: (compiled pattern,
+    statsd type)}; ``<METHOD>`` and ``<N>`` are placeholders."""
+    with open(README) as f:
+        section = f.read().split('### Metrics', 1)[1].split('\n#', 1)[0]
+    types = {'counter': 'c', 'timer (ms)': 'ms', 'gauge': 'g'}
+    table = {}
+    for row in section.splitlines():
+        if not row.startswith('| `'):
+            continue
+        names, kind = [cell.strip() for cell in row.strip('|').split('|')][:2]
+        for name in re.findall(r'`([^`]+)`', names):
+            pattern = ''.join(
+                {'<METHOD>': '[A-Z_]+', '<N>': '[1-5]'}.get(part) or
+                re.escape(part) for part in re.split('(<[A-Z]+>)', name))
+            table[name] = (re.compile(pattern + '$'), types[kind])
+    return table
+
+
+def _read_all(api, path):
+    """A GET through the forwarder, read as far as it goes."""
+    host, port, _ = split_url(api.local.proxy_url)
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        conn.request('GET', api.account_path + path,
+                     headers={'X-Auth-Token': api.token})
+        resp = conn.getresponse()
+        try:
+            return resp.status, resp.read(), True
+        except (http.client.IncompleteRead, ConnectionError):
+            return resp.status, None, False
+    finally:
+        conn.close()
+
+
+def test_readme_metric_table_is_what_is_sent(ops):
+    """A run that makes the forwarder send every kind of metric: each name
+    it sends is in the README's table, with the type the table gives, and
+    each name in the table was sent.  Renaming a metric, or editing the
+    table, fails here."""
+    api, container, listener, configure = ops
+    table = _readme_metrics()
+    assert len(table) > 10, sorted(table)  # the table was found
+    # large enough not to fit in the sockets' buffers: a download of it
+    # that the client does not read holds its connection
+    big = os.urandom(8 * 2 ** 20)
+    small, large = '/%s/obj' % container, '/%s/big' % container
+    assert api.direct('PUT', large, body=big)[0] == 201
+    relay = FaultProxy('127.0.0.1', split_url(api.target.proxy_url)[1]).start()
+    mark = listener.mark()
+    try:
+        configure(target_url=relay.url, node_timeout=2, pool_size=1,
+                  pool_timeout=0.5, max_hops=1)
+        # a new connection, then a reused one; bytes both ways
+        assert api.via('PUT', '/%s/up' % container, body=b'u' * 100)[0] == 201
+        assert api.via('GET', small)[0] == 200
+        # the only connection held by a download: the next request finds
+        # none (exhausted); closing the download halfway discards it
+        host, port, _ = split_url(api.local.proxy_url)
+        holder = socket.create_connection((host, port), timeout=30)
+        try:
+            holder.sendall(('GET %s%s HTTP/1.1\r\nHost: x\r\n'
+                            'X-Auth-Token: %s\r\n\r\n' % (
+                                api.account_path, large, api.token)).encode())
+            assert holder.recv(4096).startswith(b'HTTP/1.1 200')
+            assert api.via('GET', small)[0] == 503
+        finally:
+            holder.close()
+        assert wait_pool_idle(api.local)['in_use'] == 0
+        # a body cut off is resumed; a flipped byte is an ETag mismatch
+        assert relay.wait_quiet()
+        relay.arm('cut_response', after=300000)
+        assert _read_all(api, large) == (200, big, True)
+        assert relay.wait_quiet()
+        relay.arm('flip_response', at=2 ** 20)
+        assert _read_all(api, large) == (200, None, False)
+        # the loop guard
+        assert api.via('GET', small, {'X-Forwarder-Hops': 'x'})[0] == 508
+        # a dead target: a retried connect, error-limited after two failures
+        dead = socket.socket()
+        dead.bind(('127.0.0.1', 0))
+        dead_port = dead.getsockname()[1]
+        dead.close()
+        configure(target_url='http://127.0.0.1:%d' % dead_port, retries=1,
+                  error_limit=2)
+        assert api.via('GET', small)[0] == 503
+        status, _h, body = api.via('GET', small)
+        assert status == 503 and b'error-limited' in body, body
+        got = settle(api, listener, mark, metric('error_limited'), 1)
+    finally:
+        relay.stop()
+        api.direct('DELETE', '/%s/up' % container)
+    base = metric('')
+    sent = collections.defaultdict(set)
+    for name, samples in got.items():
+        assert name.startswith(base), name
+        sent[name[len(base):]].update(kind for _value, kind in samples)
+    print('\nmetrics sent: %s' % ', '.join(sorted(sent)))
+    unlisted = {name: kinds for name, kinds in sent.items() if not any(
+        pattern.match(name) for pattern, _kind in table.values())}
+    assert unlisted == {}, 'sent, but not in the README table'
+    for written, (pattern, kind) in sorted(table.items()):
+        kinds = set().union(*[k for name, k in sent.items()
+                              if pattern.match(name)])
+        assert kinds == {kind}, (written, kind, kinds)
 
 
 def test_info_shows_the_filter(ops):

@@ -3,8 +3,8 @@
 """Security properties of the service mode (federation placement,
 ``auth_mode = service``) and of passthrough, checked on the wire.
 
-A recording relay (:class:`RecordingRelay`, a :class:`FaultProxy` that
-keeps every request byte it relays) sits between the forwarder and the
+A recording relay (:class:`test.functional.wire.RecordingRelay`, a
+fault proxy that keeps every request byte it relays) sits between the forwarder and the
 target cluster's proxy, so the tests assert what the target was sent, not
 what a log says: which headers cross, which token, and whether anything at
 all reached the target for a request the local cluster refused.
@@ -17,21 +17,20 @@ not in ``account_map``; and reading *through* a reference someone else
 made is authorized against the reader, as in Swift alone.
 """
 
+import base64
 import hashlib
 import hmac
 import json
-import re
 import socket
-import threading
 import time
 import urllib.parse
 import uuid
 
 import pytest
 
-from test.functional.faultproxy import FaultProxy
 from test.functional.rawhttp import port_of, send_raw
 from test.functional.util import Api, Client, on_target, request
+from test.functional.wire import RecordingRelay, with_txn
 
 #: Service mode: the local account AUTH_test maps onto AUTH_test2 on the
 #: target, where the forwarder logs in as test2:tester2.  AUTH_test2's
@@ -39,137 +38,6 @@ from test.functional.util import Api, Client, on_target, request
 SERVICE = {'auth_mode': 'service', 'auth_user': 'test2:tester2',
            'auth_key': 'testing2', 'account_map': 'AUTH_test:AUTH_test2',
            'forward': 'AUTH_test/sec* AUTH_test2/sec*'}
-
-#: A request line on the wire (the start of the next request).
-_REQUEST_LINE = re.compile(rb'[A-Z]+ \S+ HTTP/1\.[01]\r\n')
-
-
-# -- what crossed: a relay that records, and a parser of what it recorded
-
-class Wire(object):
-    """One request as the target received it.
-
-    :ivar key: (connection number, offset): unique within the relay.
-    :ivar body_sent: False if the request announced a body (Expect:
-        100-continue) but none of it followed.
-    """
-
-    def __init__(self, key, method, target, headers, body_sent):
-        self.key, self.method, self.target = key, method, target
-        self.headers, self.body_sent = headers, body_sent
-
-    def values(self, name):
-        """Every value of header ``name`` (case-insensitive)."""
-        name = name.lower()
-        return [v for n, v in self.headers if n.lower() == name]
-
-    def value(self, name):
-        values = self.values(name)
-        assert len(values) <= 1, (name, values)
-        return values[0] if values else None
-
-    def names(self):
-        return {n.lower() for n, _v in self.headers}
-
-    def __repr__(self):
-        return '<Wire %s %s %r>' % (self.method, self.target, self.headers)
-
-
-def _chunked_end(data, pos):
-    """Offset just past a chunked body starting at ``pos``, or None if it
-    is not all there."""
-    while True:
-        eol = data.find(b'\r\n', pos)
-        if eol < 0:
-            return None
-        size = int(data[pos:eol].split(b';')[0], 16)
-        pos = eol + 2
-        if size == 0:
-            end = data.find(b'\r\n\r\n', pos - 2)
-            return None if end < 0 else end + 4
-        pos += size + 2
-        if pos > len(data):
-            return None
-
-
-def parse_requests(conn, data):
-    """The requests in one connection's request bytes, in order."""
-    found, pos = [], 0
-    while pos < len(data):
-        end = data.find(b'\r\n\r\n', pos)
-        if end < 0:
-            break
-        lines = bytes(data[pos:end]).decode('latin-1').split('\r\n')
-        method, target, _version = lines[0].split(' ', 2)
-        headers = [tuple(part.strip() for part in line.split(':', 1))
-                   for line in lines[1:]]
-        wire = Wire((conn, pos), method, target, headers, True)
-        found.append(wire)
-        pos = end + 4
-        rest = data[pos:]
-        length = wire.value('content-length')
-        chunked = (wire.value('transfer-encoding') or '').lower() == 'chunked'
-        if (wire.value('expect') and (chunked or length not in (None, '0'))
-                and (not rest or _REQUEST_LINE.match(rest))):
-            wire.body_sent = False  # refused before 100 Continue
-            continue
-        if chunked:
-            body_end = _chunked_end(data, pos)
-        else:
-            body_end = pos + int(length or 0)
-        if body_end is None or body_end > len(data):
-            wire.body_sent = False  # cut short: the end of what we have
-            break
-        pos = body_end
-    return found
-
-
-class RecordingRelay(FaultProxy):
-    """A :class:`FaultProxy` that also keeps every request byte it relays,
-    per connection."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._record_lock = threading.Lock()
-        self._recorded = {}  # relay -> bytearray, in accept order
-
-    def _filter(self, relay, direction, data):
-        data, action = super()._filter(relay, direction, data)
-        if direction == 'request':
-            with self._record_lock:
-                self._recorded.setdefault(relay, bytearray()).extend(data)
-        return data, action
-
-    def streams(self):
-        with self._record_lock:
-            return [bytes(data) for data in self._recorded.values()]
-
-    def raw(self):
-        """Every request byte relayed so far."""
-        return b''.join(self.streams())
-
-    def requests(self):
-        """Every request relayed so far (as far as it got)."""
-        return [wire for conn, data in enumerate(self.streams())
-                for wire in parse_requests(conn, data)]
-
-    def settle(self, quiet=0.3):
-        assert self.wait_quiet(quiet, timeout=10)
-
-    def since(self, seen):
-        """Requests not among ``seen`` (a set of keys), once quiet."""
-        self.settle()
-        return [w for w in self.requests() if w.key not in seen]
-
-    def mark(self):
-        """Keys of every request so far, for :meth:`since`."""
-        self.settle()
-        return {w.key for w in self.requests()}
-
-
-def with_txn(wires, txn):
-    """The requests that carried local transaction ``txn``."""
-    return [w for w in wires if w.value('x-trans-id-extra') == txn]
 
 
 # -- clusters set up for these tests
@@ -687,6 +555,54 @@ def test_reading_through_owners_reference(service, shared, kind):
     assert b'secret' not in direct[2]  # Swift alone
     assert b'secret' not in via[2], (via[0], via[2][:200])
     assert via[0] == direct[0]
+
+
+#: The most manifests (an SLO's and its nested ones) service mode reads to
+#: authorize one request (middleware.MAX_MANIFESTS; the docstring's "at
+#: most 20").
+MAX_MANIFESTS = 20
+
+
+def test_nested_manifests_capped(service, containers):
+    """To authorize an SLO GET, service mode reads its manifest and the
+    nested ones, at most 20: an SLO whose tree holds 20 manifests is read
+    whole; one with 21 gets a 502 that says why, after 20 manifest reads
+    (counted on the wire), not 21."""
+    relay, target, client = service.relay, service.target, owner(service)
+    a = containers[0]
+    # each sub-manifest: a 1 MiB segment (Swift's slo rate-limits smaller
+    # ones after ten) and inline data naming it
+    segment = b's' * 2 ** 20
+    assert on_target(target, 'PUT', '/%s/seg' % a, body=segment)[0] == 201
+    for i in range(MAX_MANIFESTS):
+        sub = json.dumps([{'path': '/%s/seg' % a},
+                          {'data': base64.b64encode(b'%02d' % i).decode()}])
+        assert on_target(target, 'PUT', '/%s/sub-%02d?multipart-manifest=put'
+                         % (a, i), body=sub.encode())[0] == 201
+    for subs in (MAX_MANIFESTS - 1, MAX_MANIFESTS):
+        top = json.dumps([{'path': '/%s/sub-%02d' % (a, i)}
+                          for i in range(subs)])
+        assert on_target(target, 'PUT', '/%s/top-%d?multipart-manifest=put'
+                         % (a, subs + 1), body=top.encode())[0] == 201
+
+    def read(name):
+        seen = relay.mark()
+        status, headers, body = client('GET', '/%s/%s' % (a, name))
+        sent = with_txn(relay.since(seen), headers['x-trans-id'])
+        manifests = [w.target for w in sent
+                     if w.target.endswith('?multipart-manifest=get')]
+        return status, body, manifests
+
+    status, body, manifests = read('top-%d' % MAX_MANIFESTS)
+    assert status == 200, body[:200]
+    assert body == b''.join(segment + b'%02d' % i
+                            for i in range(MAX_MANIFESTS - 1))
+    assert len(manifests) == len(set(manifests)) == MAX_MANIFESTS, manifests
+    status, body, manifests = read('top-%d' % (MAX_MANIFESTS + 1))
+    assert status == 502, body[:200]
+    assert body == b'Target default: more than %d nested manifests to ' \
+        b'authorize\n' % MAX_MANIFESTS
+    assert len(manifests) == len(set(manifests)) == MAX_MANIFESTS, manifests
 
 
 def test_bulk_operations_refused(service, shared):

@@ -8,6 +8,7 @@ where the check authenticates: python-swiftclient's ``get_auth`` uses
 blocking sockets, so that server runs in a thread of its own.
 """
 
+import collections
 import configparser
 import contextlib
 import http.client
@@ -23,7 +24,7 @@ import textwrap
 import unittest
 from unittest import mock
 
-from swift_forwarder import check
+from swift_forwarder import check, routing
 from swift_forwarder.exceptions import ConfigError
 from swift_forwarder.green import Timeout
 from swift_forwarder.green import http_client as green_http
@@ -881,3 +882,108 @@ class TestServiceMode(CheckTestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class TestCorePlacementChecks(unittest.TestCase):
+    """The backend probe's verdicts, the placement warning and the policy
+    rings, on their own."""
+
+    def probe(self, status, body, reason='OK'):
+        return check._probe_result(status, reason, body)
+
+    def test_probe_results(self):
+        good = {'forwarder_backend': True, 'backend_headers': True,
+                'ignore_range': []}
+        self.assertEqual(check.OK, self.probe(200, json.dumps(good))[0])
+        for status, body, needle in (
+                (401, b'forwarder_backend: X-Forwarder-Backend-Sig: bad '
+                 b'signature', 'backend_key is not its key or key2'),
+                (404, b'<html>Not Found</html>', 'no forwarder_backend'),
+                (200, b'not json', 'no forwarder_backend'),
+                (401, b'Unauthorized', 'no forwarder_backend'),
+                (200, json.dumps(dict(good, ignore_range=[
+                    'X-Static-Large-Object', 'X-Object-Manifest',
+                    'X-Object-Sysmeta-Symlink-Target'])),
+                 'dlo, slo, symlink above forwarder_backend would resolve'),
+                (200, json.dumps(dict(good, backend_headers=False)),
+                 'a gatekeeper above forwarder_backend strips')):
+            result, detail = self.probe(status, body)
+            self.assertEqual(check.FAIL, result, body)
+            self.assertIn(needle, detail)
+
+    def placement(self, composites, forward, **conf):
+        target = mock.Mock(storage_policies=(), forward_rules=forward,
+                           migrate_rules=conf.get('migrate', ()))
+        mw = mock.Mock(targets={'default': target}, conf=mock.Mock(
+            container_opt_in=conf.get('container_opt_in', False)))
+        return check._placement_warning(check.FilterConf(
+            'forwarder', {}, {}, composites), mw)
+
+    def test_placement_warning(self):
+        """Only when some containers are forwarded from above a composite
+        middleware: everything forwarded, or the core placement, is fine."""
+        some = routing.parse_forward('AUTH_a/fed*')
+        everything = routing.parse_forward('*')
+        result, detail = self.placement(('slo', 'dlo'), some)
+        self.assertEqual(check.WARN, result)
+        self.assertIn('above slo, dlo and forwards only some containers',
+                      detail)
+        self.assertIn('put it right before proxy-server with '
+                      'backend_endpoint', detail)
+        self.assertEqual(check.WARN, self.placement(
+            ('copy',), everything, container_opt_in=True)[0])
+        self.assertIsNone(self.placement(('slo',), everything))
+        self.assertIsNone(self.placement((), some))
+
+    def test_migrating_from_above_composites_fails(self):
+        """A source is read as stored: only the composite middlewares
+        above the forwarder resolve its manifests and links."""
+        migrate = routing.parse_forward('AUTH_a/old*')
+        result, detail = self.placement(('slo', 'symlink'), (),
+                                        migrate=migrate)
+        self.assertEqual(check.FAIL, result)
+        self.assertIn('[filter:forwarder] sits above slo, symlink and '
+                      'migrates from default', detail)
+        self.assertIsNone(self.placement((), (), migrate=migrate))
+
+    def test_composites_found_by_factory_module(self):
+        def ctx(module):
+            return mock.Mock(object=mock.Mock(__module__=module))
+        self.assertEqual(('slo', 'versioned_writes'), check._composites([
+            ctx('swift.common.middleware.slo'), ctx('swift.proxy.server'),
+            ctx('swift.common.middleware.versioned_writes'),
+            ctx('elsewhere.slo')]))
+
+    def test_policy_rings(self):
+        """Each routed policy's ring must be there (else how to build the
+        placeholder); the default policy is a WARN."""
+        Policy = collections.namedtuple('Policy', 'idx name ring_name '
+                                        'is_default')
+        policies = {'fed': Policy(2, 'fed', 'object-2', False),
+                    'gold': Policy(0, 'gold', 'object', True)}
+        swift_dir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, swift_dir)
+        target = mock.Mock(storage_policies=('fed', 'gold'), auth=None,
+                           backend_key=None)
+        with mock.patch.object(check, 'POLICIES', mock.Mock(
+                get_by_name=policies.get)):
+            rows = list(check.TargetChecker(
+                target, swift_dir=swift_dir).policies())
+            self.assertEqual([check.FAIL, check.FAIL], [r for r, _d in rows])
+            self.assertIn('fed: no %s/object-2.ring.gz; give swift.conf a '
+                          '[storage-policy:2] with name = fed (not the '
+                          'default), and build its one-device placeholder '
+                          'ring in swift_dir (nothing is stored in it): '
+                          'swift-ring-builder object-2.builder create 0 1 1; '
+                          'swift-ring-builder object-2.builder add '
+                          'r1z1-127.0.0.1:6200/placeholder 1; '
+                          'swift-ring-builder object-2.builder rebalance'
+                          % swift_dir, rows[0][1])
+            for ring in ('object-2', 'object'):
+                open(os.path.join(swift_dir, ring + '.ring.gz'), 'w').close()
+            rows = list(check.TargetChecker(
+                target, swift_dir=swift_dir).policies())
+        self.assertEqual([check.OK, check.WARN], [r for r, _d in rows])
+        self.assertIn('gold is the default policy: every container made '
+                      'without X-Storage-Policy lives on the target',
+                      rows[1][1])

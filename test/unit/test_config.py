@@ -5,6 +5,7 @@
 import os
 import socket
 import tempfile
+import textwrap
 import unittest
 
 from swift_forwarder import config
@@ -197,6 +198,119 @@ class TestParseConf(unittest.TestCase):
         # passthrough: the client's own token decides, nothing to share
         parse_conf({'target_url': 'http://t', 'forward_auth': 'true'})
 
+    def test_backend_endpoint(self):
+        """backend_endpoint: service mode, with backend_key; off by
+        default; per target in targets_conf."""
+        self.assertIsNone(parse_conf(dict(
+            self.SERVICE, account_map='AUTH_a:AUTH_x')).targets[
+                'default'].backend_key)
+        conf = parse_conf(dict(self.SERVICE, account_map='AUTH_a:AUTH_x',
+                               backend_endpoint='true', backend_key='sk'))
+        self.assertEqual('sk', conf.targets['default'].backend_key)
+        for options, needle in (
+                (dict(self.SERVICE, account_map='AUTH_a:AUTH_x',
+                      backend_endpoint='true'), 'needs backend_key'),
+                ({'target_url': 'http://t', 'backend_endpoint': 'true',
+                  'backend_key': 'sk'}, 'needs auth_mode = service')):
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf(options)
+            self.assertIn('target default: backend_endpoint ' + needle,
+                          str(caught.exception))
+        with tempfile.NamedTemporaryFile('w', suffix='.conf') as f:
+            f.write('[target:east]\ntarget_url = http://east\nforward = '
+                    'AUTH_b\naccount_map = AUTH_b:AUTH_y\nbackend_endpoint'
+                    ' = true\nbackend_key = ek\n')
+            f.flush()
+            conf = parse_conf(dict(self.SERVICE, account_map='AUTH_a:AUTH_x',
+                                   targets_conf=f.name))
+        self.assertEqual((None, 'ek'), (conf.targets['default'].backend_key,
+                                        conf.targets['east'].backend_key))
+
+    def test_storage_policies(self):
+        """Per target; service mode with account_map; a policy goes to one
+        target only; a targets_conf section does not inherit the filter's."""
+        mapped = dict(self.SERVICE, account_map='AUTH_a:AUTH_x')
+        default = parse_conf(mapped).targets['default']
+        self.assertEqual(((), None), (default.storage_policies,
+                                      default.target_storage_policy))
+        with tempfile.NamedTemporaryFile('w', suffix='.conf') as f:
+            f.write('[target:east]\ntarget_url = http://east\n'
+                    'storage_policies = fed-east fed-east2\n'
+                    'target_storage_policy = gold\n[target:west]\n'
+                    'target_url = http://west\n')
+            f.flush()
+            conf = parse_conf(dict(mapped, targets_conf=f.name,
+                                   storage_policies='fed-default'))
+            self.assertEqual(
+                [('fed-default',), ('fed-east', 'fed-east2'), ()],
+                [t.storage_policies for t in conf.targets.values()])
+            self.assertEqual('gold', conf.targets['east'].target_storage_policy)
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf(dict(mapped, targets_conf=f.name,
+                                storage_policies='fed-east'))
+            self.assertIn('storage policy fed-east is routed to targets '
+                          'default and east: one only', str(caught.exception))
+        for options, needle in (
+                ({'target_url': 'http://t', 'storage_policies': 'p'},
+                 'target default: storage_policies needs auth_mode = '
+                 'service'),
+                (dict(self.SERVICE, forward='AUTH_a', storage_policies='p'),
+                 'without account_map'),
+                (dict(mapped, storage_policies='p q p'),
+                 "storage_policies: 'p' given twice")):
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf(options)
+            self.assertIn(needle, str(caught.exception))
+
+    def test_migrate(self):
+        """migrate: a source in service mode, read through its backend
+        endpoint; it forwards nothing unless it has forward rules, which
+        may not overlap; no path has two sources."""
+        source = dict(self.SERVICE, account_map='AUTH_a:AUTH_x',
+                      backend_endpoint='true', backend_key='sk')
+        conf = parse_conf(dict(source, migrate='AUTH_a/old*'))
+        default = conf.targets['default']
+        self.assertEqual(((), (Rule('AUTH_a', 'old', True),), False), (
+            default.forward, default.migrate, default.migrate_on_read))
+        conf = parse_conf(dict(source, migrate='AUTH_a/old*',
+                               forward='AUTH_a/fed', migrate_on_read='yes'))
+        self.assertEqual(((Rule('AUTH_a', 'fed', False),), True), (
+            conf.targets['default'].forward,
+            conf.targets['default'].migrate_on_read))
+        self.assertEqual((), parse_conf(source).targets['default'].migrate)
+        for options, needle in (
+                ({'target_url': 'http://t', 'migrate': 'AUTH_a'},
+                 'target default: migrate needs auth_mode = service'),
+                (dict(self.SERVICE, account_map='AUTH_a:AUTH_x',
+                      migrate='AUTH_a'),
+                 'target default: migrate needs backend_endpoint = true'),
+                (dict(source, migrate='AUTH_a', forward='AUTH_a/c'),
+                 'target default: migrate AUTH_a overlaps forward AUTH_a/c '
+                 'of target default: a path is either forwarded or '
+                 'migrated'),
+                (dict(source, migrate='AUTH_a/x/'),
+                 'migrate: expected *, ACCOUNT')):
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf(options)
+            self.assertIn(needle, str(caught.exception))
+        with tempfile.NamedTemporaryFile('w', suffix='.conf') as f:
+            f.write('[target:east]\ntarget_url = http://east\nmigrate = '
+                    'AUTH_a/old-2*\naccount_map = AUTH_a:AUTH_y\n'
+                    'backend_endpoint = true\nbackend_key = ek\n')
+            f.flush()
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf(dict(source, migrate='AUTH_a/old*',
+                                targets_conf=f.name))
+            self.assertIn('migrate AUTH_a/old* of target default overlaps '
+                          'migrate AUTH_a/old-2* of target east: a path has '
+                          'one source', str(caught.exception))
+            conf = parse_conf(dict(source, migrate='AUTH_a/new*',
+                                   targets_conf=f.name))
+            # a section's target does not inherit the filter's migrate
+            self.assertEqual([(Rule('AUTH_a', 'new', True),),
+                              (Rule('AUTH_a', 'old-2', True),)],
+                             [t.migrate for t in conf.targets.values()])
+
     def test_integrity_defaults(self):
         """ETag mismatches raise; 10 failures in 60s suppress the target
         for 60s."""
@@ -347,6 +461,156 @@ class TestParseConf(unittest.TestCase):
         self.assertEqual(names + ['targets'],
                          list(config.ForwarderConfig._fields))
         self.assertEqual(len(names), len(set(names)))
+
+
+class TestTargets(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def write(self, name, text):
+        path = os.path.join(self.tmp.name, name)
+        with open(path, 'w') as f:
+            f.write(textwrap.dedent(text))
+        return path
+
+    def test_inline_then_sections_in_order(self):
+        """The inline target comes first, then the sections in file order,
+        each with its own URL, TLS and forward rules."""
+        path = self.write('t.conf', '''
+            [target:east]
+            target_url = https://east.example.com
+            forward = AUTH_e
+            insecure = true
+
+            [target:west]
+            target_url = http://west.example.com:8080
+            ''')
+        conf = parse_conf({'target_url': 'http://main', 'forward': 'AUTH_m',
+                           'targets_conf': path})
+        self.assertEqual(['default', 'east', 'west'], list(conf.targets))
+        east = conf.targets['east']
+        self.assertEqual(('https', 'east.example.com', 443, True),
+                         (east.address.scheme, east.address.host,
+                          east.address.port, east.address.insecure))
+        self.assertEqual('AUTH_e', east.forward[0].account)
+        self.assertEqual((), conf.targets['west'].forward)  # opt-in only
+        self.assertEqual('AUTH_m', conf.targets['default'].forward[0].account)
+
+    def test_verify_get_per_target(self):
+        """verify_get is the filter's unless a section sets its own."""
+        path = self.write('t.conf', '''
+            [target:tls]
+            target_url = https://tls.example.com
+            verify_get = false
+
+            [target:plain]
+            target_url = http://plain.example.com
+            ''')
+        conf = parse_conf({'target_url': 'http://main', 'targets_conf': path})
+        self.assertEqual({'default': True, 'tls': False, 'plain': True}, {
+            name: t.verify_get for name, t in conf.targets.items()})
+        conf = parse_conf({'target_url': 'http://main', 'targets_conf': path,
+                           'verify_get': 'no'})
+        self.assertEqual({'default': False, 'tls': False, 'plain': False}, {
+            name: t.verify_get for name, t in conf.targets.items()})
+        bad = self.write('bad.conf', '[target:x]\ntarget_url = http://x\n'
+                         'verify_get = maybe\n')
+        with self.assertRaises(ConfigError) as caught:
+            parse_conf({'targets_conf': bad})
+        self.assertIn('[target:x]: verify_get', str(caught.exception))
+
+    def test_parse_errors_never_show_a_line(self):
+        """A line configparser cannot read may hold a key (the ``=``
+        forgotten): the error names the file and line number only."""
+        for text, expected in (
+                ('[target:a]\ntarget_url = http://a\nauth_key s3cr3t\n',
+                 'cannot parse line(s) 3'),
+                ('auth_key = s3cr3t\n', 'line 1 is not in a [section]')):
+            path = self.write('t.conf', text)
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf({'targets_conf': path})
+            self.assertIn(expected, str(caught.exception))
+            self.assertNotIn('s3cr3t', str(caught.exception))
+
+    def test_sections_only(self):
+        """No inline target_url: the targets come from targets_conf."""
+        path = self.write('t.conf', '[target:a]\ntarget_url = http://a\n')
+        conf = parse_conf({'targets_conf': path})
+        self.assertEqual(['a'], list(conf.targets))
+
+    def test_section_errors_name_the_section(self):
+        """Unknown options, a missing target_url, bad values, bad section
+        names and duplicates are startup errors naming the section."""
+        cases = [
+            ('[target:a]\ntarget_url = http://a\npool_size = 3\n',
+             '[target:a]: unknown option(s): pool_size'),
+            ('[target:a]\nforward = AUTH_a\n', '[target:a]: target_url is '
+             'required'),
+            ('[target:a]\ntarget_url = ftp://a\n', '[target:a]: target_url:'),
+            ('[a]\ntarget_url = http://a\n', 'expected sections [target:NAME]'),
+            ('[target:default]\ntarget_url = http://a\n', 'used twice'),
+            ('[target:a]\ntarget_url = http://a\ncert_file = %s\n' % __file__,
+             'cert_file and key_file go together'),
+        ]
+        for text, message in cases:
+            path = self.write('bad.conf', text)
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf({'target_url': 'http://main', 'targets_conf': path})
+            self.assertIn(message, str(caught.exception))
+
+    def test_service_mode_auth_inherited_or_own(self):
+        """Service mode: a section's credentials default to the filter's."""
+        path = self.write('t.conf', '''
+            [target:a]
+            target_url = http://a
+            [target:b]
+            target_url = http://b
+            auth_user = b:user
+            account_map = AUTH_x:AUTH_y
+            ''')
+        conf = parse_conf({
+            'target_url': 'http://main', 'targets_conf': path,
+            'forward': 'AUTH_main', 'auth_mode': 'service',
+            'auth_url': 'http://main/auth/v1.0', 'auth_user': 'main:user',
+            'auth_key': 'k'})
+        self.assertEqual('main:user', conf.targets['a'].auth['auth_user'])
+        self.assertEqual('b:user', conf.targets['b'].auth['auth_user'])
+        self.assertEqual('k', conf.targets['b'].auth['auth_key'])
+        self.assertEqual({'AUTH_x': 'AUTH_y'},
+                         conf.targets['b'].auth['account_map'])
+        passthrough = parse_conf({'target_url': 'http://main',
+                                  'targets_conf': path})
+        self.assertIsNone(passthrough.targets['a'].auth)
+
+    def test_realms_with_container_opt_in(self):
+        """container-sync-realms.conf clusters become //REALM/CLUSTER
+        targets (with container_opt_in), reachable at their host and port."""
+        self.write('container-sync-realms.conf', '''
+            [Realm1]
+            key = secret
+            cluster_East = https://east.example.com/v1/
+            cluster_west = http://10.0.0.2:8080/v1/
+            ''')
+        conf = parse_conf({'target_url': 'http://main',
+                           'container_opt_in': 'true'},
+                          swift_dir=self.tmp.name)
+        self.assertEqual(['default', '//REALM1/EAST', '//REALM1/WEST'],
+                         list(conf.targets))
+        west = conf.targets['//REALM1/WEST'].address
+        self.assertEqual(('http', '10.0.0.2', 8080),
+                         (west.scheme, west.host, west.port))
+        self.assertEqual((), conf.targets['//REALM1/EAST'].forward)
+        without = parse_conf({'target_url': 'http://main'},
+                             swift_dir=self.tmp.name)
+        self.assertEqual(['default'], list(without.targets))
+
+    def test_no_target_at_all(self):
+        with self.assertRaises(ConfigError) as caught:
+            parse_conf({})
+        self.assertIn('set target_url (or targets_conf)',
+                      str(caught.exception))
 
 
 if __name__ == '__main__':

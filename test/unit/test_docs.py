@@ -3,11 +3,13 @@
 """The options table, the operator docstring and etc/proxy-server.conf-sample
 say the same thing: every option, with its default."""
 
+import configparser
 import os
 import re
 import unittest
 
 from swift_forwarder import config, middleware
+from swift_forwarder.testing import saio
 
 SAMPLE = os.path.join(os.path.dirname(__file__), '..', '..', 'etc',
                       'proxy-server.conf-sample')
@@ -51,6 +53,24 @@ class TestDocumentedOptions(unittest.TestCase):
         for name in re.findall(r'^#? ?([a-z_]+) =', self.sample, re.M):
             self.assertIn(name, names | config.SWIFT_LOGGER_OPTIONS | {
                 'use'}, name)
+
+
+class TestBackendSample(unittest.TestCase):
+    """etc/backend-server.conf-sample is the backend endpoint the
+    functional tests run (saio's BACKEND_PIPELINE), with forwarder_backend
+    and its key."""
+
+    def test_pipeline_as_tested(self):
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(os.path.join(os.path.dirname(SAMPLE),
+                                 'backend-server.conf-sample'))
+        self.assertEqual(saio.BACKEND_PIPELINE,
+                         parser.get('pipeline:main', 'pipeline').split())
+        self.assertEqual('egg:swift_forwarder#backend',
+                         parser.get('filter:forwarder_backend', 'use'))
+        self.assertTrue(parser.get('filter:forwarder_backend', 'key'))
+        for name in saio.BACKEND_PIPELINE[:-1]:
+            self.assertTrue(parser.has_section('filter:%s' % name), name)
 
 
 if __name__ == '__main__':

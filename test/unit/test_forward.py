@@ -14,15 +14,15 @@ import eventlet.event
 
 from swift_forwarder import forward
 from swift_forwarder.exceptions import ClientDisconnect, \
-    ErrorLimitedError, PoolExhaustedError, UpstreamError, \
-    UpstreamConnectError, UpstreamTimeout
+    ErrorLimitedError, PoolExhaustedError, ResponseReadError, \
+    ResponseTooLarge, UpstreamError, UpstreamConnectError, UpstreamTimeout
 from swift_forwarder.forward import ErrorLimiter, Upstream, \
     UpstreamRequest, round_trip
 from swift_forwarder.iterators import RequestBody, ResponseBody
 from swift_forwarder.paths import RequestPath
 
 from test.unit.helpers import FakeClock, GreenTestCase, SpyInput, \
-    keep_alive_handler, make_cert, refused_port, tls_wrapper
+    keep_alive_handler, make_cert, refused_port, serving, tls_wrapper
 
 HEADERS = [('Host', 'target'), ('X-Auth-Token', 'AUTH_tk')]
 
@@ -214,14 +214,23 @@ class TestRoundTrip(GreenTestCase):
     def test_certificate_failure_not_retried(self):
         """A target whose certificate does not verify fails the same way
         every time: no retries, no pauses; 503 naming the TLS failure."""
+        self.assertTlsRefusedOnce(client_ca=False)
+
+    def assertTlsRefusedOnce(self, client_ca):
+        """A GET to a TLS target that ``client_ca`` (a CA for client
+        certificates it requires, or False: the pool trusts another CA)
+        makes fail: one attempt, no pause, a 503 naming the TLS failure,
+        nothing left in the pool."""
         tmpdir = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, tmpdir)
         cert, key = make_cert(tmpdir)
-        other, _key = make_cert(tmpdir, name='other')
+        other, _key = make_cert(tmpdir, hosts=('client',), name='other')
         server = self.start_server(keep_alive_handler(b'x'),
                                    expect_errors=True,
-                                   wrap=tls_wrapper(cert, key))
-        pool = self.make_pool(server.port, scheme='https', ca_certs=other)
+                                   wrap=tls_wrapper(cert, key, client_ca=(
+                                       other if client_ca else None)))
+        pool = self.make_pool(server.port, scheme='https',
+                              ca_certs=cert if client_ca else other)
         with mock.patch.object(forward, 'sleep') as sleep, \
                 mock.patch.object(pool, 'get', wraps=pool.get) as get:
             with self.assertRaises(UpstreamConnectError) as caught:
@@ -229,6 +238,14 @@ class TestRoundTrip(GreenTestCase):
         self.assertIn('TLS handshake failed', str(caught.exception))
         self.assertEqual(503, caught.exception.status_hint)
         self.assertEqual((1, 0), (get.call_count, sleep.call_count))
+        self.assertStats(pool, in_use=0, idle=0)
+
+    def test_client_certificate_refused(self):
+        """A target that wants a client certificate we do not present: with
+        TLS 1.3 its refusal comes with the first read, after our side of
+        the handshake; still a 503 naming the TLS failure, not retried,
+        the connection dropped."""
+        self.assertTlsRefusedOnce(client_ca=True)
 
     def test_connect_retry_succeeds(self):
         """A connect that fails once and then works succeeds."""
@@ -503,6 +520,86 @@ class FlakyConnects(object):
             self.failures -= 1
             raise UpstreamConnectError(self.pool.name, 'connect failed')
         return self.real()
+
+
+class TestSideRequest(GreenTestCase):
+    """Upstream.side_request: a request of the forwarder's own, read whole;
+    the connection is disposed of inside, whatever happens."""
+
+    def upstream(self, answer, handler=None):
+        requests = []
+
+        def record(sock, request):
+            requests.append(request)
+            answer(sock, request)
+        server = self.start_server(handler or serving(record))
+        pool = self.make_pool(server.port)
+        return Upstream(pool, 0, ErrorLimiter(10, 60, 60), 'target:8080',
+                        'forwarder/1'), requests
+
+    def test_read_whole_and_pooled(self):
+        upstream, requests = self.upstream(
+            lambda sock, request: sock.respond(200, b'{"a": 1}', [
+                ('X-Thing', 'yes')]))
+        resp = upstream.side_request('GET', '/v1/AUTH_a/c%20d/o?x=1',
+                                     max_body=100)
+        self.assertEqual((200, 'OK', 'yes', b'{"a": 1}'), (
+            resp.status, resp.reason, resp.headers.get('x-thing'),
+            resp.body))
+        [request] = requests
+        self.assertEqual(('GET', '/v1/AUTH_a/c%20d/o?x=1'),
+                         (request.method, request.target))
+        self.assertEqual(('target:8080', 'forwarder/1'), (
+            request.header('Host'), request.header('User-Agent')))
+        self.assertEqual((0, 1), (upstream.pool.in_use, upstream.pool.idle))
+        # the next one reuses it
+        upstream.side_request('HEAD', '/v1/AUTH_a/c')
+        self.assertEqual(1, upstream.pool.reused)
+
+    def test_own_headers_win(self):
+        upstream, requests = self.upstream(
+            lambda sock, request: sock.respond(204, b''))
+        upstream.side_request('HEAD', '/v1/AUTH_a', [
+            ('User-Agent', 'checker/2'), ('X-Auth-Token', 'tk')])
+        [request] = requests
+        self.assertEqual(['checker/2'], [
+            value for name, value in request.headers
+            if name.lower() == 'user-agent'])
+        self.assertEqual('tk', request.header('X-Auth-Token'))
+
+    def test_too_large_discarded(self):
+        upstream, _requests = self.upstream(
+            lambda sock, request: sock.respond(200, b'x' * 500))
+        with self.assertRaises(ResponseTooLarge) as caught:
+            upstream.side_request('GET', '/v1/AUTH_a/c/o', max_body=100)
+        self.assertIn('larger than 100 bytes', str(caught.exception))
+        self.assertEqual((0, 0, 1), (upstream.pool.in_use, upstream.pool.idle,
+                                     upstream.pool.discarded))
+
+    def test_body_cut_discarded(self):
+        def cut(sock):
+            sock.read_head()
+            sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc')
+        upstream, _requests = self.upstream(None, handler=cut)
+        with self.assertRaises(ResponseReadError) as caught:
+            upstream.side_request('GET', '/v1/AUTH_a/c/o', max_body=100)
+        self.assertIn('reading the response', str(caught.exception))
+        self.assertEqual((0, 0), (upstream.pool.in_use, upstream.pool.idle))
+
+    def test_send_is_the_callers(self):
+        """``send`` (service mode's round trip) sends it; ``extra`` is
+        passed on."""
+        upstream, requests = self.upstream(
+            lambda sock, request: sock.respond(204, b''))
+        seen = []
+
+        def send(request, extra):
+            seen.append((request.path.quoted, extra))
+            return upstream.round_trip(request._replace(
+                headers=request.headers + [('X-Auth-Token', 'svc')]), extra)
+        upstream.side_request('HEAD', '/v1/AUTH_l/c', extra=True, send=send)
+        self.assertEqual([('/v1/AUTH_l/c', True)], seen)
+        self.assertEqual('svc', requests[0].header('X-Auth-Token'))
 
 
 class TestUpstream(GreenTestCase):

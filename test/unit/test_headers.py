@@ -4,7 +4,7 @@
 
 import unittest
 
-from swift_forwarder import headers as routing
+from swift_forwarder import headers as hdr
 
 from test.unit.helpers import make_env
 
@@ -13,7 +13,7 @@ class TestUpstreamHeaders(unittest.TestCase):
     """The end-to-end headers sent upstream."""
 
     def headers(self, env, hops='me', txn_id='tx123', via='1.1 me (x)'):
-        return routing.upstream_headers(env, 'target:8080', hops, txn_id, via)
+        return hdr.upstream_headers(env, 'target:8080', hops, txn_id, via)
 
     def test_set_by_forwarder(self):
         """Host, hops, XFF, Via and X-Trans-Id-Extra are ours."""
@@ -80,12 +80,54 @@ class TestUpstreamHeaders(unittest.TestCase):
             self.assertIn(pair, headers)
 
 
+class TestBackendHeaders(unittest.TestCase):
+    """Service mode toward a backend endpoint (core placement)."""
+
+    ENV = {'X-Backend-Allow-Reserved-Names': 'true', 'X-Timestamp': '1.5',
+           'X-Object-Sysmeta-Slo-Etag': 'e', 'X-Container-Sysmeta-V': 'v',
+           'X-Account-Sysmeta-A': 'a', 'X-Object-Transient-Sysmeta-T': 't',
+           'X-Auth-Token': 'AUTH_tkLOCAL', 'X-Service-Token': 'AUTH_tkS',
+           'X-Storage-Token': 'AUTH_tkS2', 'X-Roles': 'admin',
+           'X-User-Id': 'u', 'Authorization': 'AWS x',
+           'X-Forwarded-Host': 'evil', 'X-Forwarder-Backend-State': 'x',
+           'X-Forwarder-Backend-Sig': '1 abc', 'X-Object-Meta-M': 'm'}
+
+    def names(self, **kwargs):
+        return {name.lower() for name, _value in hdr.upstream_headers(
+            make_env(headers=self.ENV), 't', 'me', None, 'v', **kwargs)}
+
+    def test_cluster_headers_cross_identities_never(self):
+        names = self.names(service=True, backend=True)
+        for kept in ('x-backend-allow-reserved-names', 'x-timestamp',
+                     'x-object-sysmeta-slo-etag', 'x-container-sysmeta-v',
+                     'x-account-sysmeta-a', 'x-object-transient-sysmeta-t',
+                     'x-object-meta-m'):
+            self.assertIn(kept, names)
+        for dropped in ('x-auth-token', 'x-service-token', 'x-storage-token',
+                        'x-roles', 'x-user-id', 'authorization',
+                        'x-forwarded-host', 'x-forwarder-backend-state',
+                        'x-forwarder-backend-sig'):
+            self.assertNotIn(dropped, names)
+
+    def test_other_service_targets_unchanged(self):
+        names = self.names(service=True)
+        self.assertEqual({'host', 'x-forwarder-hops', 'x-forwarded-for',
+                          'via', 'x-object-meta-m'}, names)
+        self.assertFalse(hdr.is_cluster_only('x-object-meta-m', True))
+        self.assertTrue(hdr.is_cluster_only('x-timestamp'))
+        self.assertFalse(hdr.is_cluster_only('x-timestamp', True))
+
+    def test_backend_state_never_from_the_client(self):
+        """Whatever the mode, the signed state is the forwarder's own."""
+        self.assertNotIn('x-forwarder-backend-state', self.names())
+
+
 class TestResponseHeaders(unittest.TestCase):
     """The target's response headers as the client sees them."""
 
     def test_filtering(self):
         """Hop-by-hop dropped, X-Trans-Id renamed, the rest kept in order."""
-        headers = routing.response_headers([
+        headers = hdr.response_headers([
             ('Content-Length', '5'), ('Connection', 'keep-alive'),
             ('Keep-Alive', 'timeout=60'), ('Transfer-Encoding', 'chunked'),
             ('Trailer', 'X-Foo'), ('Upgrade', 'h2c'),
@@ -106,8 +148,8 @@ class TestResponseHeaders(unittest.TestCase):
         expected = [('X-Forwarder-Trans-Id', 'tx'), ('', 'odd'),
                     ('Etag', 'abc')]
         for _ in range(3):
-            self.assertEqual(expected, routing.response_headers(headers))
-        self.assertEqual(expected, routing.response_headers(
+            self.assertEqual(expected, hdr.response_headers(headers))
+        self.assertEqual(expected, hdr.response_headers(
             headers + [('Connection', 'keep-alive')]))
 
     def test_connection_tokens(self):
@@ -117,13 +159,13 @@ class TestResponseHeaders(unittest.TestCase):
                    ('x-hop', '1'), ('X-Other', '2'), ('Etag', 'abc'),
                    ('X-Trans-Id', 'tx')]
         expected = [('Etag', 'abc'), ('X-Forwarder-Trans-Id', 'tx')]
-        self.assertEqual(expected, routing.response_headers(headers))
+        self.assertEqual(expected, hdr.response_headers(headers))
         # the Connection value given (as the response's getheader joins it)
-        self.assertEqual(expected, routing.response_headers(
+        self.assertEqual(expected, hdr.response_headers(
             headers, 'close, X-Hop, x-other '))
-        self.assertEqual(expected[:1], routing.response_headers(
+        self.assertEqual(expected[:1], hdr.response_headers(
             headers, 'close, X-Hop, x-other, X-Trans-ID'))
-        self.assertEqual(headers[2:4] + expected, routing.response_headers(
+        self.assertEqual(headers[2:4] + expected, hdr.response_headers(
             headers[2:], ''))
 
 
@@ -131,3 +173,23 @@ MD5 = '0123456789abcdef0123456789abcdef'
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class TestRewriteLocation(unittest.TestCase):
+    """A redirect the target built from the Host it was sent points at
+    this proxy; others stay."""
+
+    def test_rewritten(self):
+        headers = [('Location', 'http://target:8080/v1/AUTH_a/c/?x=1'),
+                   ('Content-Location', 'http://target:8080/v1/AUTH_a/o')]
+        self.assertEqual([
+            ('Location', 'https://proxy.example.com/v1/AUTH_a/c/?x=1'),
+            ('Content-Location', 'http://target:8080/v1/AUTH_a/o')],
+            hdr.rewrite_location(headers, 'target:8080',
+                                 'https://proxy.example.com'))
+
+    def test_others_kept(self):
+        for value in ('http://elsewhere/v1/AUTH_a/c/', '/v1/AUTH_a/c/',
+                      'http://target:8081/x'):
+            self.assertEqual([('Location', value)], hdr.rewrite_location(
+                [('Location', value)], 'target:8080', 'http://proxy'))

@@ -380,6 +380,7 @@ class TestGateway(MiddlewareTestCase):
                              ('/v1//c/o', '/v1//c/o'),
                              ('/v1///o', '/v1///o'),
                              ('/v1/a//o', '/v1/a//o'),
+                             ('//v1/AUTH_a', '//v1/AUTH_a'), ('/', '/'),
                              ('/info%20asdf', '/info%20asdf')):
             self.assertEqual(b'target', self.call(mw, make_env(
                 path=path)).read(), path)
@@ -1164,3 +1165,115 @@ class TestFilterFactory(unittest.TestCase):
             self.loadapp('target_url = http://127.0.0.1:1\n'
                          'node_timout = 5\n')
         self.assertIn('node_timout', str(caught.exception))
+
+
+class TestRoutingToTargets(MiddlewareTestCase):
+    """The middleware with several targets (scripted servers)."""
+
+    def test_rules_pick_the_target(self):
+        """Each request goes to the first target whose rules match, over
+        that target's own pool; the rest stays local."""
+        other = self.start_server(keep_alive_handler(b'from other'))
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        path = os.path.join(tmp.name, 't.conf')
+        with open(path, 'w') as f:
+            f.write('[target:other]\ntarget_url = http://127.0.0.1:%d\n'
+                    'forward = AUTH_b\n' % other.port)
+        mw = self.middleware(keep_alive_handler(b'from default'),
+                             forward='AUTH_a', targets_conf=path)
+        self.addCleanup(mw.targets['other'].pool.close)
+        for account, expected in (('AUTH_a', b'from default'),
+                                  ('AUTH_b', b'from other'),
+                                  ('AUTH_c', b'local response')):
+            resp = self.call(mw, make_env(path='/v1/%s/c/o' % account))
+            self.assertEqual(expected, resp.read())
+        self.assertEqual((1, 1), (self.server.accepted, other.accepted))
+        self.assertEqual(1, len(self.app.calls))
+
+    def test_opt_in(self):
+        """container_opt_in: the local container's Forward-To metadata
+        routes object requests; setting an unknown name is refused."""
+        import swift_forwarder.middleware as middleware
+        infos = {'/v1/AUTH_x/optin': {'meta': {'forward-to': 'default'}}}
+
+        lookups = []
+
+        def fake_info(env, app, swift_source=None):
+            path = '/'.join(env['PATH_INFO'].split('/')[:4])
+            lookups.append(path)
+            return dict(infos.get(path, {}), status=200 if path in infos
+                        else 404)
+        original = middleware.get_container_info
+        middleware.get_container_info = fake_info
+        self.addCleanup(setattr, middleware, 'get_container_info', original)
+        mw = self.middleware(keep_alive_handler(b'remote'), forward='AUTH_z',
+                             container_opt_in='true')
+        self.assertEqual(b'remote', self.call(mw, make_env(
+            path='/v1/AUTH_x/optin/o')).read())
+        self.assertEqual(b'local response', self.call(mw, make_env(
+            path='/v1/AUTH_x/other/o')).read())
+        self.assertEqual(b'local response', self.call(mw, make_env(
+            'HEAD', path='/v1/AUTH_x/optin')).read())
+        resp = self.call(mw, make_env('POST', path='/v1/AUTH_x/new', headers={
+            'X-Container-Meta-Forward-To': 'nowhere'}))
+        self.assertEqual(400, resp.status_int)
+        self.assertIn(b"no target named 'nowhere'", resp.read())
+        resp = self.call(mw, make_env('POST', path='/v1/AUTH_x/new', headers={
+            'X-Container-Meta-Forward-To': 'default'}))
+        self.assertEqual(b'local response', resp.read())
+        self.assertEqual(1, self.server.accepted)
+
+        # cached: more object requests cost no more container lookups
+        lookups[:] = []
+        for _ in range(3):
+            self.assertEqual(b'remote', self.call(mw, make_env(
+                path='/v1/AUTH_x/optin/o')).read())
+            self.assertEqual(b'local response', self.call(mw, make_env(
+                path='/v1/AUTH_x/other/o')).read())
+        self.assertEqual([], lookups)
+        # ...until the container is changed through this worker, or the
+        # cache time has passed
+        infos['/v1/AUTH_x/other'] = {'meta': {'forward-to': 'default'}}
+        self.call(mw, make_env('POST', path='/v1/AUTH_x/other')).read()
+        self.assertEqual(b'remote', self.call(mw, make_env(
+            path='/v1/AUTH_x/other/o')).read())
+        self.assertEqual(['/v1/AUTH_x/other'], lookups)
+        del infos['/v1/AUTH_x/optin']
+        with mock.patch.object(middleware.time, 'monotonic',
+                               return_value=time.monotonic() + 10.5):
+            self.assertEqual(b'local response', self.call(mw, make_env(
+                path='/v1/AUTH_x/optin/o')).read())
+        self.assertEqual(['/v1/AUTH_x/other', '/v1/AUTH_x/optin'], lookups)
+
+
+class TestInfoRequests(MiddlewareTestCase):
+    """Core placement: Swift's get_container_info() skips to the
+    pipeline's request-logging proxy-logging in front of proxy-server; the
+    forwarder puts itself behind it, as Swift's loadapp hands it over."""
+
+    class Logging(object):
+        def __init__(self, app):
+            self.app = app
+
+    def mw(self):
+        return self.middleware(port=9)  # never connected to
+
+    def test_right_before_proxy_server(self):
+        mw = self.mw()
+        with self.assertRaises(AttributeError):  # as for an unloaded app
+            mw._pipeline_request_logging_app
+        logging_app = self.Logging(self.app)
+        mw._pipeline_request_logging_app = logging_app
+        self.assertIs(mw, logging_app.app)
+        self.assertIs(logging_app, mw._pipeline_request_logging_app)
+
+    def test_elsewhere_untouched(self):
+        """Not right before proxy-server (the gateway and federation
+        placements), or no proxy-logging: nothing changes."""
+        mw = self.mw()
+        logging_app = self.Logging(FakeApp())
+        for value in (logging_app, self.app):
+            mw._pipeline_request_logging_app = value
+            self.assertIs(value, mw._pipeline_request_logging_app)
+        self.assertIsNot(mw, logging_app.app)

@@ -4,12 +4,13 @@
 loopback sockets."""
 
 import email.message
+import io
 import json
 import time
 import unittest
 from unittest import mock
 
-from swift_forwarder import service
+from swift_forwarder import backend, service
 from swift_forwarder.auth import TokenCache
 from swift_forwarder.exceptions import BadRequest, UpstreamError
 from swift_forwarder.forward import SideResponse
@@ -713,3 +714,177 @@ class TestAclCache(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class TestBackendEndpoint(ServiceModeTestCase):
+    """Service mode toward a backend endpoint (core placement): the
+    request's own container is authorized as proxy-server does, what the
+    local middlewares tell proxy-server goes along, signed."""
+
+    def backend_mw(self, handler):
+        return self.service_mw(handler, backend_endpoint='true',
+                               backend_key='bk')
+
+    def answering(self, *responses):
+        requests = []
+        answers = list(responses)
+        return recording(lambda sock, request: sock.respond(
+            *answers.pop(0)), requests), requests
+
+    def test_owner_costs_no_acl_read(self):
+        """The local auth allows (an owner, a pre-authorized subrequest's
+        no-op authorize): no ACL HEAD, asked once without an ACL."""
+        self.patch_swob()
+        handler, requests = self.answering((200, b'data'))
+        resp = self.call(self.backend_mw(handler), self.env())
+        self.assertEqual((200, b'data'), (resp.status_int, resp.read()))
+        self.assertEqual([('GET', '/v1/AUTH_remote/c/o')],
+                         [(r.method, r.path) for r in requests])
+        self.assertEqual([('/v1/AUTH_local/c/o', None)], self.authorized)
+
+    def test_refused_then_asked_with_the_acl(self):
+        """Refused without an ACL, asked again with the target container's
+        (read for a GET, write for a PUT): allowed by it, forwarded; refused
+        by it too, the local auth's 403 and nothing but the ACL HEAD."""
+        self.patch_swob()
+        for method, acl, allowed in (('GET', 'local:reader', True),
+                                     ('PUT', 'local:writer', True),
+                                     ('GET', 'local:reader', False)):
+            del self.authorized[:]
+            handler, requests = self.acl_then([(201, b'')])
+            env = self.env(method, body=b'x' if method == 'PUT' else None)
+
+            def authorize(req):
+                self.authorized.append(req.acl)
+                return None if allowed and req.acl else forbidden
+            env['swift.authorize'] = authorize
+            resp = self.call(self.backend_mw(handler), env)
+            resp.read()
+            self.assertEqual([None, acl], self.authorized)
+            self.assertEqual(['HEAD', method] if allowed else ['HEAD'],
+                             [r.method for r in requests])
+            self.assertEqual(201 if allowed else 403, resp.status_int)
+
+    def test_no_authorize_no_check(self):
+        """As in proxy-server: a request without swift.authorize is not
+        checked (in federation it gets 401)."""
+        handler, requests = self.answering((200, b'data'))
+        env = self.env()
+        del env['swift.authorize']
+        resp = self.call(self.backend_mw(handler), env)
+        self.assertEqual((200, b'data'), (resp.status_int, resp.read()))
+
+    def test_no_reference_checks(self):
+        """The local copy/slo/dlo/symlink above did the composite work and
+        their subrequests come through on their own: headers and bodies
+        naming other containers, bulk parameters, read-through answers are
+        not looked into (no side request), and nothing is refused."""
+        self.patch_swob()
+        manifest = b'[{"path": "/other/seg"}]'
+        handler, requests = self.answering(
+            (201, b''), (200, b'', [('X-Object-Manifest', 'other/x'),
+                                    ('Content-Location', '/v1/AUTH_x/c/o')]),
+            (200, b''))
+        mw = self.backend_mw(handler)
+        for env in (self.env('PUT', query='multipart-manifest=put',
+                             body=manifest, headers={
+                                 'X-Copy-From': 'other/obj',
+                                 'X-Copy-From-Account': 'AUTH_x'}),
+                    self.env('GET'),
+                    self.env('DELETE', '/v1/AUTH_local/c',
+                             query='bulk-delete')):
+            resp = self.call(mw, env)
+            resp.read()
+            self.assertLess(resp.status_int, 300)
+        self.assertEqual(['PUT', 'GET', 'DELETE'],
+                         [r.method for r in requests])
+        self.assertEqual(manifest, requests[0].body)
+        self.assertEqual('AUTH_x', requests[0].header('X-Copy-From-Account'))
+
+    def test_state_signed_for_the_mapped_path(self):
+        """A write whose environ says swift.content_type_overridden carries
+        it, signed with backend_key over what the target receives; other
+        requests (and side requests) carry none."""
+        self.patch_swob()
+        handler, requests = self.answering((201, b''), (200, b'd'))
+        mw = self.backend_mw(handler)
+        env = self.env('PUT', body=b'[]', headers={
+            'Content-Type': 'text/plain;swift_bytes=3'})
+        env['swift.content_type_overridden'] = True
+        self.call(mw, env).read()
+        get = self.env()
+        get['swift.content_type_overridden'] = True
+        self.call(mw, get).read()
+        put = requests[0]
+        self.assertEqual(['content_type_overridden'], backend.verify(
+            ['bk'], 'PUT', b'/v1/AUTH_remote/c/o',
+            put.header(backend.STATE_HEADER), put.header(backend.SIG_HEADER)))
+        self.assertIsNone(requests[1].header(backend.STATE_HEADER))
+        self.assertIsNone(requests[1].header(backend.SIG_HEADER))
+
+    def test_put_body_beyond_content_length_zero(self):
+        """Object versioning's PUT of a version says Content-Length: 0 and
+        carries the body: proxy-server reads it to its end, so do we (sent
+        chunked).  A PUT that really is empty stays empty."""
+        self.patch_swob()
+        handler, requests = self.answering((201, b''), (201, b''))
+        mw = self.backend_mw(handler)
+        for data in (b'version data', b''):
+            env = self.env('PUT', body=b'')
+            env['wsgi.input'] = io.BytesIO(data)
+            resp = self.call(mw, env)
+            self.assertEqual((201, b''), (resp.status_int, resp.read()))
+        self.assertEqual(b'version data', requests[0].body)
+        self.assertEqual('chunked', requests[0].header('Transfer-Encoding'))
+        self.assertEqual((b'', '0'), (requests[1].body,
+                                      requests[1].header('Content-Length')))
+
+    def test_container_writes_clear_the_info_cache(self):
+        """As proxy-server does for its own containers: what the local
+        middlewares read of a container (get_container_info) is not kept
+        across a PUT, POST or DELETE of it; reads leave it."""
+        self.patch_swob()
+        handler, requests = self.answering(
+            (204, b''), (201, b''), (204, b''), (204, b''))
+        mw = self.backend_mw(handler)
+        for method, cleared in (('HEAD', False), ('PUT', True),
+                                ('POST', True), ('DELETE', True)):
+            env = self.env(method, '/v1/AUTH_local/c')
+            env['swift.infocache'] = {'container/AUTH_local/c': {'x': 1}}
+            self.call(mw, env).read()
+            self.assertEqual(not cleared, bool(env['swift.infocache']),
+                             method)
+
+
+class TestOwnerHeaders(ServiceModeTestCase):
+    """The target answers the service identity, an owner: what Swift's
+    proxy shows owners only (ACLs, tempurl keys, sync settings) reaches a
+    client only if the local auth made it an owner (``swift_owner``)."""
+
+    def test_stripped_for_non_owners(self):
+        self.patch_swob()
+        private = [('X-Container-Read', 'a:b'), ('X-Container-Write', 'a:c'),
+                   ('X-Container-Meta-Temp-Url-Key', 'secret'),
+                   ('X-Container-Sync-Key', 'sync'),
+                   ('X-Container-Meta-Color', 'blue')]
+        for owner, kept in ((False, {'x-container-meta-color'}),
+                            (True, {name.lower() for name, _v in private})):
+            handler = recording(lambda sock, request: sock.respond(
+                204, b'', private), [])  # the ACL HEAD too
+            env = self.env('HEAD', '/v1/AUTH_local/c')
+            if owner:
+                env['swift_owner'] = True
+            resp = self.call(self.service_mw(handler), env)
+            resp.read()
+            names = {name.lower() for name, _v in resp.headers}
+            self.assertEqual(kept, names & {n.lower() for n, _v in private})
+
+    def test_objects_untouched(self):
+        """As in Swift: object responses carry no owner header to strip
+        (an object's X-Object-Meta-* are the reader's to see)."""
+        self.patch_swob()
+        handler, _requests = self.acl_then([(200, b'x', [
+            ('X-Object-Meta-Color', 'blue')])])
+        resp = self.call(self.service_mw(handler), self.env())
+        self.assertEqual(b'x', resp.read())
+        self.assertEqual('blue', resp.header('X-Object-Meta-Color'))

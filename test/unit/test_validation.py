@@ -41,6 +41,31 @@ class TestCheckRequest(unittest.TestCase):
         self.assertRefused(make_env(path='/v1/AUTH_a/c/o%00x'), 412,
                            'Invalid UTF8 or contains NULL')
 
+    def test_reserved_names_to_a_backend_endpoint(self):
+        """A NUL in a name (Swift's reserved names: object versioning's
+        versions container) goes to a backend endpoint when the request
+        allows reserved names, as the local proxy-server takes it; never
+        otherwise, and never invalid UTF-8."""
+        path = '/v1/AUTH_a/%00versions%00c/%00o%001'
+        allowed = {'X-Backend-Allow-Reserved-Names': 'true'}
+        self.assertEqual((False, None), validation.check_request(
+            make_env(path=path, headers=allowed), backend=True))
+        for env, backend in ((make_env(path=path), True),
+                             (make_env(path=path, headers=allowed), False),
+                             (make_env(path=path, headers={
+                                 'X-Backend-Allow-Reserved-Names': 'no'}),
+                              True),
+                             (make_env(path='/v1/AUTH_a/c/%FF',
+                                       headers=allowed), True)):
+            with self.assertRaises(SwiftError) as caught:
+                validation.check_request(env, backend)
+            self.assertEqual(412, caught.exception.status_hint)
+
+    def test_content_length_as_an_int(self):
+        """Swift's bulk middleware (slo's manifest delete) sets an int."""
+        self.assertEqual((False, 0), validation.check_request(make_env(
+            'DELETE', CONTENT_LENGTH=0)))
+
     def test_invalid_utf8_in_path(self):
         """Bytes that are not UTF-8: 412 like Swift."""
         for path in ('/v1/AUTH_a/c/%FF', '/v1/AUTH_a/%C3%28/o',

@@ -1,7 +1,8 @@
 # Copyright (c) 2026 swift_forwarder developers
 # Licensed under the Apache License, Version 2.0
-"""The fault-injecting proxy itself, against tiny servers in this process
-(no Swift clusters needed)."""
+"""The functional tests' fault-injecting proxy
+(:mod:`test.functional.faultproxy`) itself, against tiny servers in this
+process: no Swift clusters needed (``make unit`` runs these)."""
 
 import http.client
 import os
@@ -190,8 +191,9 @@ def test_cut_request(echo):
         got = _exchange(proxy.port, DATA)
         assert got == DATA[:len(got)] and len(got) <= 5000
         assert proxy.wait_idle() == 0
-        deadline = time.time() + 5
-        while len(echo.received[-1]) < 5000 and time.time() < deadline:
+        deadline = time.time() + 5  # the echo server accepts in a thread
+        while (not echo.received or len(echo.received[-1]) < 5000) and \
+                time.time() < deadline:
             time.sleep(0.01)
         assert bytes(echo.received[-1]) == DATA[:5000]
 
@@ -292,10 +294,32 @@ def test_stops_by_itself_after_max_lifetime(echo):
     assert proxy.listener.fileno() == -1
 
 
-def test_wait_quiet(echo):
+def test_wait_quiet(echo, monkeypatch):
+    """wait_quiet returns once nothing was relayed for ``quiet`` seconds:
+    never sooner, and after asking for no more sleep than the rest of the
+    quiet period (the sleeps it asks for are counted, not timed: a loaded
+    machine oversleeps)."""
+    me, real_sleep, slept = threading.current_thread(), time.sleep, []
+
+    def sleep(seconds):
+        if threading.current_thread() is me:
+            slept.append(seconds)
+        real_sleep(seconds)
+
     with FaultProxy('127.0.0.1', echo.port) as proxy:
         assert _exchange(proxy.port, b'x' * 1000, 1000) == b'x' * 1000
-        start = time.monotonic()
-        assert proxy.wait_quiet(quiet=0.3)
-        assert time.monotonic() - start <= 0.35
+        # the relay closed: its last activity is known (its pumps note it
+        # after passing the bytes on, maybe after the client got them)
+        assert proxy.wait_idle() == 0
+        monkeypatch.setattr(time, 'sleep', sleep)
+        idle = time.monotonic() - proxy.last_activity
+        assert proxy.wait_quiet(quiet=0.3, timeout=5)
         assert time.monotonic() - proxy.last_activity >= 0.3
+        # one sleep for the rest of the quiet period (none if a loaded
+        # machine took that long already)
+        assert len(slept) <= 1 and sum(slept) <= max(0, 0.3 - idle), \
+            (idle, slept)
+        # quiet already: no sleep at all
+        del slept[:]
+        assert proxy.wait_quiet(quiet=0.3, timeout=5)
+        assert slept == []
