@@ -6,6 +6,7 @@ import gc
 import http.client as std_http_client
 import io
 import os
+import random
 import unittest
 import shutil
 import ssl as std_ssl
@@ -341,6 +342,52 @@ class TestParseHeaderBlock(unittest.TestCase):
                                      ours.getheader(name), (head, name))
                     self.assertEqual(theirs.getheader(name, ['d', 'e']),
                                      ours.getheader(name, ['d', 'e']))
+
+    def test_random_heads_as_green_http_client(self):
+        """Heads made at random from what trips parsers (bare CRs and LFs,
+        folds, blanks, NUL, VT, NEL, colons, odd names, 100 Continue first
+        with a blank-looking line) read as the green http.client, which the
+        forwarder used before, reads them: the same headers, framing and
+        bytes left for the body, or the same error."""
+        green = bufferedhttp.http_client
+        atoms = [b'X', b'Content-Length', b'Connection', b'Transfer-Encoding',
+                 b'Set-Cookie', b':', b': ', b' ', b'\t', b'\r', b'\n',
+                 b'\r\n', b'\r\n', b'\r\n', b'\r\n ', b'\n\r\n', b'\x00',
+                 b'\x0b', b'\x85', b'\xe9', b'\x7f', b'From ', b'5', b'-1',
+                 b'chunked', b'close', b'keep-alive', b'(']
+        interim = [b'', b'HTTP/1.1 100 Continue\r\nA: 1\r\n\r\n',
+                   b'HTTP/1.1 100 Continue\r\n \r\nA: 1\r\n\r\n']
+        rnd = random.Random(15)
+
+        class Sock(object):
+            def __init__(self, data, size):
+                self.data, self.size = data, size
+
+            def makefile(self, mode):
+                return io.BufferedReader(io.BytesIO(self.data), self.size)
+
+        def read(resp):
+            try:
+                resp.begin()
+            except green.HTTPException as err:
+                return type(err)
+            return (resp.status, resp.version, resp.chunked, resp.length,
+                    resp.will_close, resp.getheaders(), list(resp.msg.items()),
+                    [resp.getheader(name) for name in (
+                        'content-length', 'connection', 'x', 'set-cookie',
+                        'transfer-encoding', 'missing')], resp.fp.read())
+        for _ in range(600):
+            block = b''.join(rnd.choice(atoms) for _ in range(
+                rnd.randint(0, 24))) + rnd.choice([b'\r\n\r\n', b'\n\n', b''])
+            head = rnd.choice(interim) + b'HTTP/1.%d 200 OK\r\n' % (
+                rnd.randint(0, 1)) + block + b'BODY\r\n\r\nMORE'
+            for size in (8, 8192):
+                for method in ('GET', 'HEAD'):
+                    self.assertEqual(
+                        read(green.HTTPResponse(Sock(head, size), method=method)),
+                        read(BufferedHTTPResponse(Sock(head, size),
+                                                  method=method)),
+                        head)
 
     def test_too_many_headers(self):
         """http.client's bounds: _MAXHEADERS lines (the blank one counts;
