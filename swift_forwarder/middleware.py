@@ -7,8 +7,8 @@ The ``forwarder`` filter decides, for each request, whether it belongs to
 another Swift cluster (the *target*).  Requests that don't go on down the
 local pipeline unchanged.  Requests that do are sent to the target's proxy
 over pooled keep-alive HTTP/1.1 connections (TLS optional); request and
-response bodies stream through in ``client_chunk_size`` pieces and are never
-held whole in memory.  Only the Swift API (``/v1/...``) is forwarded
+response bodies stream through in pieces (see ``client_chunk_size``) and are
+never held whole in memory.  Only the Swift API (``/v1/...``) is forwarded
 (plus, with ``forward_auth``, auth requests and ``/info``); ``/healthcheck``
 and anything else stay local.
 
@@ -432,7 +432,13 @@ where they are the proxy's own server certificate.
     out, after a short jittered pause (never once the client's body has
     been read); also the number of resumes of a broken response body.
 ``client_chunk_size = 65536``
-    Bytes read or written at a time, both directions.
+    Bytes read at a time from the client's upload, each read bounded by
+    ``client_timeout``; when more has already arrived, a read takes it, up
+    to 16 times this (so it never waits longer than a read of
+    ``client_chunk_size`` would).  A response body is read as it arrives,
+    up to 16 times this at once (1 MiB by default; a read never waits for
+    more than has arrived).  A busy forwarder so makes fewer, larger reads
+    and writes.
 ``ca_certs =``
     CA bundle to verify an https target with (default: the system's).
 ``insecure = false``
@@ -532,7 +538,8 @@ from swift_forwarder.headers import client_base_url, response_headers, \
     rewrite_location, rewrite_storage_url, upstream_headers, \
     without_owner_headers
 from swift_forwarder.integrity import Integrity, put_etag_checkable
-from swift_forwarder.iterators import PrefixedInput, RequestBody
+from swift_forwarder.iterators import PrefixedInput, RequestBody, \
+    arrived_bytes
 from swift_forwarder.metrics import NULL_METRICS, RequestRecord, \
     TargetMetrics, loggable_path
 from swift_forwarder.paths import RequestPath
@@ -931,6 +938,7 @@ class TargetForwarder(object):
         record.response_head(resp.status, resp.getheader('X-Trans-Id'))
         # from here on the response body owns the connection
         resp_body = self.integrity.response_body(env, request, conn)
+        app_iter = None
         try:
             wrap = answer(resp) if answer is not None else None
             self._check_answer(env, request, resp_body)
@@ -941,6 +949,8 @@ class TargetForwarder(object):
                            self._response_headers(env, resp, path))
         except BaseException:
             resp_body.close()  # nobody else will: free the connection
+            if app_iter is not None:
+                app_iter.close()  # a short body's: its log line and metrics
             raise
         return app_iter
 
@@ -951,7 +961,8 @@ class TargetForwarder(object):
         checksum = has_body and put_etag_checkable(env, path)
         body = record.request_body = RequestBody(
             env['wsgi.input'], length, conf.client_chunk_size,
-            conf.client_timeout, checksum=checksum) if has_body else None
+            conf.client_timeout, checksum=checksum,
+            arrived=arrived_bytes(env)) if has_body else None
         return UpstreamRequest(env['REQUEST_METHOD'], path, upstream_headers(
             env, self.netloc, hops, env.get('swift.trans_id'),
             self.upstream.user_agent, service=self.service is not None,
@@ -1011,7 +1022,8 @@ def _client_headers(env, resp, path, service_mode, netloc, scheme):
     owner-only headers for owners only.  Passthrough: the URLs the target
     built for this proxy's clients (a storage URL, a redirect to the
     target's own host, ``netloc``) point at this proxy."""
-    headers = response_headers(resp.getheaders())
+    headers = response_headers(resp.getheaders(),
+                               resp.getheader('Connection', ''))
     if service_mode:
         if path.obj is None and not env.get('swift_owner'):
             # as Swift's proxy: ACLs and keys are the owner's to see

@@ -80,7 +80,8 @@ MAX_ACCOUNT_PAGES = 100
 #: The longest body of an error, a HEAD or a DELETE read whole.
 MAX_SMALL_BODY = 65536
 
-#: Chunks a restore may lag behind the client before the client waits.
+#: Chunks a restore may lag behind the client before the client waits
+#: (each as read from the source: up to 16 x client_chunk_size).
 RESTORE_QUEUE = 4
 
 _EOF = object()
@@ -640,16 +641,21 @@ class _IterInput(object):
     def __init__(self, chunks):
         self._chunks = iter(chunks)
         self._buffer = b''
+        self._at = 0  # where the part of _buffer not read yet starts
 
     def read(self, size=-1):
-        while not self._buffer:
+        while self._at >= len(self._buffer):
             chunk = self._next()
             if chunk is None:
                 return b''
-            self._buffer = chunk
+            self._buffer, self._at = chunk, 0
         if size is None or size < 0:
-            size = len(self._buffer)
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
+            size = len(self._buffer) - self._at
+        # a slice of what is returned only: a chunk (up to 16 x
+        # client_chunk_size) read client_chunk_size at a time is copied
+        # once, not once per read
+        data = self._buffer[self._at:self._at + size]
+        self._at += len(data)
         return data
 
     def _next(self):
