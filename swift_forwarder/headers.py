@@ -232,8 +232,17 @@ def rewrite_location(headers, netloc, base_url):
     (``netloc``: staticweb's redirects) at this proxy, as the client
     reached it; any other ``Location`` stays as it is."""
     return [(name, _rebased(value, base_url) if name.lower() == 'location'
-             and urllib.parse.urlsplit(value).netloc == netloc else value)
+             and _netloc_of(value) == netloc else value)
             for name, value in headers]
+
+
+def _netloc_of(url):
+    """The host[:port] of ``url``; None for one urllib cannot split (a
+    target's ``http://[bad``: relayed as it came, not a 500)."""
+    try:
+        return urllib.parse.urlsplit(url).netloc
+    except ValueError:
+        return None
 
 
 def _rebased(url, base_url):

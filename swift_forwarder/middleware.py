@@ -940,8 +940,8 @@ class TargetForwarder(object):
         resp_body = self.integrity.response_body(env, request, conn)
         app_iter = None
         try:
-            wrap = answer(resp) if answer is not None else None
             self._check_answer(env, request, resp_body)
+            wrap = answer(resp) if answer is not None else None
             app_iter = self.integrity.app_iter(resp_body, record)
             if wrap is not None:
                 app_iter = wrap(app_iter)
