@@ -20,10 +20,8 @@ Run from the repository root: ``python -m bench.migrate [--quick] [--reps N]``.
 """
 
 import argparse
-import io
 import os
 import sys
-import tarfile
 import time
 
 from bench import cells, client, stats
@@ -66,16 +64,6 @@ def parse_args(argv=None):
     return args
 
 
-def _tar(names):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode='w') as tar:
-        for name in names:
-            info = tarfile.TarInfo(name)
-            info.size = 1
-            tar.addfile(info, io.BytesIO(b'x'))
-    return buf.getvalue()
-
-
 def setup(local, source, size_mib):
     """The objects on the source, half the listing's names on each side.
     Returns {path: endpoint}."""
@@ -90,7 +78,7 @@ def setup(local, source, size_mib):
     names = ['name-%05d' % i for i in range(2 * NAMES_PER_SIDE)]
     for endpoint, half in ((direct, names[0::2]), (migrating, names[1::2])):
         cells.setup_request(endpoint, 'PUT', endpoint.path('mig-listing') +
-                            '?extract-archive=tar', _tar(half))
+                            '?extract-archive=tar', saio.tiny_tar(half))
     return {'migrating': migrating, 'direct': direct}
 
 

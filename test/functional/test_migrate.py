@@ -13,12 +13,10 @@ endpoint (``Direct``: a proxy without the forwarder).
 """
 
 import hashlib
-import io
 import json
 import os
 import re
 import socket
-import tarfile
 import time
 import urllib.parse
 import uuid
@@ -616,16 +614,6 @@ def _abandon(env, subpath):
 
 # -- many objects
 
-def _tar(names):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode='w') as tar:
-        for name in names:
-            info = tarfile.TarInfo(name)
-            info.size = 1
-            tar.addfile(info, io.BytesIO(b'x'))
-    return buf.getvalue()
-
-
 def test_ten_thousand_fifty_objects_paged(env):
     """10,050 objects across both sides (half each, 50 on both), paged
     with marker to the end in each format: every name once, in order."""
@@ -635,11 +623,11 @@ def test_ten_thousand_fifty_objects_paged(env):
     new_names = ['obj-%05d' % i for i in range(1, 10050, 2)]
     assert _old(env, 'PUT', '/' + container)[0] == 201
     status, _h, body = _old(env, 'PUT', '/%s?extract-archive=tar' % container,
-                            {'Accept': 'application/json'}, _tar(old_names))
+                            {'Accept': 'application/json'}, saio.tiny_tar(old_names))
     assert status == 200 and json.loads(body)['Number Files Created'] == \
         len(old_names), body
     status, _h, body = env.client('PUT', '/%s?extract-archive=tar' % container,
-                                  {'Accept': 'application/json'}, _tar(new_names))
+                                  {'Accept': 'application/json'}, saio.tiny_tar(new_names))
     assert status == 200 and json.loads(body)['Number Files Created'] == \
         len(new_names), body
     union = sorted(set(old_names) | set(new_names))
