@@ -101,11 +101,11 @@ class Env(object):
         return cluster.get_auth(user, key)[1]
 
     def call(self, cluster, method, account, subpath='', headers=None,
-             body=None):
+             body=None, timeout=60):
         merged = {'X-Auth-Token': self.token(cluster, account)}
         merged.update(headers or {})
         return request(cluster.proxy_url, method, '/v1/%s%s' % (
-            account, subpath), merged, body)
+            account, subpath), merged, body, timeout=timeout)
 
     def conf(self, migrate, **options):
         """A copy of the local proxy-server.conf with other migrate rules
@@ -175,7 +175,7 @@ def _extract(env, account, container, count, size=8, prefix='obj-'):
             tar.addfile(info, io.BytesIO(data))
     status, _h, body = env.call(
         env.source, 'PUT', account, '/%s?extract-archive=tar' % container,
-        {'Accept': 'application/json'}, buf.getvalue())
+        {'Accept': 'application/json'}, buf.getvalue(), timeout=900)
     result = json.loads(body)
     assert status == 200 and result['Number Files Created'] == count, body
 
