@@ -335,7 +335,7 @@ def internal_client_conf(conf_path):
                        for name, value in sorted(options.items())
                        if name not in _NOT_COPIED)
     return (
-        '[DEFAULT]\nlog_name = forwarder-migrator\n\n'
+        '[DEFAULT]\nlog_name = forwarder-migrator-internal\n\n'
         '[pipeline:main]\npipeline = %s\n\n'
         '[app:proxy-server]\nuse = egg:swift#proxy\n%s'
         'account_autocreate = true\n\n'
@@ -364,17 +364,21 @@ def use_swift_conf(swift_dir):
     constraints.reload_constraints()
 
 
-class _OverrideContentType(object):
-    """In-process only: our own header becomes
-    ``swift.content_type_overridden``, which proxy-server needs to store an
-    SLO manifest's ``;swift_bytes=`` Content-Type (slo sets it, and there
-    is no slo in the internal pipeline)."""
+class _InternalEnviron(object):
+    """In front of the internal client's pipeline, in-process only (no
+    client ever reaches it): every request is the owner's
+    (``swift_owner``: proxy-server shows a container's ACLs only to an
+    owner), and our own header becomes ``swift.content_type_overridden``,
+    which proxy-server needs to store an SLO manifest's ``;swift_bytes=``
+    Content-Type (slo sets it, and there is no slo in the internal
+    pipeline)."""
 
     def __init__(self, app):
         self.app = app
         self._pipeline_final_app = getattr(app, '_pipeline_final_app', app)
 
     def __call__(self, env, start_response):
+        env['swift_owner'] = True
         if env.pop(_OVERRIDE_KEY, None):
             env['swift.content_type_overridden'] = True
         return self.app(env, start_response)
@@ -388,7 +392,7 @@ class Local(object):
         from swift.common.wsgi import ConfigString
         conf = ic_conf if os.path.exists(ic_conf) else ConfigString(ic_conf)
         self.client = InternalClient(conf, 'swift-forwarder-migrate', 1)
-        self.client.app = _OverrideContentType(self.client.app)
+        self.client.app = _InternalEnviron(self.client.app)
         self.retry = retry
 
     def request(self, method, path, headers=(), body=None, ok=(2, 404)):
@@ -987,6 +991,7 @@ class Migrator(object):
     # -- bookkeeping
 
     def _done(self, job, name, outcome, nbytes=0):
+        job.last_done = time.monotonic()
         setattr(job.counts, outcome, getattr(job.counts, outcome) + 1)
         job.counts.bytes += nbytes
         job.tracker.finish(name, True)
@@ -999,6 +1004,7 @@ class Migrator(object):
         self._progress(1, nbytes)
 
     def _failed(self, job, name, reason, count=True):
+        job.last_done = time.monotonic()
         job.tracker.finish(name, False)
         if count:
             job.counts.failed += 1
@@ -1027,7 +1033,7 @@ class Migrator(object):
     def finish_container(self, job):
         """The pass over a container is over: a clean one starts the next
         pass from the beginning; one with failures resumes at them."""
-        job.counts.seconds = time.monotonic() - job.started
+        job.counts.seconds = job.last_done - job.started
         key = '%s/%s' % (job.account, job.container)
         self.containers[(job.account, job.container)] = job
         self.totals.add(job.counts)
@@ -1050,6 +1056,7 @@ class Migrator(object):
             self.bar = tqdm.tqdm(total=0, unit='obj', dynamic_ncols=True,
                                  file=sys.stderr)
         self._done_objects = self._done_bytes = 0
+        self._started = time.monotonic()
 
     def _progress(self, objects, nbytes):
         self._done_objects += objects
@@ -1063,9 +1070,13 @@ class Migrator(object):
         now = time.monotonic()
         if now - self._last_log >= self.options.log_interval:
             self._last_log = now
-            self.logger.info('progress: %d of %d objects listed so far, '
-                             '%.1f MiB copied', self._done_objects,
-                             self.listed, self._done_bytes / 2 ** 20)
+            elapsed = max(now - self._started, 1e-6)
+            self.logger.info(
+                'progress: %d of %d objects listed so far, %.1f MiB copied '
+                '(%.1f objects/s, %.2f MiB/s)', self._done_objects,
+                self.listed, self._done_bytes / 2 ** 20,
+                self._done_objects / elapsed,
+                self._done_bytes / 2 ** 20 / elapsed)
 
     def _stop_progress(self):
         if self.bar is not None:
@@ -1105,6 +1116,8 @@ class ContainerJob(object):
         self.started = time.monotonic()
         self.saved = time.monotonic()
         self.saved_marker = tracker.marker
+        #: when its last object was done (its seconds: from start to that)
+        self.last_done = self.started
 
 
 class UsageError(MigratorError):
@@ -1202,7 +1215,7 @@ def get_logger(own, level):
     """Swift's logger: statsd (``migrator.``) from [forwarder-migrator],
     lines on stderr."""
     from swift.common.utils import get_logger as swift_get_logger
-    conf = dict(own, log_name=own.get('log_name', 'forwarder-migrator'))
+    conf = dict(own, log_name='forwarder-migrator')
     if level:
         conf['log_level'] = level
     try:

@@ -230,12 +230,13 @@ class TestOverride(unittest.TestCase):
         def app(env, start_response):
             seen.append(dict(env))
             return [b'']
-        wrapped = migrator._OverrideContentType(app)
+        wrapped = migrator._InternalEnviron(app)
         wrapped({migrator._OVERRIDE_KEY: 'true'}, None)
         wrapped({}, None)
         self.assertTrue(seen[0]['swift.content_type_overridden'])
         self.assertNotIn(migrator._OVERRIDE_KEY, seen[0])
         self.assertNotIn('swift.content_type_overridden', seen[1])
+        self.assertTrue(seen[0]['swift_owner'] and seen[1]['swift_owner'])
 
 
 class TestInternalClientConf(unittest.TestCase):
