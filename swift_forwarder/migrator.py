@@ -454,7 +454,7 @@ class Source(object):
     """A source's backend endpoint, through the forwarder's own
     TargetForwarder (pool, service token with re-auth, account_map)."""
 
-    def __init__(self, target, chunk_size, retry):
+    def __init__(self, target, chunk_size, retry=None):
         self.target = target
         self.name = target.name
         self.chunk_size = chunk_size
@@ -590,19 +590,19 @@ class Migrator(object):
     """One or more passes over every source's ``migrate`` rules.
 
     :param options: :class:`MigratorOptions`.
-    :param sources: {name: (TargetForwarder, TargetConf)} of the sources.
+    :param sources: {name: (:class:`Source`, TargetConf)} of the sources.
     :param local: a :class:`Local`.
     :param logger: a Swift-style logger (``info``, ``increment``,
         ``update_stats``).
     """
 
-    def __init__(self, options, sources, local, logger, chunk_size=65536):
+    def __init__(self, options, sources, local, logger):
         self.options = options
         self.logger = logger
         self.local = local
-        self.sources = collections.OrderedDict(
-            (name, (Source(target, chunk_size, self.retry), tconf))
-            for name, (target, tconf) in sources.items())
+        self.sources = sources
+        for source, _tconf in sources.values():
+            source.retry = self.retry
         self.throttle = Throttle(options.max_bytes_per_second)
         self.totals = Counts()
         self.containers = collections.OrderedDict()
@@ -1201,8 +1201,9 @@ def load(conf_path, args):
     sources = collections.OrderedDict()
     for name, tconf in parsed.targets.items():
         if tconf.migrate:
-            sources[name] = (middleware.TargetForwarder(
-                parsed, tconf, logger, statsd=False), tconf)
+            sources[name] = (Source(middleware.TargetForwarder(
+                parsed, tconf, logger, statsd=False),
+                parsed.client_chunk_size), tconf)
     if not sources:
         raise UsageError('%s: no target of [filter:%s] has migrate rules'
                          % (conf_path, fconf.name))
@@ -1236,9 +1237,12 @@ def main(argv=None):
     try:
         options, sources, ic, swift_dir, own, parsed = load(args.conf, args)
         use_swift_conf(swift_dir)
+        # the internal pipeline's loggers first: Swift gives every logger
+        # made after one with log_to_console a console handler too, and its
+        # access log lines belong in syslog, not on our stderr
+        local = Local(ic, None)
         logger = get_logger(own, args.log_level)
-        migrator = Migrator(options, sources, Local(ic, None), logger,
-                            parsed.client_chunk_size)
+        migrator = Migrator(options, sources, local, logger)
     except (ConfigError, UsageError) as err:
         sys.stderr.write('swift-forwarder-migrate: %s\n' % err)
         return EXIT_USAGE

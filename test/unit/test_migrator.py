@@ -5,6 +5,7 @@ throttle, the generated internal client conf.  Runs on real clusters are
 in test/functional/test_migrator.py."""
 
 import collections
+import json
 import os
 import tempfile
 import unittest
@@ -284,3 +285,255 @@ class TestParser(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+# -- a whole pass, over fakes of both sides ---------------------------------------
+
+def _etag(data):
+    import hashlib
+    return hashlib.md5(data).hexdigest()
+
+
+class FakeBody(object):
+    """A source body: chunks, then an ETag check at the end (as
+    ResponseBody with etag=...)."""
+
+    def __init__(self, data, etag):
+        self.chunks = [data[i:i + 4] for i in range(0, len(data), 4)] or []
+        self.md5 = _etag(data)
+        self.etag = etag
+        self.error = None
+        self.closed = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if not self.chunks:
+            if self.md5 != self.etag and self.error is None:
+                self.error = EtagMismatch('src', 'mismatch')
+                raise self.error
+            raise StopIteration
+        return self.chunks.pop(0)
+
+    def close(self):
+        self.closed = True
+
+
+class FakeSource(object):
+    """The source's containers and objects: {(account, container):
+    {name: (data, headers)}}; ``corrupt``: names whose bytes read never
+    match their ETag; ``fail_after``: the number of object GETs before the
+    source is down."""
+    name = 'src'
+
+    def __init__(self, objects, corrupt=(), fail_after=None):
+        self.objects = objects
+        self.corrupt = set(corrupt)
+        self.fail_after = fail_after
+        self.gets = []
+        self.retry = None
+
+    def containers(self, account):
+        return sorted(c for a, c in self.objects if a == account)
+
+    def side(self, method, path):
+        return collections.namedtuple('R', 'status headers')(
+            204, {'X-Container-Meta-A': '1', 'X-Storage-Policy': 'gold'})
+
+    def listing(self, account, container, marker=''):
+        for name in sorted(self.objects[(account, container)]):
+            data, headers = self.objects[(account, container)][name]
+            if name > marker:
+                yield {'name': name, 'hash': _etag(data), 'bytes': len(data),
+                       'last_modified': headers['x-timestamp-iso']}
+
+    def open(self, account, container, obj, method='GET', retry=True):
+        def once():
+            if self.fail_after is not None and \
+                    len(self.gets) >= self.fail_after:
+                raise migrator.Retryable('connection refused', 'source src')
+            self.gets.append(obj)
+            data, headers = self.objects[(account, container)][obj]
+            headers = dict(headers, etag=_etag(data),
+                           **{'content-length': str(len(data))})
+            served = data + b'!' if obj in self.corrupt else data
+            return 200, headers, FakeBody(served, _etag(data))
+        return once() if not retry else self.retry('source', 'GET', once)
+
+
+class FakeResp(object):
+    def __init__(self, status, headers=None, body=b''):
+        self.status_int = self.status = status
+        self.headers = headers or {}
+        self.body = body
+
+
+class FakeLocal(object):
+    """The local cluster: containers {(account, container): headers} and
+    objects {(account, container, name): (data, timestamp)}."""
+
+    def __init__(self):
+        self.containers = {}
+        self.objects = {}
+        self.puts = []
+        self.retry = None
+
+    def _split(self, path):
+        import urllib.parse
+        parts = [urllib.parse.unquote(p) for p in path.split('/')[2:]]
+        return parts + [None] * (3 - len(parts))
+
+    def request(self, method, path, headers=(), body=None, ok=(2, 404)):
+        account, container, obj = self._split(path)
+        headers = dict(headers)
+        if obj is None:
+            key = (account, container)
+            if method == 'HEAD':
+                if key not in self.containers:
+                    return FakeResp(404)
+                return FakeResp(204, dict(self.containers[key]))
+            if method == 'PUT':
+                self.containers[key] = dict(headers)
+                return FakeResp(201)
+            if method == 'POST':
+                self.containers[key].update(headers)
+                return FakeResp(204)
+        key = (account, container, obj)
+        if method == 'HEAD':
+            return FakeResp(404)
+        if method == 'PUT':
+            try:
+                data = body.read()
+            except EtagMismatch:
+                raise migrator.Retryable('500', 'the local cluster')
+            stamp = headers['x-timestamp']
+            if key in self.objects and self.objects[key][1] >= stamp:
+                return FakeResp(202)
+            self.objects[key] = (data, stamp)
+            self.puts.append(obj)
+            return FakeResp(201)
+        raise AssertionError((method, path))
+
+    def listing(self, account, container, marker=''):
+        for (a, c, name), (data, stamp) in sorted(self.objects.items()):
+            if (a, c) == (account, container) and name > marker:
+                yield {'name': name, 'hash': _etag(data), 'bytes': len(data),
+                       'last_modified': '2026-01-01T00:00:%s.000000' %
+                       stamp[8:10]}
+
+
+class FakeLogger(object):
+    def __init__(self):
+        self.counts = collections.Counter()
+        self.lines = []
+
+    def increment(self, name):
+        self.counts[name] += 1
+
+    def update_stats(self, name, value):
+        self.counts[name] += value
+
+    def _log(self, msg, *args):
+        self.lines.append(msg % args if args else msg)
+    debug = info = warning = error = exception = _log
+
+
+def _object(data, second, **headers):
+    stamp = '17000000%02d.00000' % second
+    return data, dict(headers, **{
+        'x-timestamp': stamp, 'content-type': 'text/plain',
+        'x-timestamp-iso': '2026-01-01T00:00:%02d.000000' % second})
+
+
+class TestPass(unittest.TestCase):
+
+    def _run(self, source, local, **options):
+        values = {name: conv(default)
+                  for name, conv, default in migrator.OPTIONS}
+        values.update(retries=1, retry_delay=0.001, state_save_interval=0,
+                      workers=2)
+        values.update(options)
+        opts = migrator.MigratorOptions(
+            shard=None, accounts=(), verify=False, dry_run=False, report=None,
+            forever=False, progress=False, **values)
+        tconf = collections.namedtuple('T', 'migrate auth address')(
+            parse_forward('AUTH_a'), {'account_map': {}},
+            collections.namedtuple('A', 'name')('src'))
+        logger = FakeLogger()
+        mig = migrator.Migrator(opts, {'src': (source, tconf)}, local,
+                                logger)
+        return mig.run_once(), mig, logger
+
+    def test_copies_plain_objects_then_manifests(self):
+        source = FakeSource({('AUTH_a', 'c'): {
+            'a-manifest': _object(b'[]', 5, **{
+                'x-static-large-object': 'True'}),
+            'b-plain': _object(b'plain data', 6),
+            'c-link': _object(b'', 7, **{
+                'x-object-sysmeta-symlink-target': 'c/b-plain'}),
+            'd-plain': _object(b'more', 8)}})
+        local = FakeLocal()
+        status, mig, logger = self._run(source, local)
+        self.assertEqual(status, migrator.EXIT_OK)
+        self.assertEqual(sorted(local.puts[:2]), ['b-plain', 'd-plain'])
+        self.assertEqual(sorted(local.puts[2:]), ['a-manifest', 'c-link'])
+        self.assertEqual(mig.totals.copied, 4)
+        self.assertEqual(logger.counts['copied'], 4)
+        self.assertEqual(logger.counts['bytes'], 16)
+        headers = local.containers[('AUTH_a', 'c')]
+        self.assertEqual(headers[migrator.MIGRATED_FROM], 'src')
+        self.assertEqual(headers['X-Storage-Policy'], 'gold')
+        self.assertEqual(json.loads(headers[migrator.STATE])['marker'], '')
+        # a second pass: the listings compare equal, nothing is read
+        source.gets[:] = []
+        status, mig, _logger = self._run(source, local)
+        self.assertEqual((status, mig.totals.copied, mig.totals.unchanged,
+                          source.gets), (0, 0, 4, []))
+
+    def test_mismatch_retried_once_then_failed_and_not_stored(self):
+        source = FakeSource({('AUTH_a', 'c'): {
+            'bad': _object(b'0123456789', 5), 'good': _object(b'ok', 6)}},
+            corrupt=['bad'])
+        local = FakeLocal()
+        status, mig, logger = self._run(source, local)
+        self.assertEqual(status, migrator.EXIT_FAILED)
+        self.assertEqual(source.gets.count('bad'), 2)
+        self.assertNotIn(('AUTH_a', 'c', 'bad'), local.objects)
+        self.assertEqual(mig.totals.failed, 1)
+        failure = mig.report(status)['containers']['AUTH_a/c']['failures']
+        self.assertEqual(failure[0]['name'], 'bad')
+        self.assertIn('ETag mismatch', failure[0]['reason'])
+        # the failure holds the marker: the next pass starts before it
+        state = json.loads(local.containers[('AUTH_a', 'c')][
+            migrator.STATE])
+        self.assertEqual(state['marker'], '')
+
+    def test_newer_locally_is_skipped(self):
+        source = FakeSource({('AUTH_a', 'c'): {'o': _object(b'old', 5)}})
+        local = FakeLocal()
+        local.containers[('AUTH_a', 'c')] = {}
+        local.objects[('AUTH_a', 'c', 'o')] = (b'client', '1700000009.00000')
+        status, mig, _logger = self._run(source, local)
+        self.assertEqual((status, mig.totals.skipped, source.gets),
+                         (0, 1, []))
+        self.assertEqual(local.objects[('AUTH_a', 'c', 'o')][0], b'client')
+
+    def test_source_down_stops_with_state_saved(self):
+        objects = {'o%02d' % i: _object(b'x%d' % i, i) for i in range(20)}
+        source = FakeSource({('AUTH_a', 'c'): objects}, fail_after=5)
+        local = FakeLocal()
+        status, mig, logger = self._run(source, local, workers=1)
+        self.assertEqual(status, migrator.EXIT_UNAVAILABLE)
+        self.assertIn('kept failing', mig.error)
+        self.assertEqual(len(local.puts), 5)
+        state = json.loads(local.containers[('AUTH_a', 'c')][
+            migrator.STATE])
+        self.assertEqual(state['marker'], 'o04')
+        # back again: the next run resumes after the marker
+        source.fail_after, source.gets[:] = None, []
+        status, mig, logger = self._run(source, local)
+        self.assertEqual((status, mig.totals.copied), (0, 15))
+        self.assertEqual(source.gets[0], 'o05')
+        self.assertTrue(any('resuming after' in line
+                            for line in logger.lines))
