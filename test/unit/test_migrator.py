@@ -453,10 +453,11 @@ class TestPass(unittest.TestCase):
                   for name, conv, default in migrator.OPTIONS}
         values.update(retries=1, retry_delay=0.001, state_save_interval=0,
                       workers=2)
+        progress = options.pop('progress', False)
         values.update(options)
         opts = migrator.MigratorOptions(
             shard=None, accounts=(), verify=False, dry_run=False, report=None,
-            forever=False, progress=False, **values)
+            forever=False, progress=progress, **values)
         tconf = collections.namedtuple('T', 'migrate auth address')(
             parse_forward('AUTH_a'), {'account_map': {}},
             collections.namedtuple('A', 'name')('src'))
@@ -537,3 +538,29 @@ class TestPass(unittest.TestCase):
         self.assertEqual(source.gets[0], 'o05')
         self.assertTrue(any('resuming after' in line
                             for line in logger.lines))
+
+    def test_progress_bar_on_a_terminal(self):
+        import io
+        import sys
+        from unittest import mock
+
+        class Terminal(io.StringIO):
+            def isatty(self):
+                return True
+        source = FakeSource({('AUTH_a', 'c'): {
+            'o%d' % i: _object(b'x' * 100, i) for i in range(5)}})
+        terminal = Terminal()
+        with mock.patch.object(sys, 'stderr', terminal):
+            status, mig, _logger = self._run(source, FakeLocal(),
+                                             progress=True)
+        self.assertEqual(status, 0)
+        self.assertIn('5/5', terminal.getvalue())
+        self.assertIn('obj', terminal.getvalue())
+
+    def test_log_lines_without_a_terminal(self):
+        source = FakeSource({('AUTH_a', 'c'): {
+            'o%d' % i: _object(b'x', i) for i in range(3)}})
+        status, mig, logger = self._run(source, FakeLocal(), progress=True,
+                                        log_interval=0)
+        self.assertTrue(any(line.startswith('progress: ')
+                            for line in logger.lines), logger.lines)
