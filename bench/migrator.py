@@ -182,7 +182,10 @@ def markdown(table, meta):
         'then `swift upload` to the local cluster (%d object threads '
         'each).  Two dev clusters on 127.0.0.1, proxies with 1 worker; '
         "CPU is the command's own process (user + system), not the "
-        "clusters'." % (WORKERS, WORKERS), '',
+        "clusters': the migrator's includes the local proxy-server's share "
+        "(its InternalClient runs one in-process), which for the CLI is "
+        "the local proxy's own process, not counted." % (WORKERS, WORKERS),
+        '',
         '| | |', '| --- | ---: |',
         '| date | %s |' % meta['date'], '| cores | %s |' % meta['cores'],
         '| swift | %s |' % meta['swift'],
@@ -199,8 +202,9 @@ def markdown(table, meta):
                      '%(seconds).1f | %(mib_s).1f | %(objects_s).1f | '
                      '%(cpu_s).1f | %(cpu_s_per_gib).1f |' % row)
     lines += ['', 'One run per cell (a modest size: the migrator is '
-              'measured end to end, listing and container setup included).',
-              '']
+              'measured end to end, listing and container setup included; '
+              'the swift CLI\'s time is its download plus its upload).  '
+              'Mind the load average: the machine was shared.', '']
     return '\n'.join(lines)
 
 

@@ -891,6 +891,12 @@ class Migrator(object):
         def attempt():
             status, headers, body = job.source.open(account, container, obj,
                                                     retry=False)
+            if status == 404 and attempt_number == 2:
+                # Swift's object server quarantines what fails its own MD5
+                raise ObjectFailed("ETag mismatch: the bytes read did not "
+                                   "match the source's ETag; then the "
+                                   "source had it no more (quarantined?); "
+                                   "not stored")
             if status == 404:
                 return 'skipped', 0  # gone from the source meanwhile
             if body is None:

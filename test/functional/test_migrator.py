@@ -531,3 +531,36 @@ def test_source_failing_midway_then_rerun(env):
     assert len(_listing(env, env.local, 'AUTH_test', 'f-c')) == count
     code, _report, out, _log = env.run(conf, '--verify')
     assert code == 0, out
+
+
+# -- a corrupt object on the source --------------------------------------------
+
+def test_corrupt_source_object_fails_and_is_not_stored(env):
+    """The bytes an object server serves no longer match their ETag (a
+    data file changed on disk): the copy fails, with the reason, and the
+    local cluster does not store it."""
+    unique = b'corrupt me %f ' % time.time() * 100
+    _create(env, 'AUTH_test', 'x-corrupt')
+    _put(env, 'AUTH_test', 'x-corrupt', 'bad', unique)
+    _put(env, 'AUTH_test', 'x-corrupt', 'good', b'fine')
+    found = []
+    for root, _dirs, files in os.walk(env.source.devices):
+        for name in files:
+            if name.endswith('.data'):
+                path = os.path.join(root, name)
+                with open(path, 'rb') as f:
+                    if f.read() == unique:
+                        found.append(path)
+    assert len(found) == 1, found
+    with open(found[0], 'r+b') as f:
+        f.write(b'C')  # same length, other bytes
+    code, report, _out, log = env.run(env.conf('AUTH_test/x-*'))
+    assert code == 1, log[-3000:]
+    failures = report['containers']['AUTH_test/x-corrupt']['failures']
+    assert [f['name'] for f in failures] == ['bad']
+    assert 'ETag mismatch' in failures[0]['reason']
+    assert report['copied'] == 1
+    assert env.call(env.local, 'HEAD', 'AUTH_test', '/x-corrupt/bad')[0] \
+        == 404
+    assert env.call(env.local, 'HEAD', 'AUTH_test', '/x-corrupt/good')[0] \
+        == 200
