@@ -59,6 +59,7 @@ bench: deps
 	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
 	$(PY) -m bench.core $(filter --quick,$(BENCH_ARGS))
+	$(PY) -m bench.migrator $(filter --quick,$(BENCH_ARGS))
 
 # Where the forwarder's CPU goes (see bench/profile.py), e.g.
 # make profile PROFILE_ARGS="get-big --option client_chunk_size=131072"
