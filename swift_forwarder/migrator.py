@@ -1001,7 +1001,7 @@ class Migrator(object):
         setattr(job.counts, outcome, getattr(job.counts, outcome) + 1)
         job.counts.bytes += nbytes
         job.tracker.finish(name, True)
-        if outcome in ('copied', 'skipped'):
+        if outcome in ('copied', 'skipped') and not self.options.verify:
             self.logger.increment(outcome)
             if outcome == 'copied':
                 self.logger.update_stats('bytes', nbytes)

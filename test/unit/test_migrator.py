@@ -564,3 +564,23 @@ class TestPass(unittest.TestCase):
                                         log_interval=0)
         self.assertTrue(any(line.startswith('progress: ')
                             for line in logger.lines), logger.lines)
+
+    def test_run_forever_passes_every_interval(self):
+        from unittest import mock
+        source = FakeSource({('AUTH_a', 'c'): {'o': _object(b'x', 1)}})
+        local = FakeLocal()
+        status, mig, logger = self._run(source, local)
+        mig.options = mig.options._replace(interval=60)
+        naps = []
+
+        def nap(seconds):
+            naps.append(seconds)
+            if len(naps) == 2:
+                raise KeyboardInterrupt
+        with mock.patch.object(migrator, 'sleep', nap):
+            with self.assertRaises(KeyboardInterrupt):
+                mig.run_forever()
+        self.assertEqual(len(naps), 2)
+        self.assertTrue(all(50 < n <= 60 for n in naps), naps)
+        self.assertEqual(sum('pass done (status 0)' in line
+                             for line in logger.lines), 2)
