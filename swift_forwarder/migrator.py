@@ -54,6 +54,9 @@ Sharding
     ``--shard I/N``: this process takes the containers whose
     ``md5(account/container) % N == I`` (a versions container goes with its
     container).  Run N processes, on as many nodes, with I = 0 .. N-1.
+    ``--shard ring``: the containers whose first primary in the local
+    container ring is a device of this node (run one on every container
+    node; a container whose first primary's node is down waits for it).
 Accounts
     A rule naming one account (``AUTH_a``, ``AUTH_a/c``, ``AUTH_a/pre*``)
     names its account.  Swift cannot list accounts, so a rule of any
@@ -119,6 +122,9 @@ STATE = 'X-Container-Sysmeta-Forwarder-Migrator-State'
 OVERRIDE_HEADER = 'X-Forwarder-Migrator-Content-Type-Overridden'
 _OVERRIDE_KEY = 'HTTP_X_FORWARDER_MIGRATOR_CONTENT_TYPE_OVERRIDDEN'
 
+#: ``--shard ring``
+RING = 'ring'
+
 LISTING_LIMIT = 10000
 #: Objects at least this big are HEADed locally before they are read: a
 #: local tombstone or newer copy saves the transfer.
@@ -167,28 +173,38 @@ MigratorOptions = collections.namedtuple(
         'progress'])
 
 
-def in_shard(account, container, shard):
+def in_shard(account, container, shard, mine=None):
     """Does ``(index, count)`` take this container?  A versions container
-    goes with the container whose versions it keeps."""
+    goes with the container whose versions it keeps.
+
+    :param shard: None (all), ``(index, count)``, or ``'ring'``: then
+        ``mine(account, container)`` says whether this node holds the
+        container's first primary in the local container ring.
+    """
     if shard is None:
         return True
-    index, count = shard
     if container.startswith(routing.VERSIONS_PREFIX):
         container = container[len(routing.VERSIONS_PREFIX):]
+    if shard == RING:
+        return mine(account, container)
+    index, count = shard
     digest = hashlib.md5(('%s/%s' % (account, container)).encode(
         'utf-8', 'surrogateescape')).hexdigest()
     return int(digest, 16) % count == index
 
 
 def parse_shard(value):
-    """``I/N`` -> (I, N), 0 <= I < N."""
+    """``I/N`` -> (I, N), 0 <= I < N; ``ring`` as it is."""
+    if str(value).strip() == RING:
+        return RING
     index, sep, count = str(value).partition('/')
     try:
         index, count = int(index), int(count)
     except ValueError:
         index = count = -1
     if not sep or count < 1 or not 0 <= index < count:
-        raise ValueError('expected I/N with 0 <= I < N, got %r' % value)
+        raise ValueError('expected I/N with 0 <= I < N, or ring, got %r'
+                         % value)
     return index, count
 
 
@@ -394,6 +410,7 @@ class Local(object):
         self.client = InternalClient(conf, 'swift-forwarder-migrate', 1)
         self.client.app = _InternalEnviron(self.client.app)
         self.retry = retry
+        self._my_ips = None
 
     def request(self, method, path, headers=(), body=None, ok=(2, 404)):
         from swift.common.internal_client import UnexpectedResponse
@@ -412,6 +429,18 @@ class Local(object):
         if body is not None:  # a body is read once: the caller retries
             return once()
         return self.retry('the local cluster', '%s %s' % (method, path), once)
+
+    def first_primary_is_here(self, account, container):
+        """``--shard ring``: is the container's first primary in the local
+        container ring a device of this node (the way Swift's daemons
+        split work among nodes)?"""
+        from swift.common.utils import whataremyips
+        if self._my_ips is None:
+            self._my_ips = set(whataremyips())
+        _part, nodes = self.client.container_ring.get_nodes(account,
+                                                            container)
+        return bool(nodes) and (nodes[0]['ip'] in self._my_ips or nodes[0].get(
+            'replication_ip') in self._my_ips)
 
     def listing(self, account, container, marker=''):
         """Every entry after ``marker``, paged."""
@@ -702,7 +731,9 @@ class Migrator(object):
         names = [name for name in source.containers(account)
                  if routing.should_forward(RequestPath.of('/v1/%s/%s' % (
                      quote_name(account), quote_name(name))), tconf.migrate)
-                 and in_shard(account, name, self.options.shard)]
+                 and in_shard(account, name, self.options.shard,
+                              lambda a, c: self.local.first_primary_is_here(
+                                  a, c))]
         heads = collections.OrderedDict()
         for name in names:  # containers first
             heads[name] = self.migrate_container_settings(
@@ -1155,7 +1186,9 @@ def build_parser():
     parser.add_argument('--forever', action='store_true',
                         help='run as a daemon: a pass every interval')
     parser.add_argument('--shard', type=parse_shard, default=None,
-                        help='I/N: the Ith of N processes sharing the work')
+                        help='I/N: the Ith of N processes sharing the work; '
+                        'ring: the containers whose first primary in the '
+                        'local container ring is on this node')
     parser.add_argument('--account', action='append', default=[],
                         help='a local account for rules of many accounts '
                         '(*, a prefix); repeatable')

@@ -456,6 +456,10 @@ def test_two_shards_disjoint_and_complete(env):
         for j in range(4):
             _put(env, 'AUTH_test', 's-%d' % i, 'o%d' % j, b's%d%d' % (i, j))
     conf = env.conf('AUTH_test/s-*', workers='4')
+    # every device of a dev cluster is on this node: --shard ring takes all
+    code, _report, out, log = env.run(conf, '--shard', 'ring', '--dry-run')
+    assert code == 0, log[-2000:]
+    assert sum('"copy"' in line for line in out.splitlines()) == 40
     procs = [env.start(conf, '--shard', '%d/2' % i) for i in (0, 1)]
     results = [env.finish(proc) for proc in procs]
     assert [r[0] for r in results] == [0, 0], [r[3][-2000:] for r in results]

@@ -584,3 +584,29 @@ class TestPass(unittest.TestCase):
         self.assertTrue(all(50 < n <= 60 for n in naps), naps)
         self.assertEqual(sum('pass done (status 0)' in line
                              for line in logger.lines), 2)
+
+
+class TestRingShard(unittest.TestCase):
+
+    def test_ring_asks_the_node(self):
+        asked = []
+
+        def mine(account, container):
+            asked.append((account, container))
+            return container == 'yes'
+        self.assertEqual(migrator.parse_shard('ring'), migrator.RING)
+        self.assertTrue(migrator.in_shard('AUTH_a', 'yes', 'ring', mine))
+        self.assertTrue(migrator.in_shard('AUTH_a', '\x00versions\x00yes',
+                                          'ring', mine))
+        self.assertFalse(migrator.in_shard('AUTH_a', 'no', 'ring', mine))
+        self.assertEqual(asked, [('AUTH_a', 'yes')] * 2 + [('AUTH_a', 'no')])
+
+    def test_first_primary(self):
+        local = migrator.Local.__new__(migrator.Local)
+        local._my_ips = {'10.0.0.1'}
+        ring = type('Ring', (), {'get_nodes': lambda self, a, c: (1, [
+            {'ip': '10.0.0.1' if c == 'here' else '10.0.0.2'},
+            {'ip': '10.0.0.1'}])})()
+        local.client = type('IC', (), {'container_ring': ring})()
+        self.assertTrue(local.first_primary_is_here('AUTH_a', 'here'))
+        self.assertFalse(local.first_primary_is_here('AUTH_a', 'there'))
