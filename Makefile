@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps system-deps test unit functional compat lint demo bench profile clean
+.PHONY: all deps system-deps test unit functional compat lint demo bench profile ab clean
 
 all: test
 
@@ -59,6 +59,7 @@ bench: deps
 	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
 	$(PY) -m bench.core $(filter --quick,$(BENCH_ARGS))
+	$(PY) -m bench.migrate $(filter --quick,$(BENCH_ARGS))
 	$(PY) -m bench.migrator $(filter --quick,$(BENCH_ARGS))
 
 # Where the forwarder's CPU goes (see bench/profile.py), e.g.
@@ -67,6 +68,13 @@ PROFILE_ARGS ?= get-big
 profile: deps
 	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) -m bench.profile $(PROFILE_ARGS)
+
+# Before/after pairs of the forwarder's CPU per GiB and per request, in one run (see
+# bench/ab.py), e.g.  make ab AB_ARGS="--variant before=HEAD~1 --variant after=WORKTREE"
+AB_ARGS ?= --variant before=HEAD --variant after=WORKTREE
+ab: deps
+	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m bench.ab $(AB_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -20,12 +20,9 @@ Run from the repository root: ``python -m bench.core [--quick] [--reps N]``.
 import argparse
 import json
 import os
-import shutil
-import signal
 import sys
-import tempfile
 
-from bench import client, report, stats
+from bench import cells, client, stats
 from swift_forwarder.testing import saio
 
 PATHS = ('cross', 'direct')
@@ -61,19 +58,6 @@ def parse_args(argv=None):
     return args
 
 
-def say(fmt, *args):
-    sys.stderr.write((fmt % args) + '\n')
-    sys.stderr.flush()
-
-
-def _request(endpoint, method, path, body=b'', expect=(201, 202)):
-    conn = endpoint.connect()
-    try:
-        client.request(conn, method, path, endpoint.token, body=body, expect=expect)
-    finally:
-        conn.close()
-
-
 def setup(local, target, size_mib):
     """Segments on the target (in the container the local account's seg-* maps to),
     one manifest locally, one on the target.  Returns {path: (endpoint, object path)}."""
@@ -83,7 +67,7 @@ def setup(local, target, size_mib):
     direct = client.Endpoint(target.proxy_url, '/v1/AUTH_test2', target_token)
     for endpoint, container in ((direct, 'seg-bench'), (direct, 'man-bench'),
                                 (cross, 'man-bench')):
-        _request(endpoint, 'PUT', endpoint.path(container))
+        cells.setup_request(endpoint, 'PUT', endpoint.path(container))
     manifest = []
     for i in range(size_mib // SEGMENT_MIB):
         name = 'seg-%03d' % i
@@ -91,8 +75,8 @@ def setup(local, target, size_mib):
         manifest.append({'path': '/seg-bench/' + name})
     body = json.dumps(manifest).encode('ascii')
     for endpoint in (cross, direct):
-        _request(endpoint, 'PUT', endpoint.path('man-bench', 'slo') +
-                 '?multipart-manifest=put', body)
+        cells.setup_request(endpoint, 'PUT', endpoint.path('man-bench', 'slo') +
+                            '?multipart-manifest=put', body)
     return {'cross': (cross, cross.path('man-bench', 'slo')),
             'direct': (direct, direct.path('man-bench', 'slo'))}
 
@@ -107,7 +91,7 @@ def measure(args, objects):
         for path in PATHS[rep % 2:] + PATHS[:rep % 2]:
             seconds = client.big_get(*objects[path], size)
             rates[path].append(args.size_mib / seconds)
-            say('rep %d %-6s %.1f MiB/s', rep + 1, path, rates[path][-1])
+            cells.say('rep %d %-6s %.1f MiB/s', rep + 1, path, rates[path][-1])
     ratios = [c / d for c, d in zip(rates['cross'], rates['direct'])]
     return {'rates': rates, 'ratios': ratios,
             'median': {path: stats.median(values) for path, values in rates.items()},
@@ -126,15 +110,7 @@ def markdown(result, meta, args):
         'runs 1 worker; everything on 127.0.0.1; the two paths alternate, order '
         'rotated every repetition.  Default forwarder options (verify_get on: every '
         'segment is checked against its ETag).', '',
-        '| | |', '| --- | ---: |',
-        '| date | %s |' % meta['date'], '| cores | %s |' % meta['cores'],
-        '| swift | %s |' % meta['swift'],
-        '| swift_forwarder | %s (commit %s) |' % (meta['swift_forwarder'],
-                                                  meta['commit']),
-        '| load average before / after | %s / %s |' % (
-            ' '.join('%.2f' % v for v in meta['load_before']),
-            ' '.join('%.2f' % v for v in meta['load_after'])),
-        '| run | %d repetitions |' % args.reps, '',
+    ] + cells.machine_table(meta, '%d repetitions' % args.reps) + [
         '| MiB/s | cross | direct | cross/direct |', '| --- | ---: | ---: | ---: |',
         '| %s | %.1f (%.0f-%.0f) | %.1f (%.0f-%.0f) | %.2f |' % (
             cell, med['cross'], min(rates['cross']), max(rates['cross']),
@@ -152,8 +128,8 @@ def run(args, workdir):
         local.set_filter_conf('forwarder', dict(
             local.filters['forwarder'], target_url=target.backend_url,
             auth_url=target.auth_url, **CORE))
-        say('target %s (backend %s), local (core placement) %s', target.proxy_url,
-            target.backend_url, local.proxy_url)
+        cells.say('target %s (backend %s), local (core placement) %s',
+                  target.proxy_url, target.backend_url, local.proxy_url)
         return measure(args, setup(local, target, args.size_mib))
     finally:
         local.stop()
@@ -161,31 +137,7 @@ def run(args, workdir):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    reason = saio.missing_requirement()
-    if reason:
-        say('bench: %s', reason)
-        return 2
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally clauses
-    workdir = tempfile.mkdtemp(prefix='swift-forwarder-bench-core-')
-    meta = report.machine(argparse.Namespace(huge_bytes=0, duration=0, max_requests=0,
-                                             **vars(args)))
-    try:
-        result = run(args, workdir)
-    except BaseException:
-        say('bench: failed; cluster logs are in %s', workdir)
-        raise
-    shutil.rmtree(workdir, ignore_errors=True)
-    meta['load_after'] = os.getloadavg()
-    os.makedirs(args.out, exist_ok=True)
-    for ext, text in (('md', markdown(result, meta, args)),
-                      ('json', json.dumps(dict(result, meta=meta), indent=1,
-                                          sort_keys=True, default=str))):
-        path = os.path.join(args.out, '%s.%s' % (args.name, ext))
-        with open(path, 'w') as f:
-            f.write(text + '\n')
-        say('wrote %s', path)
-    return 0
+    return cells.main(parse_args(argv), run, markdown, 'swift-forwarder-bench-core-')
 
 
 if __name__ == '__main__':

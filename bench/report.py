@@ -12,7 +12,7 @@ import subprocess
 from importlib import metadata
 
 import swift_forwarder
-from bench import nginx
+from bench import cpu, nginx, stats
 
 PATHS = ('forwarded', 'direct', 'nginx')
 MIB = 1 << 20
@@ -122,12 +122,108 @@ def _machine_section(meta):
         ('load average before / after', '%s / %s' % (
             ' '.join('%.2f' % x for x in meta['load_before']),
             ' '.join('%.2f' % x for x in meta.get('load_after', ())))),
+        ('1-minute load during the run (every 15 s)', _load_during(meta.get('load_during'))),
         ('run', '%d repetitions; big object %d MiB; %.1f s per small-request cell; huge '
                 'object %s; took %.1f min%s' % (
                     p['reps'], p['size_mib'], p['duration_s'], huge,
                     meta.get('duration_s', 0) / 60.0, ' (--quick)' if p['quick'] else '')),
     ]
     return ['## Machine and run', ''] + _table(['', ''], rows)
+
+
+def _load_during(samples):
+    if not samples:
+        return '-'
+    return 'min %.2f, median %.2f, max %.2f (%d samples)' % (
+        min(samples), stats.median(samples), max(samples), len(samples))
+
+
+# --- the goals (issue 15) ---------------------------------------------------------------------
+
+def _cell(summary, kind, name, path, key):
+    try:
+        return summary[kind][name][path][key]
+    except KeyError:
+        return None
+
+
+def _goal_row(what, figure, goal_text, ratio, unit=''):
+    return [what, '-' if figure is None else _num(figure, 3) + unit, goal_text,
+            '-' if ratio is None else '%.2f' % ratio]
+
+
+def _div(num, den):
+    return num / den if num is not None and den else None
+
+
+def _goals_section(summary):
+    big = '%s MiB' % summary.get('size_mib', 256)
+    get, fast, put = 'GET ' + big, 'GET %s, verify_get=false' % big, 'PUT ' + big
+    md5 = stats.median(summary.get('md5') or [])
+    fwd = {c: _cell(summary, 'big', c, 'forwarded', 'proxy_cpu_per_gib')
+           for c in (get, fast, put)}
+    ngx = {c: _cell(summary, 'big', c, 'nginx', 'proxy_cpu_per_gib') for c in (get, fast, put)}
+    ratios = summary.get('ratios', {})
+    rows = [
+        _goal_row('relay loop (%s): forwarder CPU s/GiB' % fast, fwd[fast],
+                  '<= 1.3 x nginx (%s)' % _num(ngx[fast], 3), _div(fwd[fast], ngx[fast])),
+        _goal_row('relay loop: throughput, forwarded / nginx', ratios.get(fast, {}).get(
+            'nginx'), '>= 1.0 (ratio of the same run)', ratios.get(fast, {}).get('nginx')),
+    ]
+    for cell in (get, put):
+        floor = md5 + ngx[cell] if md5 is not None and ngx[cell] is not None else None
+        rows.append(_goal_row('verified (%s): forwarder CPU s/GiB' % cell, fwd[cell],
+                              '<= 1.1 x (MD5 alone + nginx) = 1.1 x %s' % _num(floor, 3),
+                              _div(fwd[cell], floor)))
+    for cell in ('GET 4 KiB c16', 'PUT 4 KiB c16'):
+        ratio = ratios.get(cell, {}).get('direct')
+        rows.append(_goal_row('%s req/s, forwarded / direct' % cell, ratio, '>= 0.90',
+                              _div(ratio, 0.9)))
+    added = None
+    head = summary.get('small', {}).get('HEAD c1', {})
+    if head:
+        added = head['forwarded']['p50_ms'] - head['direct']['p50_ms']
+    rows.append(_goal_row('HEAD p50 added (forwarded - direct)', added, '<= 0.5 ms',
+                          _div(added, 0.5), ' ms'))
+    rows += _own_goal_rows(summary)
+    rows += _kept_goal_rows(summary)
+    return (['## 0. Goals (issue 15)', '',
+             'Each figure from this run; *ratio* is figure / goal (for a ratio goal, the '
+             'figure itself): below 1 is within an upper bound, above 1 within a lower '
+             'bound.  MD5 alone, measured in this run: %s CPU s/GiB.' % _num(md5, 3), '']
+            + _table(['goal', 'figure', 'goal', 'ratio'], rows))
+
+
+def _own_goal_rows(summary):
+    rows = []
+    prof = summary.get('profile', {}).get('GET 4 KiB c16')
+    if prof:
+        figure = prof['per_unit'] * prof['forwarder_share'] * 1e3
+        rows.append(_goal_row("forwarder's own CPU per request, profile (GET 4 KiB c16: "
+                              "%.0f%% of the samples not in poll() in forwarder frames x "
+                              "%s ms/request)" % (
+                                  100 * prof['forwarder_share'],
+                                  _num(prof['per_unit'] * 1e3, 3)),
+                              figure, '<= 0.1 ms', _div(figure, 0.1), ' ms'))
+    for method, value in summary.get('own', {}).items():
+        rows.append(_goal_row("forwarder's own CPU per request, alone (bench/own.py, "
+                              '%s 4 KiB, c1)' % method, value * 1e3, '<= 0.1 ms',
+                              _div(value * 1e3, 0.1), ' ms'))
+    return rows
+
+
+def _kept_goal_rows(summary):
+    small = summary.get('small', {})
+    conns = _sum(cell['forwarded']['conns'] for cell in small.values()) if small else None
+    requests = sum(cell['forwarded']['requests'] for cell in small.values()) if small else 0
+    rows = [_goal_row('new upstream connections per 1,000 small requests',
+                      _div(1000.0 * conns, requests) if conns is not None else None,
+                      '0 (unchanged)', None)]
+    for method, v in summary.get('huge', {}).items():
+        if 'growth' in v:
+            rows.append(_goal_row('RSS growth over %.0f GB, %s' % (v['bytes'] / 1e9, method),
+                                  v['growth'] / MIB, 'flat (unchanged)', None, ' MiB'))
+    return rows
 
 
 def _throughput_section(big, ratios):
@@ -198,18 +294,86 @@ def _per_1000(count, requests):
     return '%.2f (%d / %d)' % (1000.0 * count / requests, count, requests)
 
 
-def _cpu_section(big):
+def _cpu_section(big, md5):
     header = ['', 'forwarder worker', 'nginx worker', 'fwd/nginx',
               'target proxy: fwd / direct / nginx']
     rows = []
     for name, cell in big.items():
         fwd, ngx = cell['forwarded']['proxy_cpu_per_gib'], cell['nginx']['proxy_cpu_per_gib']
         target = ' / '.join(_num(cell[p]['target_cpu_per_gib'], 2) for p in PATHS)
-        rows.append([name, _num(fwd, 2), _num(ngx, 2), _ratio(fwd, ngx), target])
+        rows.append([name, _num(fwd, 3), _num(ngx, 3), _ratio(fwd, ngx), target])
+    if md5:
+        rows.append(['MD5 alone (hashlib, 1 GiB in 1 MiB updates, the bench process; '
+                     'median of %d, min-max)' % len(md5),
+                     '%s (%s-%s)' % (_num(stats.median(md5), 3), _num(min(md5), 3),
+                                     _num(max(md5), 3)), '', '', ''])
     return (['## 5. CPU seconds per GiB', '',
-             'utime + stime of the worker process, from /proc/<pid>/stat before and after '
-             'each big-object request, summed over repetitions.', '']
+             'CPU time of the worker process (all its threads, user + system, from '
+             '/proc/<pid>/task/*/schedstat) before and after each big-object request, '
+             'summed over repetitions.', '']
             + _table(header, rows))
+
+
+def _profile_section(profile, md5):
+    if not profile:
+        return ['## 7. Profile: where the forwarder\'s CPU goes', '', 'Skipped.']
+    header = ['', 'CPU', 'samples waiting in poll()', 'in forwarder frames'] + [
+        c for c, _n, _p in cpu.CATEGORIES]
+    rows = []
+    for name, p in profile.items():
+        scale, unit = (1, 's/GiB') if p['big'] else (1e3, 'ms/request')
+        rows.append([name, '%s %s' % (_num(p['per_unit'] * scale, 3), unit),
+                     '%.0f%%' % (100 * p.get('waiting', 0)),
+                     '%.0f%% = %s' % (100 * p['forwarder_share'],
+                                      _num(p['per_unit'] * scale * p['forwarder_share'], 3))]
+                    + ['%.0f%% %s' % (100 * share, _num(p['per_unit'] * scale * share, 3))
+                       for share in (p['categories'][c] for c, _n, _p in cpu.CATEGORIES)])
+    tops = []
+    for name, p in profile.items():
+        tops.append('- %s: %s' % (name, '; '.join(
+            '%s %.0f%%' % (fn, 100 * share) for fn, share in p['top_own'][:6])))
+    return (['## 7. Profile: where the forwarder\'s CPU goes', '',
+             'py-spy (not pausing the process) on the forwarder\'s worker while one '
+             'workload runs forwarded, after the cells above; CPU from schedstat over the '
+             'same whole transfers or requests.  py-spy also samples the process while it '
+             'waits in the hub\'s poll(); those samples are left out (their share shown), '
+             'the rest split the CPU.  Each category: its share of those samples and that '
+             'share of the CPU (s/GiB or ms/request), by the innermost Python frame (C code '
+             'such as MD5 or a system call counts in the frame that called it).  *In '
+             'forwarder frames*: samples with a swift_forwarder frame anywhere on the '
+             'stack (its own code, what it calls, the upstream sockets).  A sample of a '
+             'process that is runnable but not running (a busy machine) counts where it '
+             'waits.  MD5 alone in this run: %s s/GiB.' % _num(md5, 3), '']
+            + _table(header, rows)
+            + ['', 'Innermost frames with the most samples:', ''] + tops)
+
+
+def _latency_section(latency):
+    if not latency:
+        return []
+    rows = [[name, _num(v['p50_ms'], 3), v['count']] for name, v in sorted(latency.items())]
+    get = (lambda name: latency.get(name, {}).get('p50_ms'))
+    notes = []
+    if get('forwarded client') and get('direct client'):
+        notes.append('forwarded - direct, at the client: %s ms' % _num(
+            get('forwarded client') - get('direct client'), 3))
+    if get('forwarded forwarder time') and get('forwarded client'):
+        notes.append('outside the forwarder (the client, its connection to the local '
+                     'proxy, eventlet\'s server and the middlewares before the forwarder, '
+                     'waiting to be scheduled): %s ms' % _num(
+                         get('forwarded client') - get('forwarded forwarder time'), 3))
+    if get('forwarded forwarder ttfb') and get('forwarded target proxy-logging'):
+        notes.append('from routing to the target\'s response head, outside the target\'s '
+                     'proxy-logging (the forwarder\'s checks and headers, the upstream '
+                     'hop, the target\'s server): %s ms' % _num(
+                         get('forwarded forwarder ttfb') -
+                         get('forwarded target proxy-logging'), 3))
+    return (['## 8. Where a 4 KiB GET\'s time goes, one client', '',
+             'p50 over sequential GETs on one connection (direct and forwarded, '
+             'alternating), matched by transaction id with the forwarder\'s log line '
+             '(*ttfb*: routing to the target\'s response head; *time*: to the last '
+             'byte) and the target\'s proxy-logging request time.', '']
+            + _table(['', 'p50 ms', 'requests'], rows) + [''] + ['- ' + n for n in notes])
 
 
 def _rss_row(method, v):
@@ -260,12 +424,17 @@ def markdown(summary, meta):
          'each cell, their order rotated every repetition.  Ratios are forwarded / '
          'other: below 1 is slower for throughput and requests/s, above 1 is worse for '
          'latency and CPU.' % nginx.KEEPALIVE],
-        _machine_section(meta), _throughput_section(summary['big'], summary['ratios']),
+        _machine_section(meta), _goals_section(summary),
+        _throughput_section(summary['big'], summary['ratios']),
         _small_section(summary['small'], summary['ratios']), _head_section(summary['small']),
-        _connections_section(summary['small']), _cpu_section(summary['big']),
-        _rss_section(summary['huge']), _errors_section(summary),
+        _connections_section(summary['small']),
+        _cpu_section(summary['big'], summary.get('md5')),
+        _rss_section(summary['huge']),
+        _profile_section(summary.get('profile'), stats.median(summary.get('md5') or [])),
+        _latency_section(summary.get('latency')),
+        _errors_section(summary),
     ]
-    return '\n\n'.join('\n'.join(s) for s in sections) + '\n'
+    return '\n\n'.join('\n'.join(s) for s in sections if s) + '\n'
 
 
 # --- the plot ---------------------------------------------------------------------------------

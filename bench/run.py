@@ -24,9 +24,11 @@ leaves it out of the distribution.
 """
 
 import argparse
+import collections
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -35,7 +37,7 @@ import time
 import urllib.parse
 import uuid
 
-from bench import client, nginx, proc, report, stats
+from bench import client, cpu, nginx, own, proc, report, stats
 from swift_forwarder.testing import saio
 
 PATHS = ('forwarded', 'direct', 'nginx')
@@ -43,11 +45,23 @@ FORWARDER_CONF = {'healthcheck_path': '/forwarder/healthcheck'}
 SMALL_SIZE = 4096
 #: (method, concurrency) of the small-request cells
 SMALL_CELLS = (('GET', 1), ('GET', 16), ('PUT', 1), ('PUT', 16), ('HEAD', 1))
-#: full run / --quick: repetitions, big object MiB, huge object bytes, seconds per small cell
+#: full run / --quick: repetitions, big object MiB, huge object bytes, seconds per small cell,
+#: seconds per profile cell, rounds of bench/own.py's requests
 PROFILES = {
-    'full': {'reps': 9, 'size_mib': 256, 'huge_bytes': 5 * 10 ** 9, 'duration': 2.0},
-    'quick': {'reps': 2, 'size_mib': 64, 'huge_bytes': 512 * stats.MIB, 'duration': 1.0},
+    'full': {'reps': 9, 'size_mib': 256, 'huge_bytes': 5 * 10 ** 9, 'duration': 2.0,
+             'profile_s': 10.0, 'own_rounds': 5},
+    'quick': {'reps': 2, 'size_mib': 64, 'huge_bytes': 512 * stats.MIB, 'duration': 1.0,
+              'profile_s': 4.0, 'own_rounds': 1},
 }
+#: the profile cells: (name, method, big object?, concurrency, container: bench or fast)
+PROFILE_CELLS = (
+    ('GET big', 'GET', True, 1, 'bench'),
+    ('GET big, verify_get=false', 'GET', True, 1, 'fast'),
+    ('PUT big', 'PUT', True, 1, 'bench'),
+    ('GET 4 KiB c16', 'GET', False, 16, 'bench'),
+    ('PUT 4 KiB c16', 'PUT', False, 16, 'bench'),
+    ('HEAD c1', 'HEAD', False, 1, 'bench'),
+)
 #: what a failed big transfer raises
 TRANSFER_ERRORS = (client.BenchError, OSError, http.client.HTTPException)
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
@@ -63,6 +77,10 @@ def parse_args(argv=None):
     parser.add_argument('--huge-bytes', type=int,
                         help='size of the RSS object (default 5e9; 0 skips it)')
     parser.add_argument('--duration', type=float, help='seconds per small-request cell')
+    parser.add_argument('--profile-s', type=float,
+                        help='seconds per profile cell (default 10; 0 skips them)')
+    parser.add_argument('--own-rounds', type=int,
+                        help="rounds of bench/own.py's requests (default 5; 0 skips them)")
     parser.add_argument('--max-requests', type=int, default=20000,
                         help='request cap per small-request cell (default 20000)')
     parser.add_argument('--out', default=RESULTS_DIR, help='results directory')
@@ -103,7 +121,8 @@ class Bench(object):
         self.container, self.fast = 'bench-' + suffix, 'fast-' + suffix
         self.size = args.size_mib * stats.MIB
         self.big, self.small = stats.Tally(), stats.Tally()
-        self.huge = {}
+        self.huge, self.profile, self.own, self.latency = {}, {}, {}, {}
+        self.md5 = []  # MD5 alone, CPU s/GiB, measured at the start, middle and end
 
     # -- setup and cleanup (directly on the target)
 
@@ -130,7 +149,7 @@ class Bench(object):
 
     def cleanup(self):
         """Delete what we uploaded, best-effort (the devices go when the target stops)."""
-        names = ['small', 'big', 'put-big', 'huge'] + [
+        names = ['small', 'big', 'put-big', 'huge', 'own-put'] + [
             'put-small-%d' % i for i in range(max(c for _m, c in SMALL_CELLS))]
         try:
             for name in names + [None]:  # None: the container
@@ -152,6 +171,7 @@ class Bench(object):
 
     def run(self):
         self.warm_up()
+        self.md5_cell()
         for rep in range(self.args.reps):
             say('--- repetition %d of %d', rep + 1, self.args.reps)
             for method, fast in (('GET', False), ('PUT', False), ('GET', True)):
@@ -160,8 +180,22 @@ class Bench(object):
             for method, concurrency in SMALL_CELLS:
                 for path in rotated(rep):
                     self.small_cell(method, concurrency, path, rep)
+            if rep == self.args.reps // 2:
+                self.md5_cell()
         if self.args.huge_bytes:
             self.huge_cells()
+        if self.args.own_rounds:
+            self.own_cells()
+        self.latency_cell()
+        if self.args.profile_s:
+            for cell in PROFILE_CELLS:
+                self.profile_cell(*cell)
+        self.md5_cell()
+
+    def md5_cell(self):
+        """MD5 alone on this machine, now (this process, 1 GiB in 1 MiB updates)."""
+        self.md5.append(cpu.md5_alone())
+        say('MD5 alone: %.3f CPU s/GiB', self.md5[-1])
 
     def _pids(self, path):
         """(pid of the proxy on ``path`` or None, pid of the target proxy's worker)."""
@@ -175,7 +209,7 @@ class Bench(object):
         cell = '%s %d MiB' % (method, self.args.size_mib) + (
             ', verify_get=false' if fast else '')
         proxy_pid, target_pid = self._pids(path)
-        before = [proc.cpu_seconds(p) if p else None for p in (proxy_pid, target_pid)]
+        before = [proc.cpu_ns(p) / 1e9 if p else None for p in (proxy_pid, target_pid)]
         try:
             seconds = self._transfer(method, path, 'big' if method == 'GET' else 'put-big',
                                      self.size, self.fast if fast else None)
@@ -183,7 +217,7 @@ class Bench(object):
             self.big.add(cell, path, errors='%s: %s' % (type(e).__name__, e))
             say('%-16s %-9s ERROR %s', cell, path, e)
             return
-        after = [proc.cpu_seconds(p) if p else None for p in (proxy_pid, target_pid)]
+        after = [proc.cpu_ns(p) / 1e9 if p else None for p in (proxy_pid, target_pid)]
         proxy_cpu = after[0] - before[0] if proxy_pid else None
         self.big.add(cell, path, bytes=self.size, seconds=seconds, proxy_cpu=proxy_cpu,
                      target_cpu=after[1] - before[1])
@@ -251,13 +285,153 @@ class Bench(object):
                 size / stats.MIB / seconds, rss.baseline / stats.MIB, rss.peak / stats.MIB)
         self._direct('DELETE', 'huge', expect=(204, 404))
 
+    def latency_cell(self, count=400):
+        """Where a forwarded 4 KiB GET's time goes, at one client: the client's
+        latency, matched by transaction id with the forwarder's log line (from routing
+        to the target's response head, and to the last byte) and with the target's
+        proxy-logging request time; and the same for direct GETs."""
+        times = {}
+        for path in ('direct', 'forwarded', 'direct', 'forwarded'):
+            times.setdefault(path, []).extend(self._timed_gets(path, count // 2))
+        time.sleep(1.0)  # the log lines written
+        fwd = _forwarder_lines(self.local.log_path('proxy'))
+        target = _access_times(self.target.log_path('proxy'))
+        rows = collections.defaultdict(list)
+        for path, samples in times.items():
+            for latency, local_txn, target_txn in samples:
+                rows[path + ' client'].append(latency)
+                if target_txn[:34] in target:
+                    rows[path + ' target proxy-logging'].append(target[target_txn[:34]])
+                if path == 'forwarded' and local_txn in fwd:
+                    rows['forwarded forwarder ttfb'].append(fwd[local_txn][0])
+                    rows['forwarded forwarder time'].append(fwd[local_txn][1])
+        self.latency = {name: {'p50_ms': stats.median(values) * 1e3, 'count': len(values)}
+                        for name, values in rows.items()}
+        say('latency accounting (p50 ms): %s', ', '.join(
+            '%s %.3f' % (n, v['p50_ms']) for n, v in self.latency.items()))
+
+    def _timed_gets(self, path, count):
+        """(latency s, X-Trans-Id, the target's transaction id) of ``count`` GETs of
+        the small object, one after another on one connection."""
+        ep = self.endpoints[path]
+        conn = ep.connect()
+        buf = memoryview(bytearray(65536))
+        out = []
+        try:
+            for _ in range(count):
+                started = time.perf_counter()
+                conn.request('GET', self.obj('small', path), headers={
+                    'X-Auth-Token': ep.token})
+                resp = conn.getresponse()
+                while resp.readinto(buf):
+                    pass
+                latency = time.perf_counter() - started
+                local_txn = resp.getheader('X-Trans-Id') or ''
+                out.append((latency, local_txn,
+                            resp.getheader('X-Forwarder-Trans-Id') or local_txn))
+        finally:
+            conn.close()
+        return out
+
+    def own_cells(self):
+        """The forwarder's own CPU per request (bench/own.py): the filter alone in a
+        process of its own, against the target, one 4 KiB request after another."""
+        ep = self.endpoints['direct']
+        worker = own.Worker(own.ROOT, self.target.proxy_url, ep.account_path.split('/')[2],
+                            self.container, self.endpoints['direct'].token)
+        try:
+            per = collections.defaultdict(list)
+            for _ in range(self.args.own_rounds):
+                for method in own.METHODS:
+                    per[method].append(worker.measure(method))
+        finally:
+            worker.stop()
+        self.own = {method: stats.median(values) for method, values in per.items()}
+        say('own CPU per request: %s', ', '.join(
+            '%s %.3f ms' % (m, v * 1e3) for m, v in self.own.items()))
+
+    def profile_cell(self, name, method, big, concurrency, container):
+        """py-spy on the forwarder's worker while ``method`` runs forwarded, for
+        ``profile_s`` seconds: its CPU per GiB or per request, and the split."""
+        pid = self.local.proxy_worker_pids()[0]
+        out = os.path.join(tempfile.gettempdir(), 'bench-profile-%d.txt' % os.getpid())
+        profile = cpu.Profile(pid, self.args.profile_s, out).start()
+        if profile is None:
+            say('profile: py-spy not found')
+            return
+        cpu0 = proc.cpu_ns(pid)
+        try:
+            units = self._profile_load(method, big, concurrency, container, profile.proc)
+            cpu_s = (proc.cpu_ns(pid) - cpu0) / 1e9
+            result = profile.stop()
+        finally:
+            if profile.proc.poll() is None:
+                profile.proc.kill()
+            if os.path.exists(out):
+                os.unlink(out)
+        result.update(units=units, cpu_s=cpu_s, big=big,
+                      per_unit=cpu_s / (units / stats.GIB if big else units))
+        self.profile[name] = result
+        say('profile %-26s %.3f CPU %s, forwarder frames %.0f%%', name, result['per_unit'],
+            's/GiB' if big else 's/request', 100 * result['forwarder_share'])
+
+    def _profile_load(self, method, big, concurrency, container, spy):
+        """Run the load until py-spy is done (whole big transfers); returns the bytes or
+        requests done."""
+        units = 0
+        cont = self.fast if container == 'fast' else None
+        while spy.poll() is None or not units:
+            if big:
+                self._transfer(method, 'forwarded', 'big' if method == 'GET' else 'put-big',
+                               self.size, cont)
+                units += self.size
+            else:
+                units += self._load('forwarded', method, concurrency,
+                                    self.args.profile_s).count
+        return units
+
     def summary(self):
         return {
             'big': self.big.summary(stats.summarize_big),
             'small': self.small.summary(stats.summarize_small),
             'huge': self.huge,
             'ratios': dict(self.big.paired_ratios(), **self.small.paired_ratios()),
+            'md5': self.md5, 'profile': self.profile, 'own': self.own,
+            'latency': self.latency,
+            'size_mib': self.args.size_mib,
         }
+
+
+_FORWARDED_LINE = re.compile(r'forwarded to \S+: GET \S+ 200 .* ttfb=([\d.]+) '
+                             r'time=([\d.]+).*\(txn: (\S+)\)')
+
+
+def _forwarder_lines(path):
+    """{local transaction id: (ttfb s, time s)} of the forwarder's GET lines."""
+    found = {}
+    with open(path, errors='replace') as f:
+        for line in f:
+            match = _FORWARDED_LINE.search(line)
+            if match:
+                found[match.group(3)] = (float(match.group(1)), float(match.group(2)))
+    return found
+
+
+def _access_times(path):
+    """{transaction id (its first 34 characters): request_time s} of proxy-logging's
+    GET lines (Swift's default access line: the id is the 14th field, the request time
+    the 16th, after the logger's name)."""
+    found = {}
+    with open(path, errors='replace') as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) < 17 or fields[4] != 'GET':
+                continue
+            try:
+                found[fields[14][:34]] = float(fields[16])
+            except ValueError:
+                continue
+    return found
 
 
 def fast_target(local, target, workdir):
@@ -309,11 +483,14 @@ def main(argv=None):
     workdir = tempfile.mkdtemp(prefix='swift-forwarder-bench-')
     meta = report.machine(args)
     started = time.monotonic()
+    load = cpu.LoadSampler().start()
     try:
         summary = run(args, workdir)
     except BaseException:
         say('bench: failed; cluster and nginx logs are in %s', workdir)
         raise
+    finally:
+        meta['load_during'] = load.stop()
     shutil.rmtree(workdir, ignore_errors=True)
     meta['duration_s'] = time.monotonic() - started
     meta['load_after'] = os.getloadavg()

@@ -724,8 +724,19 @@ def _config_detail(conf_path, filter_conf, mw):
 
 
 def _placement_warning(filter_conf, mw):
-    """A WARN row if the filter forwards only some containers from above
-    Swift's composite middlewares, else None."""
+    """A FAIL row if the filter migrates from above Swift's composite
+    middlewares, a WARN row if it forwards only some containers from
+    there, else None."""
+    migrating = [name for name, target in mw.targets.items()
+                 if target.migrate_rules]
+    if migrating and filter_conf.composites:
+        return FAIL, (
+            '[filter:%s] sits above %s and migrates from %s: a source is read '
+            'as stored (an SLO as its manifest, a symlink as its link), which '
+            'only the middlewares above the forwarder resolve.  Put it right '
+            'before proxy-server (core placement)' % (
+                filter_conf.name, ', '.join(filter_conf.composites),
+                ', '.join(migrating)))
     splits = any(target.storage_policies or target.forward_rules != (
         routing.Rule(None, None, True),) for target in mw.targets.values())
     if not (filter_conf.composites and (splits or mw.conf.container_opt_in)):

@@ -454,15 +454,19 @@ def _target_conf(name, values, filter_values):
         _migrate(name, values, filter_values), values['migrate_on_read'])
 
 
+def _require_service(name, option, filter_values, why):
+    if filter_values['auth_mode'] != 'service':
+        raise ConfigError('target %s: %s needs auth_mode = service (%s)'
+                          % (name, option, why))
+
+
 def _migrate(name, values, filter_values):
     """The target's ``migrate`` rules: a source is read as stored, through
     its backend endpoint, with the forwarder's service identity."""
     if not values['migrate']:
         return ()
-    if filter_values['auth_mode'] != 'service':
-        raise ConfigError('target %s: migrate needs auth_mode = service (the '
-                          "source is read with the forwarder's service "
-                          'credentials)' % name)
+    _require_service(name, 'migrate', filter_values, "the source is read "
+                     "with the forwarder's service credentials")
     if not values['backend_endpoint']:
         raise ConfigError('target %s: migrate needs backend_endpoint = true '
                           '(the source is read through its backend endpoint, '
@@ -474,11 +478,9 @@ def _migrate(name, values, filter_values):
 def _storage_policies(name, values, filter_values):
     """The local storage policies routed to the target: containers
     with them are created on the target too, with the service identity."""
-    if values['storage_policies'] and \
-            filter_values['auth_mode'] != 'service':
-        raise ConfigError('target %s: storage_policies needs auth_mode = '
-                          'service (the target containers are the '
-                          "forwarder's)" % name)
+    if values['storage_policies']:
+        _require_service(name, 'storage_policies', filter_values,
+                         "the target containers are the forwarder's")
     return values['storage_policies']
 
 
@@ -489,10 +491,8 @@ def _backend_key(name, values, filter_values):
     environ state sent to it is signed."""
     if not values['backend_endpoint']:
         return None
-    if filter_values['auth_mode'] != 'service':
-        raise ConfigError('target %s: backend_endpoint needs auth_mode = '
-                          'service (the backend endpoint takes the '
-                          "forwarder's service identity)" % name)
+    _require_service(name, 'backend_endpoint', filter_values, "the backend "
+                     "endpoint takes the forwarder's service identity")
     if not values['backend_key']:
         raise ConfigError('target %s: backend_endpoint needs backend_key '
                           '(the key of its [filter:forwarder_backend])'

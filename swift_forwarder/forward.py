@@ -352,18 +352,18 @@ def _body_started(request):
 
 def _exchange(conn, request, name):
     """Write the request and read the response head, on one connection."""
-    headers = list(request.headers)
+    framing = ()
     if request.body is not None:
-        if request.content_length is None:
-            headers.append(('Transfer-Encoding', 'chunked'))
-        else:
-            headers.append(('Content-Length', str(request.content_length)))
-        headers.append(('Expect', '100-continue'))
+        framing = (('Transfer-Encoding', 'chunked'),) \
+            if request.content_length is None else \
+            (('Content-Length', str(request.content_length)),)
+        framing += (('Expect', '100-continue'),)
     elif request.content_length is not None:
-        headers.append(('Content-Length', str(request.content_length)))
+        framing = (('Content-Length', str(request.content_length)),)
     reused = conn.requests > 0
     try:
-        conn.send_head(request.method, request.path.target, headers)
+        conn.send_head(request.method, request.path.target, request.headers,
+                       framing)
         if request.body is None:
             conn.getresponse()
             return
@@ -391,8 +391,8 @@ def _send_body(conn, request, name):
         for chunk in request.body:
             if chunked:
                 sendall(b'%x\r\n%s\r\n' % (len(chunk), chunk))
-            else:
-                sendall(chunk)
+            else:  # a view: what a partial send leaves is not copied
+                sendall(memoryview(chunk))
         if chunked:
             sendall(b'0\r\n\r\n')
     except ForwarderError:

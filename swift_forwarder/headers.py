@@ -26,6 +26,7 @@ _SET_BY_US = frozenset(('host', 'expect', 'content-length',
                         # a backend endpoint's signed state: ours only
                         'x-forwarder-backend-state',
                         'x-forwarder-backend-sig'))
+_DROPPED = HOP_BY_HOP | _SET_BY_US
 
 #: Response headers the local proxy sets itself (catch_errors); the
 #: target's transaction id comes back as ``X-Forwarder-Trans-Id``.
@@ -82,6 +83,22 @@ def header_name(environ_key):
     return environ_key[5:].replace('_', '-').title()
 
 
+#: environ key: (header name, lower-cased), for the keys seen so far (at
+#: most _NAMES_KEPT: a client may send any names it likes)
+_NAMES = {}
+_NAMES_KEPT = 4096
+
+
+def _names(environ_key):
+    names = _NAMES.get(environ_key)
+    if names is None:
+        name = header_name(environ_key)
+        names = (name, name.lower())
+        if len(_NAMES) < _NAMES_KEPT:
+            _NAMES[environ_key] = names
+    return names
+
+
 def is_cluster_only(lowered_name, backend=False):
     """See ``_CLUSTER_ONLY_PREFIXES``; ``x-forwarded-for`` is rebuilt from
     the client's address only.
@@ -110,9 +127,10 @@ def upstream_headers(env, netloc, hops, txn_id, via, service=False,
     :param backend: service mode toward a backend endpoint (see
         :func:`is_cluster_only`).
     """
-    dropped = HOP_BY_HOP | _SET_BY_US | {
-        name.strip().lower()
-        for name in env.get('HTTP_CONNECTION', '').split(',')}
+    dropped = _DROPPED
+    if 'HTTP_CONNECTION' in env:
+        dropped = dropped | {name.strip().lower()
+                             for name in env['HTTP_CONNECTION'].split(',')}
     headers = [('Host', netloc), (HOP_HEADER, hops)]
     if env.get('CONTENT_TYPE'):
         headers.append(('Content-Type', env['CONTENT_TYPE']))
@@ -120,8 +138,7 @@ def upstream_headers(env, netloc, hops, txn_id, via, service=False,
     for key, value in env.items():
         if not key.startswith('HTTP_'):
             continue
-        name = header_name(key)
-        lowered = name.lower()
+        name, lowered = _names(key)
         if lowered in dropped or lowered.startswith('proxy-') or (
                 service and is_cluster_only(lowered, backend)):
             continue
@@ -142,19 +159,45 @@ def upstream_headers(env, netloc, hops, txn_id, via, service=False,
     return headers
 
 
-def response_headers(headers):
+def response_headers(headers, connection=None):
     """The target's response headers as the client should see them:
-    hop-by-hop ones dropped, with any its ``Connection`` header names."""
-    dropped = _RESPONSE_DROPPED | {
-        token.strip().lower() for name, value in headers
-        if name.lower() == 'connection' for token in value.split(',')}
-    result = []
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered in dropped or lowered.startswith('proxy-'):
-            continue
-        result.append((_RESPONSE_RENAMED.get(lowered, name), value))
-    return result
+    hop-by-hop ones dropped, with any its ``Connection`` header names.
+
+    :param connection: the value of the response's ``Connection`` headers
+        (joined with ','; '' for none), if the caller has it at hand; else
+        it is looked for in ``headers``.
+    """
+    if connection is None:
+        connection = ','.join(value for name, value in headers
+                              if name.lower() == 'connection')
+    if not connection:  # the usual case: each name's fate is known already
+        names = _CLIENT_NAMES
+        if len(names) > _NAMES_KEPT:
+            names.clear()
+        kept = []
+        for name, value in headers:
+            client_name = names.get(name)
+            if client_name is None:
+                client_name = names[name] = _client_name(name, _RESPONSE_DROPPED)
+            if client_name is not False:
+                kept.append((client_name, value))
+        return kept
+    dropped = _RESPONSE_DROPPED | {token.strip().lower()
+                                   for token in connection.split(',')}
+    return [(client_name, value) for name, value in headers
+            if (client_name := _client_name(name, dropped)) is not False]
+
+
+#: a target's response header name: what the client gets it as (False:
+#: nothing, it is dropped)
+_CLIENT_NAMES = {}
+
+
+def _client_name(name, dropped):
+    lowered = name.lower()
+    if lowered in dropped or lowered.startswith('proxy-'):
+        return False
+    return _RESPONSE_RENAMED.get(lowered, name)
 
 
 def client_base_url(env, scheme='default'):
@@ -189,8 +232,17 @@ def rewrite_location(headers, netloc, base_url):
     (``netloc``: staticweb's redirects) at this proxy, as the client
     reached it; any other ``Location`` stays as it is."""
     return [(name, _rebased(value, base_url) if name.lower() == 'location'
-             and urllib.parse.urlsplit(value).netloc == netloc else value)
+             and _netloc_of(value) == netloc else value)
             for name, value in headers]
+
+
+def _netloc_of(url):
+    """The host[:port] of ``url``; None for one urllib cannot split (a
+    target's ``http://[bad``: relayed as it came, not a 500)."""
+    try:
+        return urllib.parse.urlsplit(url).netloc
+    except ValueError:
+        return None
 
 
 def _rebased(url, base_url):

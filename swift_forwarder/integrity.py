@@ -14,7 +14,7 @@ import functools
 
 from swift_forwarder.exceptions import EtagMismatch, UpstreamBodyError
 from swift_forwarder.forward import UpstreamRequest
-from swift_forwarder.iterators import ResponseBody
+from swift_forwarder.iterators import READ_AHEAD, ResponseBody
 from swift_forwarder.metrics import loggable_path
 
 __all__ = ['Integrity', 'SplicedResponse', 'put_etag_checkable',
@@ -115,6 +115,26 @@ def resumable_span(method, resp):
     return None
 
 
+class _ShortBody(list):
+    """A short response body, read whole: ``close()`` calls ``on_close``."""
+
+    def __init__(self, data, on_close):
+        super().__init__((data,))
+        self._on_close = on_close
+
+    def close(self):
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()
+
+
+class _Lazy(functools.partial):
+    """A resumer worked out only when a body breaks off (see
+    :class:`ResponseBody`)."""
+
+    lazy = True
+
+
 class Integrity(object):
     """One target's response bodies and PUT checks.
 
@@ -140,20 +160,25 @@ class Integrity(object):
     def response_body(self, env, request, conn):
         """The :class:`ResponseBody` of ``conn``'s response, which owns the
         connection from now on: verified against its ETag and resumed if
-        the target breaks off."""
+        the target breaks off.  It is read as it arrives, up to
+        :data:`READ_AHEAD` times ``client_chunk_size`` at once: a read never
+        waits for more than has arrived, so this adds no latency, while a
+        busy forwarder (the target sending faster than it relays) makes a
+        sixteenth of the reads and writes per GiB."""
         resp = conn.response
         etag = body_etag(request.method, request.path, resp) \
             if self.verify_get else None
-        return ResponseBody(self.upstream.pool, conn, self.chunk_size,
-                            etag=etag, resume=self._resumer(
-                                env, request, resp),
+        return ResponseBody(self.upstream.pool, conn,
+                            self.chunk_size * READ_AHEAD, etag=etag,
+                            resume=_Lazy(self._resumer, env, request, resp),
                             max_resumes=self.retries)
 
     def app_iter(self, body, record):
         """What the client gets of ``body``: a short one is read at once
         and the connection put back before the client sees anything;
-        anything longer streams, and ``record`` is finished when it
-        closes."""
+        anything longer streams.  Either way ``record`` is finished when the
+        WSGI server closes it, after the client got the body: the log line
+        costs the client no wait."""
         length = body.response.length
         if length is None or length > self.chunk_size:
             body.on_close = functools.partial(self._on_close, record)
@@ -165,8 +190,8 @@ class Integrity(object):
             raise
         finally:
             body.close()
-        record.finish(body.response.status, len(data))
-        return [data]
+        return _ShortBody(data, functools.partial(
+            record.finish, body.response.status, len(data)))
 
     def _on_close(self, record, body):
         if body.error is not None:

@@ -9,33 +9,89 @@ upstream connection goes back to the pool (body read to the end) or is
 closed (anything else: client gone, timeout, error).
 """
 
+import array
+import fcntl
 import hashlib
+import termios
 
 from swift_forwarder.exceptions import ClientDisconnect, ClientTimeout, \
     EtagMismatch, ForwarderError, UpstreamBodyError, UpstreamTimeout
-from swift_forwarder.green import ClientReadTimeout, http_client
+from swift_forwarder.green import ClientReadTimeout, GreenSocket, \
+    WsgiInput, http_client
 
-__all__ = ['RequestBody', 'PrefixedInput', 'ResponseBody', 'md5']
+try:
+    from swift.common.utils import InputProxy
+except ImportError:  # unit tests and tools without Swift installed
+    InputProxy = ()
+
+__all__ = ['RequestBody', 'PrefixedInput', 'ResponseBody', 'md5',
+           'arrived_bytes']
+
+#: A read (of the client's upload, of a response body) may take up to this
+#: many times ``client_chunk_size`` at once, when that much has arrived.
+READ_AHEAD = 16
+
+
+def arrived_bytes(env):
+    """A function that says how many bytes of the client's upload have
+    arrived (in the kernel's receive queue: a read of that many returns at
+    once), or None where that cannot be known.
+
+    Only for eventlet's ``wsgi.input`` of a plain socket, not chunked, seen
+    through nothing but Swift's byte-counting ``InputProxy`` (proxy-logging):
+    anything else between (a middleware's own body, TLS, chunked framing)
+    could make a read of that many bytes wait for more.
+    """
+    source = env.get('eventlet.input')
+    if not isinstance(source, WsgiInput) or source.chunked_input:
+        return None
+    layer = env.get('wsgi.input')
+    while layer is not source:
+        if not isinstance(layer, InputProxy):
+            return None
+        layer = layer.wsgi_input
+    sock = source.get_socket()
+    if type(sock) is not GreenSocket:  # not TLS
+        return None
+    fileno = sock.fileno()
+    count = array.array('i', [0])
+
+    def arrived():
+        try:
+            fcntl.ioctl(fileno, termios.FIONREAD, count)
+        except OSError:  # gone: the read will say how
+            return 0
+        return count[0]
+    return arrived
 
 
 class RequestBody(object):
-    """The client's upload, read ``chunk_size`` at a time.
+    """The client's upload, read ``chunk_size`` at a time, or more (up to
+    :data:`READ_AHEAD` times that) when more has already arrived.
 
     :param wsgi_input: ``env['wsgi.input']``.
     :param content_length: the declared length, or None for chunked.
     :param chunk_size: ``client_chunk_size``.
     :param client_timeout: bound of each read.
     :param checksum: keep the MD5 of the bytes read in ``md5``.
+    :param arrived: None, or a function that says how many bytes have
+        arrived (see :func:`arrived_bytes`).  A read then takes those at
+        once if there are more than ``chunk_size``, so that it never waits
+        longer than a read of ``chunk_size`` would: ``client_timeout``
+        bounds the same wait for a slow client, while a fast one costs
+        fewer reads and writes per GiB.
     """
 
     def __init__(self, wsgi_input, content_length, chunk_size,
-                 client_timeout, checksum=False):
+                 client_timeout, checksum=False, arrived=None):
         self._read = wsgi_input.read
         self.content_length = content_length
         self.chunk_size = chunk_size
         self.client_timeout = client_timeout
         self.bytes_read = 0
         self.md5 = md5() if checksum else None
+        self._arrived = arrived
+        self._max_size = chunk_size * READ_AHEAD
 
     def __iter__(self):
         while True:
@@ -46,10 +102,15 @@ class RequestBody(object):
 
     def _read_chunk(self):
         size = self.chunk_size
+        left = None
         if self.content_length is not None:
-            size = min(size, self.content_length - self.bytes_read)
-            if size <= 0:
+            left = self.content_length - self.bytes_read
+            if left <= 0:
                 return b''
+        if self._arrived is not None and (left is None or left > size):
+            size = max(size, min(self._arrived(), self._max_size))
+        if left is not None:
+            size = min(size, left)
         try:
             with ClientReadTimeout(self.client_timeout):
                 chunk = self._read(size)
@@ -107,7 +168,10 @@ class ResponseBody(object):
         mismatch the last chunk is withheld and the stream aborted.
     :param resume: None, or ``resume(offset)`` returning a fresh connection
         whose response carries the body from ``offset`` on; tried up to
-        ``max_resumes`` times when the body breaks off.
+        ``max_resumes`` times when the body breaks off.  Or a callable
+        that returns such a ``resume`` or None, marked ``lazy = True``:
+        called when the body first breaks off, so that what a resume needs
+        is worked out only when one is.
     """
 
     def __init__(self, pool, conn, chunk_size, on_close=None, etag=None,
@@ -203,6 +267,10 @@ class ResponseBody(object):
     def _resume_after(self, err):
         """Go on from where ``err`` broke the body off, on a fresh
         connection; returns None, or the last error once resumes run out."""
+        if getattr(self._resume, 'lazy', False):
+            self._resume = self._resume()
+            if self._resume is None:
+                self._max_resumes = 0
         while self.resumes < self._max_resumes:
             self.resumes += 1
             self._abort()

@@ -14,6 +14,7 @@ sent with its low-level sender when it has one (every Swift release to
 date), and not at all otherwise.
 """
 
+import logging
 import re
 import time
 import urllib.parse
@@ -102,7 +103,10 @@ NULL_METRICS = _NullMetrics()
 def loggable_path(env):
     """The request path, quoted as Swift's proxy-logging quotes it; never
     the query string, which may carry tempurl signatures."""
-    path = env.get('PATH_INFO', '')
+    return _quoted(env.get('PATH_INFO', ''))
+
+
+def _quoted(path):
     return urllib.parse.quote(path.encode('latin-1', 'replace'), safe='/')
 
 
@@ -123,7 +127,7 @@ class RequestRecord(object):
     def __init__(self, target, metrics, logger, env):
         self.target, self.metrics, self.logger = target, metrics, logger
         self.method = env.get('REQUEST_METHOD', '')
-        self.path = loggable_path(env)
+        self.path_info = env.get('PATH_INFO', '')  # quoted when logged
         self.start = time.monotonic()
         self.request_body = self.log_info = None
         self.status = self.ttfb = None
@@ -156,12 +160,16 @@ class RequestRecord(object):
         elapsed = time.monotonic() - self.start
         bytes_up = 0 if self.request_body is None else \
             self.request_body.bytes_read
-        log = self.logger.error if error else self.logger.info
-        log('forwarded to %s: %s %s %d bytes_up=%d bytes_down=%d ttfb=%s '
-            'time=%.4f%s', self.target, self.method, self.path, status,
-            bytes_up, bytes_down, '-' if self.ttfb is None else
-            '%.4f' % self.ttfb, elapsed,
-            '' if outcome is None else ': %s' % outcome)
+        logger = self.logger
+        enabled = getattr(logger, 'isEnabledFor', None)
+        if enabled is None or enabled(logging.ERROR if error else
+                                      logging.INFO):
+            (logger.error if error else logger.info)(
+                'forwarded to %s: %s %s %d bytes_up=%d bytes_down=%d ttfb=%s '
+                'time=%.4f%s', self.target, self.method,
+                _quoted(self.path_info), status, bytes_up, bytes_down,
+                '-' if self.ttfb is None else '%.4f' % self.ttfb, elapsed,
+                '' if outcome is None else ': %s' % outcome)
         metrics = self.metrics
         metrics.increment('requests.%s.%dxx' % (
             self.method if self.method in METHODS else 'BAD_METHOD',

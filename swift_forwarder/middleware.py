@@ -7,8 +7,8 @@ The ``forwarder`` filter decides, for each request, whether it belongs to
 another Swift cluster (the *target*).  Requests that don't go on down the
 local pipeline unchanged.  Requests that do are sent to the target's proxy
 over pooled keep-alive HTTP/1.1 connections (TLS optional); request and
-response bodies stream through in ``client_chunk_size`` pieces and are never
-held whole in memory.  Only the Swift API (``/v1/...``) is forwarded
+response bodies stream through in pieces (see ``client_chunk_size``) and are
+never held whole in memory.  Only the Swift API (``/v1/...``) is forwarded
 (plus, with ``forward_auth``, auth requests and ``/info``); ``/healthcheck``
 and anything else stay local.
 
@@ -218,6 +218,31 @@ how to build it).  A policy name that swift.conf lacks stops the proxy at
 startup.  The local account's own container listing shows the local
 counts (0 objects), not the target's.
 
+Migrating a cluster
+-------------------
+A target may be the *source* of a migration into the local cluster:
+``migrate = AUTH_a AUTH_b/photos*`` (the ``forward`` syntax, in its
+``[target:NAME]`` section) names what is moving from it.  Core placement,
+with the source's backend endpoint (``backend_endpoint``, service mode,
+``account_map``).  Clients use the local cluster only:
+
+* object GET/HEAD: local first; on a local 404, the source's object as
+  stored, unless the local 404 is a tombstone at least as new (a deleted
+  object never comes back); an object on neither side is a 404, and a
+  source that cannot answer a 503;
+* object PUT: local (a container only the source has is first made here
+  with its metadata, ACLs and versioning settings); POST: local, an object
+  only the source has copied here first with its timestamp; DELETE: both
+  sides, success only when neither failed;
+* container and account GET: both sides' listings merged, as Swift would
+  list the union (every parameter; the local entry wins a name on both);
+  a source that fails gives 503, never a short listing;
+* container HEAD: local, else the source's; DELETE: the source's first.
+
+With ``migrate_on_read``, a whole plain-object GET read through is written
+locally as it streams, with its original timestamp; a client that goes
+away leaves nothing.  The README's "Migrating a cluster" has the steps.
+
 Several targets
 ---------------
 One target is configured inline (``target_url`` and the filter's own TLS
@@ -407,7 +432,13 @@ where they are the proxy's own server certificate.
     out, after a short jittered pause (never once the client's body has
     been read); also the number of resumes of a broken response body.
 ``client_chunk_size = 65536``
-    Bytes read or written at a time, both directions.
+    Bytes read at a time from the client's upload, each read bounded by
+    ``client_timeout``; when more has already arrived, a read takes it, up
+    to 16 times this (so it never waits longer than a read of
+    ``client_chunk_size`` would).  A response body is read as it arrives,
+    up to 16 times this at once (1 MiB by default; a read never waits for
+    more than has arrived).  A busy forwarder so makes fewer, larger reads
+    and writes.
 ``ca_certs =``
     CA bundle to verify an https target with (default: the system's).
 ``insecure = false``
@@ -495,7 +526,7 @@ import os
 import time
 import urllib.parse
 
-from swift_forwarder import __version__, policy, service
+from swift_forwarder import __version__, migrate, policy, service
 from swift_forwarder.auth import service_tokens
 from swift_forwarder.cache import TTLCache
 from swift_forwarder.config import parse_conf
@@ -507,13 +538,15 @@ from swift_forwarder.headers import client_base_url, response_headers, \
     rewrite_location, rewrite_storage_url, upstream_headers, \
     without_owner_headers
 from swift_forwarder.integrity import Integrity, put_etag_checkable
-from swift_forwarder.iterators import PrefixedInput, RequestBody
+from swift_forwarder.iterators import PrefixedInput, RequestBody, \
+    arrived_bytes
 from swift_forwarder.metrics import NULL_METRICS, RequestRecord, \
     TargetMetrics, loggable_path
 from swift_forwarder.paths import RequestPath
 from swift_forwarder.policy import PolicyRouter
 from swift_forwarder.pool import ConnectionPool
-from swift_forwarder.routing import is_auth_path, should_forward
+from swift_forwarder.routing import is_auth_path, names_account, \
+    should_forward
 from swift_forwarder.validation import check_loop, check_request
 
 try:
@@ -575,6 +608,13 @@ class ForwarderMiddleware(object):
             (name, TargetForwarder(self.conf, target_conf, self.logger,
                                    statsd))
             for name, target_conf in self.conf.targets.items())
+        #: migration mode: a :class:`Source` per target with ``migrate``
+        self.sources = [migrate.Source(target, app, self.logger)
+                        for target in self.targets.values()
+                        if target.migrate_rules]
+        if self.sources and get_container_info is None:
+            raise ConfigError('[filter:forwarder]: migrate runs in a Swift '
+                              'proxy (swift not found)')
         self.policies = None
         if any(t.storage_policies for t in self.targets.values()):
             if policy.POLICIES is None:
@@ -657,7 +697,8 @@ class ForwarderMiddleware(object):
         """The :class:`TargetForwarder` this request goes to, or None.
 
         ``forward`` rules first (the inline target's, then targets_conf's,
-        in order); then, with forward_auth (the gateway placement), every
+        in order); then ``migrate`` rules (a :class:`Source`); then, with
+        forward_auth (the gateway placement), every
         path that names no account under ``/v1`` (auth requests,
         ``/info``, and ``/v1``, ``/v1//c/o``, ``//v1/a``...: the target
         answers them as it would directly) goes to the first target; then,
@@ -669,6 +710,15 @@ class ForwarderMiddleware(object):
         for target in self.targets.values():
             if should_forward(path, target.forward_rules):
                 return target
+        if self.sources and path.is_swift_api and path.container is None \
+                and env['REQUEST_METHOD'] == 'GET':
+            sources = [source for source in self.sources if any(
+                names_account(rule, path.account) for rule in source.rules)]
+            if sources:
+                return migrate.AccountListing(sources, self.app)
+        for source in self.sources:
+            if should_forward(path, source.rules):
+                return source
         if self.conf.forward_auth and not path.is_swift_api:
             # gateway placement: the target answers everything but the
             # accounts it is not given (the local auth would answer 401
@@ -770,6 +820,8 @@ class ForwarderMiddleware(object):
                 'counters': dict(target.upstream.counters),
                 'error_limited': target.upstream.limiter.suppressed_until >
                 time.monotonic()}
+            if target.migrate_rules:
+                targets[name].update(migrate.describe(target))
             if probe:
                 targets[name].update(probes[name].wait())
         healthy = all(t.get('reachable', True) for t in targets.values())
@@ -805,6 +857,9 @@ class TargetForwarder(object):
         #: local storage policies whose containers live here
         self.storage_policies = target_conf.storage_policies
         self.target_storage_policy = target_conf.target_storage_policy
+        #: migration mode: what is being migrated from here (a source)
+        self.migrate_rules = target_conf.migrate
+        self.migrate_on_read = target_conf.migrate_on_read
         self.metrics = TargetMetrics(logger, self.name) if statsd else \
             NULL_METRICS
         self.pool = ConnectionPool(
@@ -840,14 +895,19 @@ class TargetForwarder(object):
             return self.upstream.round_trip(request, extra)
         return self.service.round_trip(env, request, extra)
 
-    def forward(self, env, start_response, path=None):
+    def forward(self, env, start_response, path=None, answer=None):
         """Send one request to the target and relay its response.  The
         request's log line and metrics come once it is over (see
-        :class:`RequestRecord`)."""
+        :class:`RequestRecord`).
+
+        :param answer: called with the target's response (its head) before
+            the client sees it: may raise :class:`Refused` (with the app
+            that answers instead), or return a function that wraps the
+            response body (migration mode's read-through)."""
         record = RequestRecord(self.name, self.metrics, self.logger, env)
         try:
             return self._forward(env, start_response, record, path or
-                                 RequestPath.from_environ(env))
+                                 RequestPath.from_environ(env), answer)
         except Refused as err:
             if err.app is None:
                 record.finish(err.status_hint, outcome=str(err))
@@ -861,7 +921,7 @@ class TargetForwarder(object):
                           error=err.status_hint >= 500 and not loop)
             raise
 
-    def _forward(self, env, start_response, record, path):
+    def _forward(self, env, start_response, record, path, answer):
         conf = self.conf
         hops = check_loop(env, conf.forwarder_id, conf.max_hops)
         has_body, length = check_request(env, self.backend)
@@ -878,13 +938,19 @@ class TargetForwarder(object):
         record.response_head(resp.status, resp.getheader('X-Trans-Id'))
         # from here on the response body owns the connection
         resp_body = self.integrity.response_body(env, request, conn)
+        app_iter = None
         try:
             self._check_answer(env, request, resp_body)
+            wrap = answer(resp) if answer is not None else None
             app_iter = self.integrity.app_iter(resp_body, record)
+            if wrap is not None:
+                app_iter = wrap(app_iter)
             start_response('%d %s' % (resp.status, resp.reason),
                            self._response_headers(env, resp, path))
         except BaseException:
             resp_body.close()  # nobody else will: free the connection
+            if app_iter is not None:
+                app_iter.close()  # a short body's: its log line and metrics
             raise
         return app_iter
 
@@ -895,7 +961,8 @@ class TargetForwarder(object):
         checksum = has_body and put_etag_checkable(env, path)
         body = record.request_body = RequestBody(
             env['wsgi.input'], length, conf.client_chunk_size,
-            conf.client_timeout, checksum=checksum) if has_body else None
+            conf.client_timeout, checksum=checksum,
+            arrived=arrived_bytes(env)) if has_body else None
         return UpstreamRequest(env['REQUEST_METHOD'], path, upstream_headers(
             env, self.netloc, hops, env.get('swift.trans_id'),
             self.upstream.user_agent, service=self.service is not None,
@@ -955,7 +1022,8 @@ def _client_headers(env, resp, path, service_mode, netloc, scheme):
     owner-only headers for owners only.  Passthrough: the URLs the target
     built for this proxy's clients (a storage URL, a redirect to the
     target's own host, ``netloc``) point at this proxy."""
-    headers = response_headers(resp.getheaders())
+    headers = response_headers(resp.getheaders(),
+                               resp.getheader('Connection', ''))
     if service_mode:
         if path.obj is None and not env.get('swift_owner'):
             # as Swift's proxy: ACLs and keys are the owner's to see
@@ -1056,8 +1124,12 @@ INFO_OPTIONS = ('auth_mode', 'forward_auth', 'container_opt_in', 'max_hops',
 def info_section(middleware):
     """The ``forwarder`` section of ``/info``: nothing secret."""
     conf = middleware.conf
-    return dict({name: getattr(conf, name) for name in INFO_OPTIONS},
+    info = dict({name: getattr(conf, name) for name in INFO_OPTIONS},
                 version=__version__, targets=list(middleware.targets))
+    if middleware.sources:
+        info['migrating'] = {source.name: migrate.describe(source.target)
+                             for source in middleware.sources}
+    return info
 
 
 def register_info(middleware):

@@ -96,8 +96,9 @@ class RequestPath(collections.namedtuple(
         path_info = env.get('PATH_INFO', '')
         path = env.get('SCRIPT_NAME', '') + path_info
         raw = env.get('RAW_PATH_INFO')
-        if raw is None or _UNSAFE.intersection(raw) or \
-                urllib.parse.unquote_to_bytes(raw) != path.encode('latin-1'):
+        if raw is None or not _UNSAFE.isdisjoint(raw) or (
+                raw != path if '%' not in raw and raw.isascii() else
+                urllib.parse.unquote_to_bytes(raw) != path.encode('latin-1')):
             raw = urllib.parse.quote(path.encode('latin-1'), safe=_PATH_SAFE)
         query = env.get('QUERY_STRING') or ''
         if ' ' in query or '\t' in query:  # Swift's server takes them

@@ -8,7 +8,8 @@ import collections
 from swift_forwarder.paths import wsgi_to_str
 
 __all__ = ['Rule', 'parse_forward', 'should_forward', 'is_auth_path',
-           'routed_container', 'rules_overlap', 'rule_text',
+           'routed_container', 'rules_overlap', 'rule_text', 'rule_matches',
+           'names_account',
            'VERSIONS_PREFIX']
 
 #: object_versioning keeps a container's versions in the reserved-name
@@ -71,6 +72,15 @@ def _names_overlap(a, a_prefix, b, b_prefix):
     return a == b
 
 
+def names_account(rule, account):
+    """Does ``rule`` name ``account`` or containers in it?"""
+    if rule.account is None:
+        return True
+    if rule.container is None and rule.prefix:
+        return account.startswith(rule.account)
+    return account == rule.account
+
+
 def rules_overlap(a, b):
     """Is there a path that both rules match?"""
     if a.account is None or b.account is None:
@@ -83,7 +93,7 @@ def rules_overlap(a, b):
     return _names_overlap(a.container, a.prefix, b.container, b.prefix)
 
 
-def _rule_matches(rule, account, container):
+def rule_matches(rule, account, container):
     if rule.account is None:
         return True
     if rule.container is None:
@@ -105,7 +115,7 @@ def should_forward(path, rules):
     """
     if not path.is_swift_api:
         return False
-    return any(_rule_matches(rule, path.account, routed_container(path))
+    return any(rule_matches(rule, path.account, routed_container(path))
                for rule in rules)
 
 

@@ -285,14 +285,18 @@ class ServiceMode(object):
             send=lambda request, extra: self.round_trip(env, request, extra))
 
     def container_request(self, env, method, container, headers=(),
-                          max_body=0):
+                          max_body=0, extra=False):
         """``method`` on the target's ``container`` (text) of the
         request's (mapped) account, as the service identity: storage-policy
-        routing's own requests.  A :class:`SideResponse`."""
+        routing's and migration's own requests.  A :class:`SideResponse`.
+
+        :param extra: the request holds a pooled connection already (see
+            :meth:`ConnectionPool.get`).
+        """
         quoted_account = urllib.parse.quote(
             env['PATH_INFO'].split('/', 3)[2].encode('latin-1'), safe='')
         return self.side(env, method, '/v1/%s/%s' % (
-            quoted_account, quote_name(container)), max_body,
+            quoted_account, quote_name(container)), max_body, extra=extra,
             headers=headers)
 
     # -- before sending

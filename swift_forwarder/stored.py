@@ -56,20 +56,27 @@ def object_put_headers(headers):
     :param headers: the source's answer to a backend GET or HEAD of it.
     :returns: ``(headers, content_type_overridden)``: a list of pairs, and
         whether the PUT's environ needs ``swift.content_type_overridden``
-        (an SLO manifest's Content-Type with its ``swift_bytes``, which
-        proxy-server otherwise refuses from a client).
+        (a Content-Type with a ``swift_*`` parameter, such as an SLO
+        manifest's ``swift_bytes``, which proxy-server otherwise refuses
+        from a client).
     """
     lowered = _lowered(headers)
     kept = [(name, value) for name, value in sorted(lowered.items())
             if name in OBJECT_HEADERS or name.startswith(OBJECT_PREFIXES)]
-    overridden = False
     if lowered.get('x-static-large-object') and SLO_SIZE in lowered and \
             'swift_bytes=' not in lowered.get('content-type', ''):
         kept = [(name, '%s;swift_bytes=%s' % (value, lowered[SLO_SIZE])
                  if name == 'content-type' else value)
                 for name, value in kept]
-        overridden = True
-    return kept, overridden
+    # whoever put it there: a swift_* parameter needs the override
+    return kept, _has_swift_param(dict(kept).get('content-type', ''))
+
+
+def _has_swift_param(content_type):
+    """Would proxy-server refuse this Content-Type from a client (a
+    ``swift_*`` parameter, as its ``check_content_type``)?"""
+    return any(param.lstrip().startswith('swift_')
+               for param in content_type.split(';')[1:])
 
 
 def container_put_headers(headers):

@@ -87,7 +87,7 @@ def _check_headers(env):
             continue
         if not _HEADER_KEY_CHARS.issuperset(key):
             raise BadRequest('Invalid header name %r' % header_name(key))
-        if _BAD_HEADER_CHARS.intersection(value):
+        if not _BAD_HEADER_CHARS.isdisjoint(value):
             raise BadRequest('Invalid character in header %s'
                              % header_name(key))
     # the WSGI server keeps the first of several; the target might read

@@ -3,7 +3,11 @@
 """Tests for swift_forwarder.bufferedhttp, on real loopback sockets."""
 
 import gc
+import http.client as std_http_client
+import io
 import os
+import random
+import unittest
 import shutil
 import ssl as std_ssl
 import tempfile
@@ -11,8 +15,10 @@ from unittest import mock
 
 import eventlet
 
+from swift_forwarder import bufferedhttp
 from swift_forwarder.bufferedhttp import BufferedHTTPConnection, \
-    BufferedHTTPSConnection, make_ssl_context
+    BufferedHTTPResponse, BufferedHTTPSConnection, make_ssl_context, \
+    parse_header_block
 from swift_forwarder.green import socket
 
 from test.functional.util import tcp_connections
@@ -209,6 +215,202 @@ class TestBufferedHTTPConnection(BufferedHTTPTestCase):
         server.wait(timeout=1)
         self.assertEqual([b''], seen)
         self.assertIsNone(resp.fp)
+
+
+#: Header blocks, each as http.client must read it: plain ones (the fast
+#: path) and every kind the email parser reads otherwise.
+HEADER_BLOCKS = [
+    b'Content-Length: 5\r\nEtag: "abc"\r\nX-Trans-Id: tx1\r\n\r\n',
+    b'A: 1\r\na: 2\r\nA: 3\r\nB:\r\nC:   \r\nD:\t x \t\r\n\r\n',
+    b'X-Object-Meta-Caf\xe9: \xe9t\xe9\r\n\r\n',
+    b'LF-Only: yes\nOther: 1\n\n',
+    b'No-Blank-Line: 1\r\n',
+    b'',
+    b'Folded: one\r\n two\r\n\tthree\r\nAfter: x\r\n\r\n',
+    b'Bad Name: x\r\nLater: y\r\n\r\n',
+    b'Bare: a\rb\r\nNext: 1\r\n\r\n',
+    b'Cr-End: a\r\r\n\r\n',
+    b':empty-name\r\nX: 1\r\n\r\n',
+    b'From someone\r\nX: 1\r\n\r\n',
+    b'no colon at all\r\nX: 1\r\n\r\n',
+    b'X: 1\r\n   \r\nY: 2\r\n\r\n',
+    b'Colon:in:value: a:b\r\n\r\n',
+]
+
+
+class TestParseHeaderBlock(unittest.TestCase):
+    """The response head as http.client reads it, byte for byte."""
+
+    def test_same_as_http_client(self):
+        """Read line by line, or at once from a buffer that holds the whole
+        block (and from one too small for it): the same headers, and the
+        same bytes left for the body."""
+        blocks = HEADER_BLOCKS + [
+            b'X: 1\r\n\r\n\r\n', b'X: 1\n\r\n', b'X: 1\r\nY: 2\n\nZ: 3\r\n\r\n',
+            b'\r\nX: 1\r\n\r\n', b'\nX: 1\r\n\r\n', b'X: 1\r\n\r',
+            b'X: %s\r\n\r\n' % (b'y' * 70000)]
+        for block in blocks:
+            for fp in self.files(block + b'BODY\r\n\r\nMORE'):
+                try:
+                    expected = std_http_client.parse_headers(
+                        io.BytesIO(block + b'BODY\r\n\r\nMORE'))
+                except std_http_client.HTTPException as err:
+                    # the green http.client's exception of the same name
+                    with self.assertRaises(getattr(
+                            bufferedhttp.http_client, type(err).__name__)):
+                        parse_header_block(fp)
+                    continue
+                pairs, message = parse_header_block(fp)
+                self.assertEqual(list(expected.items()), pairs, block)
+                if message is None:  # plain pairs: made when asked for
+                    message = bufferedhttp.message_of(pairs)
+                self.assertEqual(list(expected.items()),
+                                 list(message.items()), block)
+                self.assertEqual([type(d) for d in expected.defects],
+                                 [type(d) for d in message.defects], block)
+                rest = io.BytesIO(block + b'BODY\r\n\r\nMORE')
+                std_http_client.parse_headers(rest)
+                self.assertEqual(rest.read(), fp.read(), block)
+
+    def test_buffered_block_read_at_once(self):
+        """A block all in the buffer, ending in a CRLF line: one read, no
+        line-by-line reading."""
+        class Reader(io.BufferedReader):
+            lines = 0
+
+            def readline(self, *args):
+                Reader.lines += 1
+                return super().readline(*args)
+        fp = Reader(io.BytesIO(HEADER_BLOCKS[0] + b'BODY'), 4096)
+        pairs, _message = parse_header_block(fp)
+        self.assertEqual(3, len(pairs))
+        self.assertEqual((0, b'BODY'), (Reader.lines, fp.read()))
+
+    @staticmethod
+    def files(data):
+        """The same bytes as a file without peek(), and buffered (peek()
+        then shows what is buffered), in a large and a small buffer."""
+        return [io.BytesIO(data), io.BufferedReader(io.BytesIO(data), 1 << 20),
+                io.BufferedReader(io.BytesIO(data), 8)]
+
+    def test_getheader_as_http_client(self):
+        """getheader() joins repeated headers, and the response's framing
+        (length, chunked, will_close) is http.client's."""
+        heads = [b'HTTP/1.1 200 OK\r\n' + block for block in HEADER_BLOCKS
+                 if block.endswith(b'\n\n')] + [
+            b'HTTP/1.1 200 OK\r\nContent-Length: 7\r\n'
+            b'Content-Length: 9\r\n\r\n',
+            b'HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n'
+            b'Content-Length: 7\r\n\r\n',
+            b'HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Close\r\n\r\n',
+            b'HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n',
+            b'HTTP/1.0 200 OK\r\nContent-Length: 3\r\n'
+            b'Connection: keep-alive\r\n\r\n',
+            b'HTTP/1.0 200 OK\r\nKeep-Alive: 5\r\n\r\n',
+            b'HTTP/1.0 200 OK\r\nProxy-Connection: keep-alive\r\n\r\n',
+            b'HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\n',
+            b'HTTP/1.1 200 OK\r\nContent-Length: -3\r\n\r\n',
+            b'HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n',
+            b'HTTP/1.1 100 Continue\r\nX: 1\r\n\r\n'
+            b'HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n',
+        ]
+
+        class Sock(object):
+            def __init__(self, data):
+                self.data = data
+
+            def makefile(self, mode):
+                return io.BytesIO(self.data)
+        names = ['Content-Length', 'a', 'B', 'c', 'd', 'Transfer-Encoding',
+                 'X-Object-Meta-Caf\xe9', 'missing', 'Folded', 'bare']
+        for head in heads:
+            for method in ('GET', 'HEAD'):
+                ours = BufferedHTTPResponse(Sock(head), method=method)
+                theirs = std_http_client.HTTPResponse(Sock(head), method=method)
+                ours.begin()
+                theirs.begin()
+                for attr in ('status', 'reason', 'version', 'chunked',
+                             'length', 'will_close'):
+                    self.assertEqual(getattr(theirs, attr),
+                                     getattr(ours, attr), (head, attr))
+                self.assertEqual(theirs.getheaders(), ours.getheaders())
+                self.assertEqual(list(theirs.msg.items()),
+                                 list(ours.msg.items()))
+                self.assertIs(ours.msg, ours.headers)
+                for name in names:
+                    self.assertEqual(theirs.getheader(name),
+                                     ours.getheader(name), (head, name))
+                    self.assertEqual(theirs.getheader(name, ['d', 'e']),
+                                     ours.getheader(name, ['d', 'e']))
+
+    def test_random_heads_as_green_http_client(self):
+        """Heads made at random from what trips parsers (bare CRs and LFs,
+        folds, blanks, NUL, VT, NEL, colons, odd names, 100 Continue first
+        with a blank-looking line) read as the green http.client, which the
+        forwarder used before, reads them: the same headers, framing and
+        bytes left for the body, or the same error."""
+        green = bufferedhttp.http_client
+        atoms = [b'X', b'Content-Length', b'Connection', b'Transfer-Encoding',
+                 b'Set-Cookie', b':', b': ', b' ', b'\t', b'\r', b'\n',
+                 b'\r\n', b'\r\n', b'\r\n', b'\r\n ', b'\n\r\n', b'\x00',
+                 b'\x0b', b'\x85', b'\xe9', b'\x7f', b'From ', b'5', b'-1',
+                 b'chunked', b'close', b'keep-alive', b'(']
+        interim = [b'', b'HTTP/1.1 100 Continue\r\nA: 1\r\n\r\n',
+                   b'HTTP/1.1 100 Continue\r\n \r\nA: 1\r\n\r\n']
+        rnd = random.Random(15)
+
+        class Sock(object):
+            def __init__(self, data, size):
+                self.data, self.size = data, size
+
+            def makefile(self, mode):
+                return io.BufferedReader(io.BytesIO(self.data), self.size)
+
+        def read(resp):
+            try:
+                resp.begin()
+            except green.HTTPException as err:
+                return type(err)
+            return (resp.status, resp.version, resp.chunked, resp.length,
+                    resp.will_close, resp.getheaders(), list(resp.msg.items()),
+                    [resp.getheader(name) for name in (
+                        'content-length', 'connection', 'x', 'set-cookie',
+                        'transfer-encoding', 'missing')], resp.fp.read())
+        for _ in range(600):
+            block = b''.join(rnd.choice(atoms) for _ in range(
+                rnd.randint(0, 24))) + rnd.choice([b'\r\n\r\n', b'\n\n', b''])
+            head = rnd.choice(interim) + b'HTTP/1.%d 200 OK\r\n' % (
+                rnd.randint(0, 1)) + block + b'BODY\r\n\r\nMORE'
+            for size in (8, 8192):
+                for method in ('GET', 'HEAD'):
+                    self.assertEqual(
+                        read(green.HTTPResponse(Sock(head, size), method=method)),
+                        read(BufferedHTTPResponse(Sock(head, size),
+                                                  method=method)),
+                        head)
+
+    def test_too_many_headers(self):
+        """http.client's bounds: _MAXHEADERS lines (the blank one counts;
+        Swift's bufferedhttp raises it), 64 KiB a line."""
+        green = bufferedhttp.http_client
+        most = int(green._MAXHEADERS)
+        for block in (b'X: 1\r\n' * most + b'\r\n',
+                      b'X: ' + b'y' * 65536 + b'\r\n\r\n'):
+            with self.assertRaises(green.HTTPException):
+                green.parse_headers(io.BytesIO(block))
+            for fp in TestParseHeaderBlock.files(block):
+                with self.assertRaises(green.HTTPException):
+                    parse_header_block(fp)
+        block = b'X: 1\r\n' * (most - 1) + b'\r\n'
+        for fp in TestParseHeaderBlock.files(block):
+            self.assertEqual(len(green.parse_headers(io.BytesIO(block))),
+                             len(parse_header_block(fp)[0]))
+        with mock.patch.object(green, '_MAXHEADERS', 3):
+            for fp in TestParseHeaderBlock.files(b'X: 1\r\n' * 3 + b'\r\n'):
+                with self.assertRaises(green.HTTPException):
+                    parse_header_block(fp)
+            for fp in TestParseHeaderBlock.files(b'X: 1\r\n' * 2 + b'\r\n'):
+                self.assertEqual(2, len(parse_header_block(fp)[0]))
 
 
 class TestTLS(BufferedHTTPTestCase):

@@ -912,7 +912,8 @@ class TestCorePlacementChecks(unittest.TestCase):
             self.assertIn(needle, detail)
 
     def placement(self, composites, forward, **conf):
-        target = mock.Mock(storage_policies=(), forward_rules=forward)
+        target = mock.Mock(storage_policies=(), forward_rules=forward,
+                           migrate_rules=conf.get('migrate', ()))
         mw = mock.Mock(targets={'default': target}, conf=mock.Mock(
             container_opt_in=conf.get('container_opt_in', False)))
         return check._placement_warning(check.FilterConf(
@@ -933,6 +934,17 @@ class TestCorePlacementChecks(unittest.TestCase):
             ('copy',), everything, container_opt_in=True)[0])
         self.assertIsNone(self.placement(('slo',), everything))
         self.assertIsNone(self.placement((), some))
+
+    def test_migrating_from_above_composites_fails(self):
+        """A source is read as stored: only the composite middlewares
+        above the forwarder resolve its manifests and links."""
+        migrate = routing.parse_forward('AUTH_a/old*')
+        result, detail = self.placement(('slo', 'symlink'), (),
+                                        migrate=migrate)
+        self.assertEqual(check.FAIL, result)
+        self.assertIn('[filter:forwarder] sits above slo, symlink and '
+                      'migrates from default', detail)
+        self.assertIsNone(self.placement((), (), migrate=migrate))
 
     def test_composites_found_by_factory_module(self):
         def ctx(module):

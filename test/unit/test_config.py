@@ -262,6 +262,55 @@ class TestParseConf(unittest.TestCase):
                 parse_conf(options)
             self.assertIn(needle, str(caught.exception))
 
+    def test_migrate(self):
+        """migrate: a source in service mode, read through its backend
+        endpoint; it forwards nothing unless it has forward rules, which
+        may not overlap; no path has two sources."""
+        source = dict(self.SERVICE, account_map='AUTH_a:AUTH_x',
+                      backend_endpoint='true', backend_key='sk')
+        conf = parse_conf(dict(source, migrate='AUTH_a/old*'))
+        default = conf.targets['default']
+        self.assertEqual(((), (Rule('AUTH_a', 'old', True),), False), (
+            default.forward, default.migrate, default.migrate_on_read))
+        conf = parse_conf(dict(source, migrate='AUTH_a/old*',
+                               forward='AUTH_a/fed', migrate_on_read='yes'))
+        self.assertEqual(((Rule('AUTH_a', 'fed', False),), True), (
+            conf.targets['default'].forward,
+            conf.targets['default'].migrate_on_read))
+        self.assertEqual((), parse_conf(source).targets['default'].migrate)
+        for options, needle in (
+                ({'target_url': 'http://t', 'migrate': 'AUTH_a'},
+                 'target default: migrate needs auth_mode = service'),
+                (dict(self.SERVICE, account_map='AUTH_a:AUTH_x',
+                      migrate='AUTH_a'),
+                 'target default: migrate needs backend_endpoint = true'),
+                (dict(source, migrate='AUTH_a', forward='AUTH_a/c'),
+                 'target default: migrate AUTH_a overlaps forward AUTH_a/c '
+                 'of target default: a path is either forwarded or '
+                 'migrated'),
+                (dict(source, migrate='AUTH_a/x/'),
+                 'migrate: expected *, ACCOUNT')):
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf(options)
+            self.assertIn(needle, str(caught.exception))
+        with tempfile.NamedTemporaryFile('w', suffix='.conf') as f:
+            f.write('[target:east]\ntarget_url = http://east\nmigrate = '
+                    'AUTH_a/old-2*\naccount_map = AUTH_a:AUTH_y\n'
+                    'backend_endpoint = true\nbackend_key = ek\n')
+            f.flush()
+            with self.assertRaises(ConfigError) as caught:
+                parse_conf(dict(source, migrate='AUTH_a/old*',
+                                targets_conf=f.name))
+            self.assertIn('migrate AUTH_a/old* of target default overlaps '
+                          'migrate AUTH_a/old-2* of target east: a path has '
+                          'one source', str(caught.exception))
+            conf = parse_conf(dict(source, migrate='AUTH_a/new*',
+                                   targets_conf=f.name))
+            # a section's target does not inherit the filter's migrate
+            self.assertEqual([(Rule('AUTH_a', 'new', True),),
+                              (Rule('AUTH_a', 'old-2', True),)],
+                             [t.migrate for t in conf.targets.values()])
+
     def test_integrity_defaults(self):
         """ETag mismatches raise; 10 failures in 60s suppress the target
         for 60s."""

@@ -140,12 +140,33 @@ class TestResponseHeaders(unittest.TestCase):
             ('Etag', 'abc'), ('X-Timestamp', '1.0'),
             ('X-Object-Meta-Color', 'blue')], headers)
 
+    def test_same_every_time(self):
+        """What each name becomes is remembered: the same answer again, and
+        the same as with a Connection header that names nothing more."""
+        headers = [('X-Trans-Id', 'tx'), ('Proxy-Foo', 'x'), ('', 'odd'),
+                   ('Keep-Alive', '5'), ('Etag', 'abc')]
+        expected = [('X-Forwarder-Trans-Id', 'tx'), ('', 'odd'),
+                    ('Etag', 'abc')]
+        for _ in range(3):
+            self.assertEqual(expected, hdr.response_headers(headers))
+        self.assertEqual(expected, hdr.response_headers(
+            headers + [('Connection', 'keep-alive')]))
+
     def test_connection_tokens(self):
         """Headers the target's Connection header names are hop-by-hop
         too, in any case."""
-        self.assertEqual([('Etag', 'abc')], hdr.response_headers([
-            ('Connection', 'close, X-Hop'), ('connection', 'x-other '),
-            ('x-hop', '1'), ('X-Other', '2'), ('Etag', 'abc')]))
+        headers = [('Connection', 'close, X-Hop'), ('connection', 'x-other '),
+                   ('x-hop', '1'), ('X-Other', '2'), ('Etag', 'abc'),
+                   ('X-Trans-Id', 'tx')]
+        expected = [('Etag', 'abc'), ('X-Forwarder-Trans-Id', 'tx')]
+        self.assertEqual(expected, hdr.response_headers(headers))
+        # the Connection value given (as the response's getheader joins it)
+        self.assertEqual(expected, hdr.response_headers(
+            headers, 'close, X-Hop, x-other '))
+        self.assertEqual(expected[:1], hdr.response_headers(
+            headers, 'close, X-Hop, x-other, X-Trans-ID'))
+        self.assertEqual(headers[2:4] + expected, hdr.response_headers(
+            headers[2:], ''))
 
 
 MD5 = '0123456789abcdef0123456789abcdef'
@@ -168,7 +189,8 @@ class TestRewriteLocation(unittest.TestCase):
                                  'https://proxy.example.com'))
 
     def test_others_kept(self):
+        # (a Location urllib cannot split is relayed as it came)
         for value in ('http://elsewhere/v1/AUTH_a/c/', '/v1/AUTH_a/c/',
-                      'http://target:8081/x'):
+                      'http://target:8081/x', 'http://[bad'):
             self.assertEqual([('Location', value)], hdr.rewrite_location(
                 [('Location', value)], 'target:8080', 'http://proxy'))

@@ -7,7 +7,7 @@ import unittest
 
 from swift_forwarder import integrity
 from swift_forwarder.exceptions import EtagMismatch, UpstreamBodyError
-from swift_forwarder.integrity import SplicedResponse
+from swift_forwarder.integrity import READ_AHEAD, SplicedResponse
 from swift_forwarder.paths import RequestPath
 
 from test.unit.helpers import WRONG_ETAG, MiddlewareTestCase, \
@@ -425,20 +425,22 @@ class TestGetEtag(MiddlewareTestCase):
     def test_large_body_mismatch_aborts_stream(self):
         """A streamed body that does not match: the stream is aborted
         before its last chunk, the socket dropped, logged and counted."""
-        data = os.urandom(1000)
+        chunk = 64 * READ_AHEAD  # what each read takes, all there at once
+        data = os.urandom(chunk * 2 + 952)
         mw = self.middleware(keep_alive_handler(
             data, headers=[('Etag', WRONG_ETAG)]), client_chunk_size='64')
         resp = self.call(mw, make_env())
         self.assertEqual('200 OK', resp.status)
         received, _err = self.read_aborted(resp, EtagMismatch)
-        self.assertEqual(data[:960], received)
+        self.assertEqual(data[:chunk * 2], received)
         self.assertEqual(1, self.counters(mw)['etag_mismatches'])
         self.assertEqual([('error', 'forwarded to default: GET '
-                           '/v1/AUTH_test/c/o 200 bytes_up=0 bytes_down=960 '
+                           '/v1/AUTH_test/c/o 200 bytes_up=0 bytes_down=%d '
                            'ttfb=T time=T: response body aborted: '
                            'http://127.0.0.1:%d: ETag mismatch: body MD5 %s, '
                            'ETag %s; stream aborted' % (
-                               self.server.port, md5_hex(data), WRONG_ETAG))],
+                               chunk * 2, self.server.port, md5_hex(data),
+                               WRONG_ETAG))],
                          self.access_lines())
         self.assertPool(mw, in_use=0, idle=0, discarded=1)
 

@@ -4,16 +4,19 @@
 
 import hashlib
 import io
+import itertools
 import time
 import unittest
 from unittest import mock
 
 import eventlet
+import eventlet.wsgi
 from greenlet import GreenletExit
 
 from swift_forwarder.exceptions import ClientDisconnect, ClientTimeout, \
     EtagMismatch, UpstreamBodyError, UpstreamTimeout
-from swift_forwarder.iterators import RequestBody, ResponseBody
+from swift_forwarder.iterators import RequestBody, ResponseBody, \
+    arrived_bytes
 
 from test.unit.helpers import GreenTestCase, keep_alive_handler, \
     listen_zero
@@ -103,6 +106,76 @@ class TestRequestBody(GreenTestCase):
             def read(self, size):
                 raise AssertionError('read')
         self.assertEqual([], list(RequestBody(NoRead(), 0, 10, 1)))
+
+    def test_reads_what_has_arrived(self):
+        """With ``arrived``, a read takes what has arrived when that is more
+        than chunk_size (up to READ_AHEAD times it, never past
+        Content-Length), and chunk_size otherwise; ``arrived`` is not asked
+        when what is left fits in one chunk."""
+        sizes, asked = [], []
+
+        class Spy(object):
+            def read(self, size):
+                sizes.append(size)
+                return b'x' * size
+        arrived = itertools.chain([5, 10 ** 6, 300, 15], itertools.repeat(0))
+        body = RequestBody(Spy(), 1000, 10, 1,
+                           arrived=lambda: asked.append(1) or next(arrived))
+        self.assertEqual(1000, len(b''.join(body)))
+        # 5 arrived: 10; 10 ** 6: 160 (READ_AHEAD x 10); 300: 160; 15: 15;
+        # then nothing: 10 at a time; the last 5 without asking
+        self.assertEqual([10, 160, 160, 15] + [10] * 65 + [5], sizes)
+        self.assertEqual(4 + 65, len(asked))
+
+    def test_arrived_needs_eventlet_input(self):
+        """Where the bytes that arrived cannot be known, reads are
+        chunk_size ones: no eventlet input, another wsgi.input in front of
+        it, a chunked upload."""
+        listener = self.closing(listen_zero())
+        client = self.closing(eventlet.connect(listener.getsockname()))
+        server_sock, _addr = listener.accept()
+        self.closing(server_sock)
+        rfile = self.closing(server_sock.makefile('rb'))
+        source = eventlet.wsgi.Input(rfile, 100, server_sock)
+        self.assertIsNone(arrived_bytes({'wsgi.input': source}))
+        self.assertIsNone(arrived_bytes({'wsgi.input': io.BytesIO(b'x'),
+                                         'eventlet.input': source}))
+        chunked = eventlet.wsgi.Input(rfile, None, server_sock,
+                                      chunked_input=True)
+        self.assertIsNone(arrived_bytes({'wsgi.input': chunked,
+                                         'eventlet.input': chunked}))
+        arrived = arrived_bytes({'wsgi.input': source,
+                                 'eventlet.input': source})
+        self.assertEqual(0, arrived())
+        client.sendall(b'y' * 70)
+        for _ in range(100):
+            if arrived() == 70:
+                break
+            eventlet.sleep(0.01)
+        self.assertEqual(70, arrived())
+        body = RequestBody(source, 100, 10, 1, arrived=arrived)
+        self.assertEqual(b'y' * 70, next(iter(body)))
+        with mock.patch('fcntl.ioctl', side_effect=OSError(9, 'EBADF')):
+            self.assertEqual(0, arrived())
+
+    def test_arrived_through_input_proxy(self):
+        """Swift's InputProxy (proxy-logging's byte counter) passes bytes
+        through as they are: what arrived is known through it."""
+        from swift.common.utils import InputProxy
+        listener = self.closing(listen_zero())
+        client = self.closing(eventlet.connect(listener.getsockname()))
+        server_sock, _addr = listener.accept()
+        self.closing(server_sock)
+        source = eventlet.wsgi.Input(self.closing(server_sock.makefile('rb')),
+                                     100, server_sock)
+        client.sendall(b'z' * 30)
+        arrived = arrived_bytes({'wsgi.input': InputProxy(InputProxy(source)),
+                                 'eventlet.input': source})
+        for _ in range(100):
+            if arrived() == 30:
+                break
+            eventlet.sleep(0.01)
+        self.assertEqual(30, arrived())
 
 
 class TestResponseBody(GreenTestCase):
@@ -522,6 +595,40 @@ class TestResponseBodyResume(GreenTestCase):
         self.assertEqual('bytes=8-', self.server.requests[1].header('Range'))
         self.assertStats(self.pool, in_use=0, idle=1, created=2,
                          discarded=1)
+
+    def test_lazy_resume(self):
+        """A lazy resumer is asked for the resume only when the body breaks
+        off, once; if it has none, the break is the body's error, no
+        resume counted."""
+        made = []
+
+        class Lazy(object):
+            lazy = True
+
+            def __init__(self, resume):
+                self.resume = resume
+
+            def __call__(self):
+                made.append(1)
+                return self.resume
+        whole = self.start(keep_alive_handler(DATA))
+        body = ResponseBody(self.pool, whole, 4, resume=Lazy(self.resume),
+                            max_resumes=2)
+        self.assertEqual(DATA, b''.join(body))
+        self.assertEqual([], made)
+        conn = self.start(self.partial_handler(cut=8))
+        body = ResponseBody(self.pool, conn, 4, resume=Lazy(self.resume),
+                            max_resumes=2)
+        self.assertEqual(DATA, b''.join(body))
+        self.assertEqual([1], made)
+        self.assertEqual(([8], 1), (self.offsets, body.resumes))
+        conn = self.start(self.partial_handler(cut=8))
+        body = ResponseBody(self.pool, conn, 4, resume=Lazy(None),
+                            max_resumes=2)
+        with self.assertRaises(UpstreamBodyError) as caught:
+            b''.join(body)
+        self.assertIs(caught.exception, body.error)
+        self.assertEqual(([1, 1], 0), (made, body.resumes))
 
     def test_resume_after_stall(self):
         """A target that stalls past node_timeout is resumed too."""

@@ -22,6 +22,7 @@ from paste.deploy import loadapp
 
 from swift_forwarder import __version__
 from swift_forwarder.exceptions import ConfigError, UpstreamBodyError
+from swift_forwarder.integrity import READ_AHEAD
 from swift_forwarder.iterators import ResponseBody
 from swift_forwarder.middleware import INFO_OPTIONS, ForwarderMiddleware, \
     filter_factory
@@ -153,26 +154,55 @@ class TestForwarding(MiddlewareTestCase):
 
     def test_small_body_read_at_once(self):
         """A body up to client_chunk_size is read before the client sees
-        anything: the connection is back in the pool already."""
+        anything: the connection is back in the pool already.  Its line is
+        logged when the server closes the body, after the client got it."""
         mw = self.middleware(keep_alive_handler(b'x' * 64),
                              client_chunk_size='64')
         resp = self.call(mw, make_env())
         self.assertIsInstance(resp.inner, list)
         self.assertEqual({'in_use': 0, 'idle': 1}, {
             k: mw.targets['default'].pool.stats()[k] for k in ('in_use', 'idle')})
-        self.assertEqual(b'x' * 64, resp.read())
+        self.assertEqual([b'x' * 64], list(resp.body))
+        self.assertEqual([], self.access_lines())
+        resp.body.close()
+        expected = [('info', 'forwarded to default: GET /v1/AUTH_test/c/o 200 '
+                     'bytes_up=0 bytes_down=64 ttfb=T time=T')]
+        self.assertEqual(expected, self.access_lines())
+        resp.body.close()  # once
+        self.assertEqual(expected, self.access_lines())
+
+    def test_start_response_fails(self):
+        """When the response head cannot be started (start_response raises),
+        the connection is freed and the request still gets its log line, a
+        short body (read whole already) as a streamed one."""
+        def refusing(status, headers, exc_info=None):
+            raise ValueError('head refused')
+        for size, outcome in ((64, ''), (5000, ': client closed the response '
+                                         'early; upstream connection closed')):
+            mw = self.middleware(keep_alive_handler(b'x' * size),
+                                 client_chunk_size='64')
+            del self.logger.lines[:]
+            with self.assertRaises(ValueError):
+                mw(make_env(), refusing)
+            self.assertEqual([('info', 'forwarded to default: GET '
+                               '/v1/AUTH_test/c/o 200 bytes_up=0 '
+                               'bytes_down=%d ttfb=T time=T%s' % (
+                                   size if size == 64 else 0, outcome))],
+                             self.access_lines(), size)
+            self.assertEqual(0, mw.targets['default'].pool.in_use)
 
     def test_big_body_streamed(self):
-        """A longer body streams in chunks; the connection is released at
-        the last byte."""
-        data = os.urandom(1000)
+        """A longer body streams in chunks (what has arrived, up to
+        READ_AHEAD client_chunk_size at a time); the connection is released
+        at the last byte."""
+        data = os.urandom(1000 * READ_AHEAD)
         mw = self.middleware(keep_alive_handler(data),
                              client_chunk_size='64')
         resp = self.call(mw, make_env())
         self.assertIsInstance(resp.inner, ResponseBody)
         self.assertEqual(1, mw.targets['default'].pool.in_use)
         chunks = list(resp.body)
-        self.assertTrue(all(len(chunk) <= 64 for chunk in chunks))
+        self.assertTrue(all(len(chunk) <= 64 * READ_AHEAD for chunk in chunks))
         self.assertGreaterEqual(len(chunks), 16)
         self.assertEqual(data, b''.join(chunks))
         self.assertEqual({'in_use': 0, 'idle': 1, 'discarded': 0}, {
@@ -187,21 +217,21 @@ class TestForwarding(MiddlewareTestCase):
 
         def handler(sock):
             sock.read_head()
-            sock.respond(200, b'y' * 1000)
+            sock.respond(200, b'y' * 5000)
             seen.append(sock.read_to_eof())
         mw = self.middleware(handler, client_chunk_size='64')
         resp = self.call(mw, make_env(**{'swift.trans_id': 'txGONE'}))
-        self.assertEqual(64, len(next(resp.body)))
+        self.assertEqual(64 * READ_AHEAD, len(next(resp.body)))
         resp.body.close()
         self.assertEqual({'in_use': 0, 'idle': 0, 'discarded': 1}, {
             k: mw.targets['default'].pool.stats()[k] for k in ('in_use', 'idle', 'discarded')})
         self.server.wait(timeout=1)
         self.assertEqual([b''], seen)
         self.assertEqual([('info', 'forwarded to default: GET '
-                           '/v1/AUTH_test/c/o 200 bytes_up=0 bytes_down=64 '
+                           '/v1/AUTH_test/c/o 200 bytes_up=0 bytes_down=%d '
                            'ttfb=T time=T: client closed the response early; '
-                           'upstream connection closed (txn: txGONE)')],
-                         self.access_lines())
+                           'upstream connection closed (txn: txGONE)'
+                           % (64 * READ_AHEAD))], self.access_lines())
 
     def test_bodiless_released_at_once(self):
         """HEAD, 204 and 304 release the connection before the client

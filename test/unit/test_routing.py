@@ -129,10 +129,6 @@ class TestShouldForward(unittest.TestCase):
         })
 
 
-if __name__ == '__main__':
-    unittest.main()
-
-
 class TestVersionsContainer(unittest.TestCase):
     """object_versioning's reserved-name container goes where its
     container goes."""
@@ -155,3 +151,47 @@ class TestVersionsContainer(unittest.TestCase):
         self.assertEqual('', routed('/v1/AUTH_a/'))
         self.assertEqual('caf\u00e9', routed(wsgi_path(
             '/v1/AUTH_a/\x00versions\x00caf\u00e9/o')))
+
+
+class TestRuleRelations(unittest.TestCase):
+    """How the config tells overlapping rules, and the account listings
+    of migration mode tell which sources name an account."""
+
+    def rule(self, text):
+        (rule,) = routing.parse_forward(text)
+        return rule
+
+    def test_overlap(self):
+        for a, b, overlap in (
+                ('*', 'AUTH_a/c', True),
+                ('AUTH_a', 'AUTH_a/c', True),
+                ('AUTH_a', 'AUTH_b', False),
+                ('AUTH_*', 'AUTH_b/c', True),
+                ('AUTH_a*', 'AUTH_b*', False),
+                ('AUTH_a*', 'AUTH_ab*', True),
+                ('AUTH_a/c', 'AUTH_a/d', False),
+                ('AUTH_a/c*', 'AUTH_a/cd', True),
+                ('AUTH_a/c*', 'AUTH_a/d*', False),
+                ('AUTH_a/c*', 'AUTH_b/c*', False),
+                ('AUTH_a/*', 'AUTH_a/x', True)):
+            self.assertEqual(overlap, routing.rules_overlap(
+                self.rule(a), self.rule(b)), (a, b))
+            self.assertEqual(overlap, routing.rules_overlap(
+                self.rule(b), self.rule(a)), (b, a))
+
+    def test_rule_text_round_trips(self):
+        for text in ('*', 'AUTH_a', 'AUTH_a*', 'AUTH_a/c', 'AUTH_a/c*',
+                     'AUTH_a/*'):
+            self.assertEqual(text, routing.rule_text(self.rule(text)))
+
+    def test_names_account(self):
+        for text, account, named in (
+                ('*', 'AUTH_z', True), ('AUTH_a', 'AUTH_a', True),
+                ('AUTH_a', 'AUTH_ab', False), ('AUTH_a*', 'AUTH_ab', True),
+                ('AUTH_a/c*', 'AUTH_a', True), ('AUTH_a/c', 'AUTH_b', False)):
+            self.assertEqual(named, routing.names_account(
+                self.rule(text), account), (text, account))
+
+
+if __name__ == '__main__':
+    unittest.main()
