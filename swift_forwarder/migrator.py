@@ -97,7 +97,7 @@ import sys
 import time
 import urllib.parse
 
-from swift_forwarder import routing, stored
+from swift_forwarder import migrate, routing, stored
 from swift_forwarder.config import parse_conf
 from swift_forwarder.exceptions import ConfigError, EtagMismatch, \
     ForwarderError
@@ -111,8 +111,9 @@ __all__ = ['Migrator', 'MigratorOptions', 'Counts', 'Tracker', 'Throttle',
 
 #: Local container sysmeta the migrator keeps (never copied from a source).
 SYSMETA_PREFIX = 'x-container-sysmeta-forwarder-'
-#: The source's name, on a container the migrator created.
-MIGRATED_FROM = 'X-Container-Sysmeta-Forwarder-Migrated-From'
+#: The source's name, on a container the migrator (or migration mode,
+#: whose constant this is) created.
+MIGRATED_FROM = migrate.MIGRATED_FROM
 #: The digest of the source's settings last applied.
 SETTINGS_DIGEST = 'X-Container-Sysmeta-Forwarder-Migrated-Settings'
 #: A container's progress in the current pass (JSON).

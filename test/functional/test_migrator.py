@@ -439,9 +439,11 @@ def test_sigkill_then_resume_copies_nothing_twice(env):
     assert code == 0, log[-3000:]
     assert 'resuming after' in log
     second = report['copied']
-    # at most the copies in flight at the kill (a 201 not yet counted)
-    # come back as 202: "skipped", never as a second copy
-    assert first + second + report['skipped'] == count
+    # nothing copied twice; only the copies in flight at the kill (2
+    # workers: a 201 whose count was never sent) may go uncounted, and the
+    # rerun finds them there (unchanged in the listing, or a 202: skipped)
+    assert first + second <= count
+    assert count - (first + second) <= 2
     assert report['skipped'] <= 2
     # the resumed run listed from its saved marker, not from the start
     assert report['unchanged'] + second + report['skipped'] < count
