@@ -60,6 +60,7 @@ bench: deps
 	$(PY) -m bench.run $(BENCH_ARGS)
 	$(PY) -m bench.core $(filter --quick,$(BENCH_ARGS))
 	$(PY) -m bench.migrate $(filter --quick,$(BENCH_ARGS))
+	$(PY) -m bench.migrator $(filter --quick,$(BENCH_ARGS))
 
 # Where the forwarder's CPU goes (see bench/profile.py), e.g.
 # make profile PROFILE_ARGS="get-big --option client_chunk_size=131072"
