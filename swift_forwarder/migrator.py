@@ -109,8 +109,6 @@ from swift_forwarder.paths import RequestPath, quote_name
 __all__ = ['Migrator', 'MigratorOptions', 'Counts', 'Tracker', 'Throttle',
            'decide', 'in_shard', 'internal_client_conf', 'main']
 
-#: Local container sysmeta the migrator keeps (never copied from a source).
-SYSMETA_PREFIX = 'x-container-sysmeta-forwarder-'
 #: The source's name, on a container the migrator (or migration mode,
 #: whose constant this is) created.
 MIGRATED_FROM = migrate.MIGRATED_FROM
@@ -231,14 +229,6 @@ def decide(source, local):
 def settings_digest(settings):
     return hashlib.md5(json.dumps(sorted(settings)).encode(
         'utf-8', 'surrogateescape')).hexdigest()
-
-
-def container_settings(headers):
-    """The settings a local container copies (stored.py's), without the
-    migrator's own sysmeta."""
-    return [(name, value) for name, value in
-            stored.container_put_headers(headers)
-            if not name.startswith(SYSMETA_PREFIX)]
 
 
 class Counts(object):
@@ -773,7 +763,7 @@ class Migrator(object):
         if resp.status // 100 != 2:
             raise MigratorError('source %s: HEAD %s/%s: %d' % (
                 source.name, account, name, resp.status))
-        settings = container_settings(resp.headers.items())
+        settings = stored.container_put_headers(resp.headers.items())
         digest = settings_digest(settings)
         path = _path(account, name)
         local = self.local.request('HEAD', path)
@@ -803,7 +793,7 @@ class Migrator(object):
                 not self.options.dry_run:
             # the source's settings changed since they were applied
             wanted = dict(settings)
-            removed = [(n, '') for n, _v in container_settings(
+            removed = [(n, '') for n, _v in stored.container_put_headers(
                 headers.items()) if n not in wanted]
             self.local.request('POST', path, settings + removed + [
                 (SETTINGS_DIGEST, digest)])
@@ -815,7 +805,7 @@ class Migrator(object):
             self.differences.append({'container': key,
                                      'difference': 'missing locally'})
             return
-        mine = container_settings(local.headers.items())
+        mine = stored.container_put_headers(local.headers.items())
         if dict(mine) != dict(settings):
             self.differences.append({
                 'container': key, 'difference': 'settings',

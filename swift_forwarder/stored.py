@@ -29,6 +29,9 @@ CONTAINER_HEADERS = frozenset((
     'x-container-read', 'x-container-write', 'x-versions-location',
     'x-history-location'))
 CONTAINER_PREFIXES = ('x-container-meta-', 'x-container-sysmeta-')
+#: ...but never the forwarder's own sysmeta (a source that was itself
+#: migrated into: its marker, the migrator's progress and digest)
+FORWARDER_SYSMETA = 'x-container-sysmeta-forwarder-'
 
 #: slo's sysmeta of a manifest's total size, which the stored Content-Type
 #: carries as ``swift_bytes`` (proxy-server takes it off in answers)
@@ -87,4 +90,5 @@ def container_put_headers(headers):
     """
     lowered = _lowered(headers)
     return [(name, value) for name, value in sorted(lowered.items())
-            if name in CONTAINER_HEADERS or name.startswith(CONTAINER_PREFIXES)]
+            if (name in CONTAINER_HEADERS or name.startswith(
+                CONTAINER_PREFIXES)) and not name.startswith(FORWARDER_SYSMETA)]

@@ -141,15 +141,6 @@ class TestCounts(unittest.TestCase):
 
 class TestContainerSettings(unittest.TestCase):
 
-    def test_own_sysmeta_never_copied(self):
-        headers = {'X-Container-Meta-A': '1', 'X-Container-Read': '.r:*',
-                   'X-Container-Sysmeta-Versions-Enabled': 'True',
-                   migrator.STATE: '{}', migrator.MIGRATED_FROM: 'src',
-                   'X-Container-Object-Count': '3'}
-        self.assertEqual(dict(migrator.container_settings(headers.items())), {
-            'x-container-meta-a': '1', 'x-container-read': '.r:*',
-            'x-container-sysmeta-versions-enabled': 'True'})
-
     def test_digest_ignores_order(self):
         self.assertEqual(migrator.settings_digest([('a', '1'), ('b', '2')]),
                          migrator.settings_digest([('b', '2'), ('a', '1')]))

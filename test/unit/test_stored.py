@@ -147,6 +147,21 @@ class TestContainerPutHeaders(unittest.TestCase):
                              ('x-container-sync-to', 'x')]))
 
 
+class TestForwarderSysmeta(unittest.TestCase):
+
+    def test_forwarders_own_sysmeta_never_copied(self):
+        """A source that was itself migrated into: its marker and the
+        migrator's progress stay there."""
+        headers = {'X-Container-Meta-A': '1', 'X-Container-Read': '.r:*',
+                   'X-Container-Sysmeta-Versions-Enabled': 'True',
+                   'X-Container-Sysmeta-Forwarder-Migrator-State': '{}',
+                   'X-Container-Sysmeta-Forwarder-Migrated-From': 'src',
+                   'X-Container-Object-Count': '3'}
+        self.assertEqual(dict(stored.container_put_headers(headers.items())), {
+            'x-container-meta-a': '1', 'x-container-read': '.r:*',
+            'x-container-sysmeta-versions-enabled': 'True'})
+
+
 class TestIsPlainObject(unittest.TestCase):
 
     def test_plain(self):
