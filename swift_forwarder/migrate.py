@@ -17,7 +17,7 @@ request.  For a request in a migrating path:
   whole GET of a plain object is also written locally as it streams
   (:class:`Restore`).
 * object PUT: local; a container that only the source has is first made
-  locally with the source's settings (:meth:`Source.ensure_container`).
+  locally with the source's settings (:meth:`LocalCopy.ensure_container`).
 * object POST: local; on a local 404 the object is first copied from the
   source with its timestamp, then the POST applies.
 * object DELETE: local and on the source; success only when neither side
@@ -29,7 +29,7 @@ request.  For a request in a migrating path:
   own lookups (``get_container_info``, with ``swift.source``) get the local
   answer, which memcache keeps for proxy-server; a container only the
   source has is made here first, so that its versioning and quotas apply
-  from the first request (:meth:`Source.ensure_container`).
+  from the first request (:meth:`LocalCopy.ensure_container`).
 * container POST: local (a container only the source has is made locally
   first); DELETE: on the source first (409 when it is not empty), then
   locally.
@@ -63,7 +63,7 @@ except ImportError:  # unit tests and tools without Swift installed
     make_pre_authed_env = POLICIES = Request = Timestamp = None
     clear_info_cache = get_container_info = None
 
-__all__ = ['Source', 'AccountListing', 'Restore', 'MIGRATED_FROM',
+__all__ = ['Source', 'LocalCopy', 'AccountListing', 'Restore', 'MIGRATED_FROM',
            'describe']
 
 #: Sysmeta of a local container made from a source's (its name).
@@ -209,6 +209,103 @@ def _timestamp(headers):
     return Timestamp(value) if value else None
 
 
+class LocalCopy(object):
+    """What migration mode writes into the local cluster as stored, for a
+    :class:`Source`: a container made from the source's, an object copied
+    before a POST applies to it."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def ensure_container(self, env, path, extra=False):
+        """Make the local container from the source's, if only the source
+        has it: its metadata, ACLs and versioning settings, marked with
+        :data:`MIGRATED_FROM`.  Returns True if it was made.
+
+        :param extra: the request holds a connection to the source already
+            (a restore, while the client reads).
+        """
+        if self.source.local_container(env).get('status') != 404:
+            return False
+        return self.make_container(env, path, extra)
+
+    def make_container(self, env, path, extra=False):
+        """Make the local container from the source's (its HEAD), if the
+        source has it.  Returns True if it was made."""
+        source = self.source
+        src = source.service.container_request(
+            env, 'HEAD', path.container, _reserved(path), MAX_SMALL_BODY, extra)
+        if src.status == 404:
+            return False
+        if not _ok(src.status):
+            raise UpstreamError(source.name, 'HEAD of the source container '
+                                'got %d %s' % (src.status, src.reason), 503)
+        headers = stored.container_put_headers(src.headers) + [
+            (MIGRATED_FROM, source.name)]
+        policy = src.headers.get('X-Storage-Policy')
+        if policy and POLICIES.get_by_name(policy) is not None:
+            headers.append(('X-Storage-Policy', policy))
+        account, container = path.segments[1], path.segments[2]
+        put_env = _pre_authed(env, 'PUT', '/v1/%s/%s' % (account, container),
+                              headers, source='FWD_MIGRATE')
+        put_env['swift_owner'] = True  # (else proxy-server drops the ACLs)
+        answer = LocalAnswer(source.app, put_env)
+        answer.read()
+        clear_info_cache(env, account, container)
+        if not _ok(answer.status):
+            raise ForwarderError('making the local container %s from the '
+                                 'source got %s' % (path.container,
+                                                    answer.status_line), 503)
+        source.metrics.increment('migrate.containers_made')
+        source.logger.info('migrate: container %s/%s made from %s',
+                           path.account, path.container, source.name)
+        return True
+
+    def copy_object(self, env, path):
+        """Copy one object from the source as stored (its timestamp, ETag,
+        metadata and sysmeta), verified.  Returns False if the source has
+        no such object."""
+        source = self.source
+        self.ensure_container(env, path)
+        get_env = _pre_authed(env, 'GET', path.path_info,
+                              source='FWD_MIGRATE')
+        head = []
+
+        def capture(status, headers, exc_info=None):
+            head[:] = [_status(status), headers]
+        body = source.target.forward(get_env, capture,
+                                     RequestPath.from_environ(get_env))
+        try:
+            status, headers = head
+            if status == 404:
+                return False
+            if status != 200:
+                raise UpstreamError(source.name, 'GET on the source got %d' %
+                                    status, 503)
+            put_headers, overridden = stored.object_put_headers(headers)
+            length = dict((k.lower(), v) for k, v in headers).get(
+                'content-length')
+            put_env = _pre_authed(env, 'PUT', path.path_info,
+                                  put_headers + _length_headers(length),
+                                  source='FWD_MIGRATE')
+            put_env['wsgi.input'] = _IterInput(body)
+            if overridden:
+                put_env['swift.content_type_overridden'] = True
+            answer = LocalAnswer(source.app, put_env)
+            answer.read()
+        finally:
+            if hasattr(body, 'close'):
+                body.close()
+        if answer.status not in (201, 202):
+            raise ForwarderError('copying %s from the source got %s' % (
+                path.quoted, answer.status_line), 503)
+        source.metrics.increment('migrate.copied' if answer.status == 201
+                                 else 'migrate.copy_skipped')
+        source.logger.info('migrate: %s copied from %s: %s', path.quoted,
+                           source.name, answer.status_line)
+        return True
+
+
 class Source(object):
     """One source's migrating paths: see the module docstring.
 
@@ -225,6 +322,7 @@ class Source(object):
         self.metrics = target.metrics
         self.rules = target.migrate_rules
         self.on_read = target.migrate_on_read
+        self.copies = LocalCopy(self)
 
     @property
     def name(self):
@@ -280,48 +378,6 @@ class Source(object):
             env.setdefault(LOCAL_ACLS, {})[path.container] = (
                 info.get('read_acl'), info.get('write_acl'))
 
-    def ensure_container(self, env, path, extra=False):
-        """Make the local container from the source's, if only the source
-        has it: its metadata, ACLs and versioning settings, marked with
-        :data:`MIGRATED_FROM`.  Returns True if it was made.
-
-        :param extra: the request holds a connection to the source already
-            (a restore, while the client reads).
-        """
-        if self.local_container(env).get('status') != 404:
-            return False
-        return self._make_container(env, path, extra)
-
-    def _make_container(self, env, path, extra=False):
-        src = self.service.container_request(env, 'HEAD', path.container,
-                                             _reserved(path), MAX_SMALL_BODY,
-                                             extra)
-        if src.status == 404:
-            return False
-        if not _ok(src.status):
-            raise UpstreamError(self.name, 'HEAD of the source container '
-                                'got %d %s' % (src.status, src.reason), 503)
-        headers = stored.container_put_headers(src.headers) + [
-            (MIGRATED_FROM, self.name)]
-        policy = src.headers.get('X-Storage-Policy')
-        if policy and POLICIES.get_by_name(policy) is not None:
-            headers.append(('X-Storage-Policy', policy))
-        account, container = path.segments[1], path.segments[2]
-        put_env = _pre_authed(env, 'PUT', '/v1/%s/%s' % (account, container),
-                              headers, source='FWD_MIGRATE')
-        put_env['swift_owner'] = True  # (else proxy-server drops the ACLs)
-        answer = LocalAnswer(self.app, put_env)
-        answer.read()
-        clear_info_cache(env, account, container)
-        if not _ok(answer.status):
-            raise ForwarderError('making the local container %s from the '
-                                 'source got %s' % (path.container,
-                                                    answer.status_line), 503)
-        self.metrics.increment('migrate.containers_made')
-        self.logger.info('migrate: container %s/%s made from %s',
-                         path.account, path.container, self.name)
-        return True
-
     # -- objects
 
     def read(self, env, start_response, path):
@@ -369,7 +425,7 @@ class Source(object):
         return stamp is not None and stamp > Timestamp(tombstone)
 
     def put(self, env, start_response, path):
-        self.ensure_container(env, path)
+        self.copies.ensure_container(env, path)
         return self.app(env, start_response)
 
     def post(self, env, start_response, path):
@@ -384,52 +440,9 @@ class Source(object):
             return local.relay(start_response)
         tombstone = local.header('X-Backend-Timestamp')
         if tombstone and not self._newer_on_source(env, path, tombstone) or \
-                not self.copy_object(env, path):
+                not self.copies.copy_object(env, path):
             return local.relay(start_response)
         return self.app(env, start_response)
-
-    def copy_object(self, env, path):
-        """Copy one object from the source as stored (its timestamp, ETag,
-        metadata and sysmeta), verified.  Returns False if the source has
-        no such object."""
-        self.ensure_container(env, path)
-        get_env = _pre_authed(env, 'GET', path.path_info,
-                              source='FWD_MIGRATE')
-        head = []
-
-        def capture(status, headers, exc_info=None):
-            head[:] = [_status(status), headers]
-        body = self.target.forward(get_env, capture,
-                                   RequestPath.from_environ(get_env))
-        try:
-            status, headers = head
-            if status == 404:
-                return False
-            if status != 200:
-                raise UpstreamError(self.name, 'GET on the source got %d' %
-                                    status, 503)
-            put_headers, overridden = stored.object_put_headers(headers)
-            length = dict((k.lower(), v) for k, v in headers).get(
-                'content-length')
-            put_env = _pre_authed(env, 'PUT', path.path_info,
-                                  put_headers + _length_headers(length),
-                                  source='FWD_MIGRATE')
-            put_env['wsgi.input'] = _IterInput(body)
-            if overridden:
-                put_env['swift.content_type_overridden'] = True
-            answer = LocalAnswer(self.app, put_env)
-            answer.read()
-        finally:
-            if hasattr(body, 'close'):
-                body.close()
-        if answer.status not in (201, 202):
-            raise ForwarderError('copying %s from the source got %s' % (
-                path.quoted, answer.status_line), 503)
-        self.metrics.increment('migrate.copied' if answer.status == 201 else
-                               'migrate.copy_skipped')
-        self.logger.info('migrate: %s copied from %s: %s', path.quoted,
-                         self.name, answer.status_line)
-        return True
 
     def delete(self, env, start_response, path):
         local = LocalAnswer(self.app, env)
@@ -524,7 +537,7 @@ class Source(object):
             # quotas'...) get what proxy-server itself sees, which memcache
             # keeps: a container only the source has is made here first,
             # so that its versioning and quotas apply from the first write
-            if local.status == 404 and self._make_container(env, path):
+            if local.status == 404 and self.copies.make_container(env, path):
                 local.close()
                 return self.app(env, start_response)
             return local.relay(start_response)
@@ -538,7 +551,7 @@ class Source(object):
         if local.status != 404:
             return local.relay(start_response)
         local.read()
-        if not self.ensure_container(env, path):
+        if not self.copies.ensure_container(env, path):
             return local.relay(start_response)
         return self.app(env, start_response)
 
@@ -734,7 +747,7 @@ class Restore(object):
     def _put(self):
         try:
             # (never waiting for a pool slot: the client's GET holds one)
-            self.source.ensure_container(self.env, self.path, extra=True)
+            self.source.copies.ensure_container(self.env, self.path, extra=True)
             answer = LocalAnswer(self.source.app, self.put_env)
             answer.read()
             return answer.status_line
