@@ -53,7 +53,8 @@ def main(args, run, markdown, prefix):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally clauses
     workdir = tempfile.mkdtemp(prefix=prefix)
     meta = report.machine(argparse.Namespace(
-        **dict(dict(huge_bytes=0, duration=0, max_requests=0), **vars(args))))
+        **dict(dict(huge_bytes=0, duration=0, max_requests=0, reps=1, size_mib=0),
+               **vars(args))))
     try:
         result = run(args, workdir)
     except BaseException:

@@ -29,18 +29,15 @@ bench.migrator [--quick]``.
 import argparse
 import configparser
 import io
-import json
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 
-from bench import report
+from bench import cells
 from swift_forwarder.testing import saio
 
 KEY = 'bench-backend-key'
@@ -50,11 +47,6 @@ PROFILES = {'full': {'small_count': 2000, 'big_count': 4},
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
 BIN = os.path.dirname(sys.executable)
 WORKERS = 8
-
-
-def say(fmt, *args):
-    sys.stderr.write((fmt % args) + '\n')
-    sys.stderr.flush()
 
 
 def parse_args(argv=None):
@@ -92,10 +84,10 @@ def _call(cluster, method, path, headers=None, body=None, timeout=900):
 
 
 def setup(source, args):
-    """cells: {name: (container, count, bytes each)} on the source."""
-    cells = {'4 KiB': ('small', args.small_count, 4096),
-             '64 MiB': ('big', args.big_count, 64 * MIB)}
-    for container, count, size in cells.values():
+    """workloads: {name: (container, count, bytes each)} on the source."""
+    workloads = {'4 KiB': ('small', args.small_count, 4096),
+                 '64 MiB': ('big', args.big_count, 64 * MIB)}
+    for container, count, size in workloads.values():
         _call(source, 'PUT', '/' + container)
         if size <= 4096:
             buf = io.BytesIO()
@@ -110,7 +102,7 @@ def setup(source, args):
             for i in range(count):
                 _call(source, 'PUT', '/%s/o%06d' % (container, i),
                       body=os.urandom(size))
-    return cells
+    return workloads
 
 
 def _timed(argv, **kwargs):
@@ -134,16 +126,16 @@ def migrator_conf(local, workdir, container):
     return path
 
 
-def measure(source, local, workdir, cells):
+def measure(source, local, workdir, workloads):
     results = {}
-    for cell, (container, count, size) in cells.items():
+    for cell, (container, count, size) in workloads.items():
         total = count * size
         wall, cpu = _timed([os.path.join(BIN, 'swift-forwarder-migrate'),
                             migrator_conf(local, workdir, container),
                             '--no-progress', '--workers', str(WORKERS)],
                            stderr=subprocess.DEVNULL)
         results[(cell, 'migrator')] = (wall, cpu)
-        say('%s migrator: %.1f s, %.1f MiB/s', cell, wall, total / MIB / wall)
+        cells.say('%s migrator: %.1f s, %.1f MiB/s', cell, wall, total / MIB / wall)
         down = os.path.join(workdir, 'download-' + container)
         os.makedirs(down)
         cli = [os.path.join(BIN, 'swift'), '-q', '-U', 'test:tester',
@@ -157,11 +149,11 @@ def measure(source, local, workdir, cells):
                                cwd=down)
         shutil.rmtree(down)
         results[(cell, 'swift-cli')] = (wall_d + wall_u, cpu_d + cpu_u)
-        say('%s swift CLI: %.1f s (download %.1f, upload %.1f), %.1f MiB/s',
-            cell, wall_d + wall_u, wall_d, wall_u,
-            total / MIB / (wall_d + wall_u))
+        cells.say('%s swift CLI: %.1f s (download %.1f, upload %.1f), %.1f MiB/s',
+                  cell, wall_d + wall_u, wall_d, wall_u,
+                  total / MIB / (wall_d + wall_u))
     table = []
-    for cell, (container, count, size) in cells.items():
+    for cell, (container, count, size) in workloads.items():
         for path in ('migrator', 'swift-cli'):
             wall, cpu = results[(cell, path)]
             gib = count * size / float(1 << 30)
@@ -224,41 +216,17 @@ def run(args, workdir):
         source.start()
         source.start_backend({'key': KEY})
         local.start()
-        cells = setup(source, args)
-        return measure(source, local, workdir, cells)
+        workloads = setup(source, args)
+        return measure(source, local, workdir, workloads)
     finally:
         local.stop()
         source.stop()
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    reason = saio.missing_requirement()
-    if reason:
-        say('bench: %s', reason)
-        return 2
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    workdir = tempfile.mkdtemp(prefix='swift-forwarder-bench-migrator-')
-    meta = report.machine(argparse.Namespace(
-        huge_bytes=0, duration=0, max_requests=0, reps=1, size_mib=64,
-        **vars(args)))
-    try:
-        table = run(args, workdir)
-    except BaseException:
-        say('bench: failed; cluster logs are in %s', workdir)
-        raise
-    shutil.rmtree(workdir, ignore_errors=True)
-    meta['load_after'] = os.getloadavg()
-    os.makedirs(args.out, exist_ok=True)
-    for ext, text in (('md', markdown(table, meta)),
-                      ('json', json.dumps({'table': table, 'meta': meta},
-                                          indent=1, sort_keys=True,
-                                          default=str))):
-        path = os.path.join(args.out, '%s.%s' % (args.name, ext))
-        with open(path, 'w') as f:
-            f.write(text + '\n')
-        say('wrote %s', path)
-    return 0
+    return cells.main(parse_args(argv), run,
+                      lambda table, meta, _args: markdown(table, meta),
+                      'swift-forwarder-bench-migrator-')
 
 
 if __name__ == '__main__':
