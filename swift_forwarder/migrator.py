@@ -976,6 +976,10 @@ class Migrator(object):
             return 'mismatch'
         if error is not None:
             raise Retryable('reading the source: %s' % error)
+        if resp.status_int == 202 and self._stored_already(path, headers):
+            # an earlier attempt's PUT stored it (then its answer was a
+            # 5xx and it was retried): copied, once
+            return 'copied', reader.bytes
         if resp.status_int == 202:
             return 'skipped', 0
         if resp.status_int == 201:
@@ -983,6 +987,15 @@ class Migrator(object):
         if resp.status_int == 422:
             return 'mismatch'
         raise ObjectFailed('local PUT: %s' % resp.status)
+
+    def _stored_already(self, path, headers):
+        """Is the local object the source's, with its timestamp and ETag
+        (a 202 that an earlier attempt of this copy caused)?"""
+        head = self.local.request('HEAD', path)
+        mine = {k.lower(): v for k, v in head.headers.items()}
+        return head.status_int == 200 and \
+            mine.get('x-timestamp') == headers.get('x-timestamp') and \
+            mine.get('etag') == headers.get('etag')
 
     # -- verify
 

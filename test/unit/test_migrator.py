@@ -392,7 +392,10 @@ class FakeLocal(object):
                 return FakeResp(204)
         key = (account, container, obj)
         if method == 'HEAD':
-            return FakeResp(404)
+            if key not in self.objects:
+                return FakeResp(404)
+            data, stamp = self.objects[key]
+            return FakeResp(200, {'X-Timestamp': stamp, 'Etag': _etag(data)})
         if method == 'PUT':
             try:
                 data = body.read()
@@ -510,6 +513,27 @@ class TestPass(unittest.TestCase):
         self.assertEqual((status, mig.totals.skipped, source.gets),
                          (0, 1, []))
         self.assertEqual(local.objects[('AUTH_a', 'c', 'o')][0], b'client')
+
+    def test_retried_put_that_had_stored_counts_copied(self):
+        """A local PUT that stored the object but answered 503 is retried;
+        the retry's 202 (the same timestamp: the first attempt's object) is
+        the one copy, not a newer local object."""
+        source = FakeSource({('AUTH_a', 'c'): {'o': _object(b'data', 5)}})
+        local = FakeLocal()
+        put = local.request
+        answered = []
+
+        def request(method, path, headers=(), body=None, ok=(2, 404)):
+            resp = put(method, path, headers, body, ok)
+            if method == 'PUT' and path.endswith('/o') and not answered:
+                answered.append(resp.status)
+                raise migrator.Retryable('503 after storing it',
+                                         'the local cluster')
+            return resp
+        local.request = request
+        status, mig, _logger = self._run(source, local)
+        self.assertEqual((status, answered, mig.totals.copied,
+                          mig.totals.skipped), (0, [201], 1, 0))
 
     def test_source_down_stops_with_state_saved(self):
         objects = {'o%02d' % i: _object(b'x%d' % i, i) for i in range(20)}
