@@ -124,7 +124,6 @@ _OVERRIDE_KEY = 'HTTP_X_FORWARDER_MIGRATOR_CONTENT_TYPE_OVERRIDDEN'
 #: ``--shard ring``
 RING = 'ring'
 
-LISTING_LIMIT = 10000
 #: Objects at least this big are HEADed locally before they are read: a
 #: local tombstone or newer copy saves the transfer.
 HEAD_FIRST_BYTES = 1 << 20
@@ -435,19 +434,10 @@ class Local(object):
 
     def listing(self, account, container, marker=''):
         """Every entry after ``marker``, paged."""
-        while True:
-            resp = self.request('GET', _path(account, container) + '?' +
-                                urllib.parse.urlencode({
-                                    'format': 'json', 'marker': marker,
-                                    'limit': LISTING_LIMIT}))
-            if resp.status_int == 404:
-                return
-            entries = json.loads(resp.body)
-            for entry in entries:
-                yield entry
-            if len(entries) < LISTING_LIMIT:
-                return
-            marker = entries[-1]['name']
+        def page(query):
+            resp = self.request('GET', _path(account, container) + '?' + query)
+            return None if resp.status_int == 404 else json.loads(resp.body)
+        return _paged(page, marker)
 
 
 class Retryable(Exception):
@@ -504,37 +494,22 @@ class Source(object):
             method, target_path), once)
 
     def containers(self, account):
-        marker = ''
-        while True:
-            resp = self.side('GET', '%s?%s' % (_path(account), _query(
-                marker)))
-            if resp.status == 404:
-                return
-            if resp.status != 200:
-                raise MigratorError('source %s: account %s listing: %d' % (
-                    self.name, account, resp.status))
-            entries = json.loads(resp.body)
-            for entry in entries:
-                yield entry['name']
-            if len(entries) < LISTING_LIMIT:
-                return
-            marker = entries[-1]['name']
+        return (entry['name'] for entry in _paged(
+            lambda query: self._page(account, None, query)))
 
     def listing(self, account, container, marker=''):
-        while True:
-            resp = self.side('GET', '%s?%s' % (_path(account, container),
-                                               _query(marker)))
-            if resp.status == 404:
-                return
-            if resp.status != 200:
-                raise MigratorError('source %s: %s/%s listing: %d' % (
-                    self.name, account, container, resp.status))
-            entries = json.loads(resp.body)
-            for entry in entries:
-                yield entry
-            if len(entries) < LISTING_LIMIT:
-                return
-            marker = entries[-1]['name']
+        return _paged(lambda query: self._page(account, container, query),
+                      marker)
+
+    def _page(self, account, container, query):
+        resp = self.side('GET', '%s?%s' % (_path(account, container), query))
+        if resp.status == 404:
+            return None
+        if resp.status != 200:
+            raise MigratorError('source %s: %s listing: %d' % (
+                self.name, '/'.join(filter(None, (account, container))),
+                resp.status))
+        return json.loads(resp.body)
 
     def open(self, account, container, obj, method='GET', retry=True):
         """The object as stored: (status, headers dict lower-cased, a
@@ -566,9 +541,20 @@ class Source(object):
             method, target_path), once)
 
 
-def _query(marker):
-    return urllib.parse.urlencode({'format': 'json', 'marker': marker,
-                                   'limit': LISTING_LIMIT})
+def _paged(page, marker=''):
+    """Every entry of a listing after ``marker``: ``page(query)`` gives one
+    page's entries (None for a 404).  No ``limit`` is asked for, so each
+    page is as long as the cluster's own ``container_listing_limit`` or
+    ``account_listing_limit`` allows (asking for more is a 412), and only
+    an empty page ends the listing (as in InternalClient)."""
+    while True:
+        entries = page(urllib.parse.urlencode({'format': 'json',
+                                               'marker': marker}))
+        if not entries:
+            return
+        for entry in entries:
+            yield entry
+        marker = entries[-1]['name']
 
 
 class BodyReader(object):

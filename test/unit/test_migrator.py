@@ -9,6 +9,7 @@ import json
 import os
 import tempfile
 import unittest
+import urllib.parse
 
 from swift_forwarder import migrator
 from swift_forwarder.exceptions import EtagMismatch
@@ -100,6 +101,40 @@ class TestTracker(unittest.TestCase):
         self.assertEqual((tracker.marker, tracker.held), ('x', 2))
         tracker.finish('y')  # the deferred copy, later, went well
         self.assertEqual((tracker.marker, tracker.held), ('z', 0))
+
+
+class TestPaged(unittest.TestCase):
+
+    def cluster(self, names, limit):
+        """A listing as a cluster with ``container_listing_limit = limit``
+        serves it: a 412 for a larger ``limit``, pages of at most ``limit``
+        after ``marker``."""
+        queries = []
+
+        def page(query):
+            queries.append(query)
+            params = dict(urllib.parse.parse_qsl(query))
+            if int(params.get('limit', limit)) > limit:
+                raise AssertionError('412: Maximum limit is %d' % limit)
+            return [{'name': n} for n in names
+                    if n > params.get('marker', '')][:limit]
+        return page, queries
+
+    def test_pages_at_the_clusters_own_limit_to_the_end(self):
+        names = sorted('o%02d' % i for i in range(7))
+        page, queries = self.cluster(names, 3)
+        self.assertEqual([e['name'] for e in migrator._paged(page)], names)
+        # 3 + 3 + 1, then the empty page that ends it
+        self.assertEqual(len(queries), 4)
+        self.assertNotIn('limit', queries[0])
+
+    def test_from_a_marker(self):
+        page, _queries = self.cluster(['a', 'b', 'c', 'd'], 2)
+        self.assertEqual([e['name'] for e in migrator._paged(page, 'b')],
+                         ['c', 'd'])
+
+    def test_a_404_is_nothing(self):
+        self.assertEqual(list(migrator._paged(lambda query: None)), [])
 
 
 class TestThrottle(unittest.TestCase):
