@@ -34,8 +34,11 @@ lint: deps
 unit: deps
 	$(PY) -m pytest -q test/unit test/helpers
 
+# Two workers, a file each at a time (each file's clusters are its own): the files wait on
+# their clusters as much as they compute.  The slowest 10 tests are listed at the end.
+FUNCTIONAL_ARGS ?= -n 2 --dist loadfile
 functional: deps
-	$(PY) -m pytest -q test/functional
+	$(PY) -m pytest -q $(FUNCTIONAL_ARGS) --durations=10 test/functional
 
 # Swift's own functional suite (from the sdist of the installed swift, cached in
 # .cache/compat/), direct against a dev cluster and through the forwarder in gateway

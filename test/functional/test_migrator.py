@@ -420,14 +420,14 @@ def test_any_account_rule_needs_accounts(env, dataset):
 def test_sigkill_then_resume_copies_nothing_twice(env):
     """SIGKILL midway, then a rerun: every object copied exactly once
     (copies counted with statsd as they happen)."""
-    count = 3000
+    count = 1200
     _create(env, 'AUTH_test', 'k-many')
     _extract(env, 'AUTH_test', 'k-many', count)
     conf = env.conf('AUTH_test/k-*', workers='2')
     env.statsd.reset()
     proc = env.start(conf)
     deadline = time.monotonic() + 300
-    while env.statsd.get('copied') < 800:
+    while env.statsd.get('copied') < 400:
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
@@ -515,14 +515,14 @@ def test_client_overwrite_and_delete_win(env):
 # -- a source that fails -----------------------------------------------------------
 
 def test_source_failing_midway_then_rerun(env):
-    count = 1500
+    count = 600
     _create(env, 'AUTH_test', 'f-c')
     _extract(env, 'AUTH_test', 'f-c', count)
     conf = env.conf('AUTH_test/f-*', workers='2', retries='2')
     env.statsd.reset()
     proc = env.start(conf)
     deadline = time.monotonic() + 300
-    while env.statsd.get('copied') < 200:
+    while env.statsd.get('copied') < 150:
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     env.source.stop_backend()
