@@ -593,7 +593,10 @@ class BodyReader(object):
 # -- the migrator ------------------------------------------------------------------
 
 class Migrator(object):
-    """One or more passes over every source's ``migrate`` rules.
+    """One or more passes over every source's ``migrate`` rules: per
+    account, its containers first (:class:`LocalContainers`), then their
+    objects, copied by ``workers`` concurrent jobs of an
+    :class:`ObjectCopier`; what a pass did is in its :class:`Ledger`.
 
     :param options: :class:`MigratorOptions`.
     :param sources: {name: (:class:`Source`, TargetConf)} of the sources.
@@ -609,17 +612,22 @@ class Migrator(object):
         self.sources = sources
         for source, _tconf in sources.values():
             source.retry = self.retry
-        self.throttle = Throttle(options.max_bytes_per_second)
-        self.totals = Counts()
-        self.containers = collections.OrderedDict()
-        self.differences = []
-        self.listed = self.listed_bytes = 0
-        self.bar = None
-        self._last_log = time.monotonic()
-        #: the MigratorError a worker met: the run stops
-        self.abort = None
+        self.ledger = Ledger(options, logger)
+        self.copier = ObjectCopier(local, self.ledger, self.retry, logger,
+                                   Throttle(options.max_bytes_per_second))
+        self.local_containers = LocalContainers(options, local, self.ledger,
+                                                logger)
         self.error = None
         local.retry = self.retry
+
+    @property
+    def totals(self):
+        """The :class:`Counts` of the pass (its containers' added up)."""
+        return self.ledger.totals
+
+    def report(self, status):
+        """The pass's report (the ``--report`` JSON, as a dict)."""
+        return self.ledger.report(status, self.error)
 
     # -- retries
 
@@ -645,16 +653,16 @@ class Migrator(object):
         from eventlet import GreenPool
         start = time.monotonic()
         self.pool = GreenPool(max(1, self.options.workers))
-        self.abort = None
+        self.copier.abort = None
         status = EXIT_OK
-        self._start_progress()
+        self.ledger.start()
         try:
             for name, (source, tconf) in self.sources.items():
                 for account in self.accounts(tconf):
                     self.migrate_account(source, tconf, account)
         except MigratorError as err:
             self.pool.waitall()
-            err = self.abort or err
+            err = self.copier.abort or err
             self.logger.error('stopped: %s', err)
             self.error = str(err)
             status = err.exit_status
@@ -662,11 +670,12 @@ class Migrator(object):
             self.error = None
         finally:
             self.pool.waitall()
-            self._stop_progress()
+            self.ledger.stop()
         self.totals.seconds = time.monotonic() - start
-        if status == EXIT_OK and (self.totals.failed or self.differences):
+        if status == EXIT_OK and (self.totals.failed or
+                                  self.ledger.differences):
             status = EXIT_FAILED
-        self.write_report(status)
+        self.ledger.write_report(status, self.error)
         return status
 
     def run_forever(self):
@@ -676,8 +685,7 @@ class Migrator(object):
             status = self.run_once()
             self.logger.info('pass done (status %d): %s', status, json.dumps(
                 self.totals.as_dict(failures=False)))
-            self.totals, self.containers = Counts(), collections.OrderedDict()
-            self.differences = []
+            self.ledger.reset()
             sleep(max(0.0, self.options.interval -
                       (time.monotonic() - begin)))
 
@@ -713,8 +721,8 @@ class Migrator(object):
                                   a, c))]
         heads = collections.OrderedDict()
         for name in names:  # containers first
-            heads[name] = self.migrate_container_settings(
-                source, tconf, account, name)
+            heads[name] = self.local_containers.migrate_settings(
+                source, account, name)
         deferred = []
         for name in names:
             if heads[name] is not None:
@@ -723,24 +731,112 @@ class Migrator(object):
         self._wait()
         for job in deferred:  # manifests and symlinks, after the rest
             self._check_abort()
-            self.pool.spawn_n(self._copy_guarded, job, False)
+            self.pool.spawn_n(self.copier.copy_guarded, job, False)
         self._wait()
         for name in names:
-            job = self.containers.get((account, name))
+            job = self.ledger.containers.get((account, name))
             if job is not None:
                 self.finish_container(job)
 
     def _check_abort(self):
-        if self.abort is not None:
-            raise self.abort
+        if self.copier.abort is not None:
+            raise self.copier.abort
 
     def _wait(self):
         self.pool.waitall()
         self._check_abort()
 
-    # -- containers
+    # -- objects
 
-    def migrate_container_settings(self, source, tconf, account, name):
+    def migrate_objects(self, source, account, name, local_headers,
+                        deferred):
+        state = {} if self.options.verify or self.options.dry_run else \
+            LocalContainers.load_state(local_headers)
+        marker = state.get('marker') or ''
+        job = ContainerJob(account, name, Tracker(marker), source)
+        self.ledger.containers[(account, name)] = job
+        if marker:
+            self.logger.info('%s/%s: resuming after %r', account, name,
+                             marker)
+        local_entries = self.local.listing(account, name, marker)
+        local = next(local_entries, None)
+        for entry in source.listing(account, name, marker):
+            while local is not None and local['name'] < entry['name']:
+                local = next(local_entries, None)
+            mine = local if local is not None and \
+                local['name'] == entry['name'] else None
+            self.ledger.listed += 1
+            self.ledger.listed_bytes += entry['bytes']
+            self._check_abort()
+            job.tracker.add(entry['name'])
+            self._take(job, entry, mine, deferred)
+            self.local_containers.save_state(job)
+
+    def _take(self, job, entry, mine, deferred):
+        """Copy (or compare, or count) one source listing entry, given the
+        local one (or None)."""
+        action = decide(entry, mine)
+        if action == 'copy':
+            if self.options.verify:
+                self.pool.spawn_n(self.copier.guard,
+                                  self.copier.verify_missing, job, entry,
+                                  mine)
+            elif self.options.dry_run:
+                print(json.dumps({'copy': '%s/%s/%s' % (
+                    job.account, job.container, entry['name']),
+                    'bytes': entry['bytes']}))
+                self.ledger.done(job, entry['name'], 'to_copy')
+            else:
+                self.pool.spawn_n(self.copier.copy_guarded,
+                                  (job, entry, deferred), True)
+        elif action == 'conflict':
+            self.ledger.failed(job, entry['name'], 'the same timestamp as '
+                               'the local object, but another ETag or size')
+            if self.options.verify:
+                self.ledger.differences.append({
+                    'object': '%s/%s/%s' % (job.account, job.container,
+                                            entry['name']),
+                    'difference': 'conflict', 'source': entry,
+                    'local': mine})
+        elif self.options.verify and action == 'unchanged':
+            self.pool.spawn_n(self.copier.guard, self.copier.verify_metadata,
+                              job, entry)
+        else:
+            self.ledger.done(job, entry['name'],
+                             'skipped' if action == 'newer' else 'unchanged')
+
+    def finish_container(self, job):
+        """The pass over a container is over: a clean one starts the next
+        pass from the beginning; one with failures resumes at them."""
+        job.counts.seconds = job.last_done - job.started
+        key = '%s/%s' % (job.account, job.container)
+        self.ledger.containers[(job.account, job.container)] = job
+        self.ledger.totals.add(job.counts)
+        if not (self.options.verify or self.options.dry_run):
+            if job.tracker.held == 0:
+                job.tracker.marker = ''
+            job.saved_marker = None
+            self.local_containers.save_state(job, force=True)
+        self.logger.info('%s: %s', key, json.dumps(job.counts.as_dict(
+            failures=False)))
+
+
+class LocalContainers(object):
+    """The local side of each container: created from the source's (its
+    metadata, ACLs, versioning settings, storage policy) and kept in step
+    with them, and the container's progress in the current pass, kept in
+    its sysmeta (``STATE``) so that a killed run resumes.
+
+    :param ledger: the pass's :class:`Ledger` (``--verify``'s differences).
+    """
+
+    def __init__(self, options, local, ledger, logger):
+        self.options = options
+        self.local = local
+        self.ledger = ledger
+        self.logger = logger
+
+    def migrate_settings(self, source, account, name):
         """Create or update the local container; returns the local HEAD's
         headers (None when the source container is gone)."""
         resp = source.side('HEAD', _path(account, name))
@@ -788,103 +884,90 @@ class Migrator(object):
 
     def _verify_settings(self, key, settings, local):
         if local.status_int == 404:
-            self.differences.append({'container': key,
-                                     'difference': 'missing locally'})
+            self.ledger.differences.append({'container': key,
+                                            'difference': 'missing locally'})
             return
         mine = stored.container_put_headers(local.headers.items())
         if dict(mine) != dict(settings):
-            self.differences.append({
+            self.ledger.differences.append({
                 'container': key, 'difference': 'settings',
                 'source': dict(settings), 'local': dict(mine)})
 
-    def _load_state(self, headers):
+    @staticmethod
+    def load_state(headers):
+        """The progress saved in a local container's headers ({} if none)."""
         raw = {k.lower(): v for k, v in headers.items()}.get(STATE.lower())
         try:
             return json.loads(raw) if raw else {}
         except ValueError:
             return {}
 
-    # -- objects
+    def save_state(self, job, force=False):
+        """Save the container's progress, at most every
+        ``state_save_interval`` seconds and when it moved (``force``: now)."""
+        if self.options.verify or self.options.dry_run:
+            return
+        now = time.monotonic()
+        if not force and now - job.saved < self.options.state_save_interval:
+            return
+        job.saved = now
+        state = {'marker': job.tracker.marker, 'source': job.source.name,
+                 'updated': time.time()}
+        state.update(job.counts.as_dict(failures=False))
+        if job.tracker.marker == job.saved_marker and not force:
+            return
+        job.saved_marker = job.tracker.marker
+        self.local.request('POST', _path(job.account, job.container),
+                           [(STATE, json.dumps(state))])
 
-    def migrate_objects(self, source, account, name, local_headers,
-                        deferred):
-        state = {} if self.options.verify or self.options.dry_run else \
-            self._load_state(local_headers)
-        marker = state.get('marker') or ''
-        job = ContainerJob(account, name, Tracker(marker), source)
-        self.containers[(account, name)] = job
-        if marker:
-            self.logger.info('%s/%s: resuming after %r', account, name,
-                             marker)
-        local_entries = self.local.listing(account, name, marker)
-        local = next(local_entries, None)
-        for entry in source.listing(account, name, marker):
-            while local is not None and local['name'] < entry['name']:
-                local = next(local_entries, None)
-            mine = local if local is not None and \
-                local['name'] == entry['name'] else None
-            self.listed += 1
-            self.listed_bytes += entry['bytes']
-            self._check_abort()
-            action = decide(entry, mine)
-            job.tracker.add(entry['name'])
-            if action == 'copy':
-                if self.options.verify:
-                    self.pool.spawn_n(self._guard, self._verify_missing, job,
-                                      entry, mine)
-                elif self.options.dry_run:
-                    print(json.dumps({'copy': '%s/%s/%s' % (
-                        account, name, entry['name']),
-                        'bytes': entry['bytes']}))
-                    self._done(job, entry['name'], 'to_copy')
-                else:
-                    self.pool.spawn_n(self._copy_guarded,
-                                      (job, entry, deferred), True)
-            elif action == 'conflict':
-                self._failed(job, entry['name'], 'the same timestamp as '
-                             'the local object, but another ETag or size')
-                if self.options.verify:
-                    self.differences.append({
-                        'object': '%s/%s/%s' % (account, name, entry['name']),
-                        'difference': 'conflict', 'source': entry,
-                        'local': mine})
-            elif self.options.verify and action == 'unchanged':
-                self.pool.spawn_n(self._guard, self._verify_metadata, job,
-                                  entry)
-            else:
-                self._done(job, entry['name'],
-                           'skipped' if action == 'newer' else 'unchanged')
-            self._maybe_save(job)
 
-    def _guard(self, func, job, *args):
+class ObjectCopier(object):
+    """What the workers run, one object at a time: its copy from the source
+    into the local cluster, every byte verified (or, with ``--verify``, its
+    comparison); each outcome goes into the :class:`Ledger`.
+
+    :param retry: the migrator's ``retry(side, what, func)``.
+    :param throttle: a :class:`Throttle` shared by every worker.
+    """
+
+    def __init__(self, local, ledger, retry, logger, throttle):
+        self.local = local
+        self.ledger = ledger
+        self.retry = retry
+        self.logger = logger
+        self.throttle = throttle
+        #: the MigratorError a worker met: the run stops
+        self.abort = None
+
+    def guard(self, func, job, *args):
         try:
             func(job, *args)
         except MigratorError as err:
             if self.abort is None:
                 self.abort = err
 
-    def _copy_guarded(self, job_args, may_defer):
+    def copy_guarded(self, job_args, may_defer):
         job, entry, deferred = job_args
         try:
             outcome = self.copy(job, entry, may_defer)
         except MigratorError as err:
-            self._failed(job, entry['name'], str(err), count=False)
+            self.ledger.failed(job, entry['name'], str(err), count=False)
             if self.abort is None:
                 self.abort = err
             return
         except ObjectFailed as err:
-            self._failed(job, entry['name'], str(err))
+            self.ledger.failed(job, entry['name'], str(err))
             return
         except Exception as err:  # one object must not stop the others
             self.logger.exception('%s/%s/%s', job.account, job.container,
                                   entry['name'])
-            self._failed(job, entry['name'], '%s: %s' % (
+            self.ledger.failed(job, entry['name'], '%s: %s' % (
                 type(err).__name__, err))
             return
         if outcome == 'deferred':
             deferred.append((job, entry, deferred))
             return
-        self._done(job, entry['name'], outcome[0], outcome[1])
+        self.ledger.done(job, entry['name'], outcome[0], outcome[1])
 
     def copy(self, job, entry, may_defer):
         """Copy one object; returns ('copied'|'skipped', bytes) or
@@ -985,22 +1068,22 @@ class Migrator(object):
 
     # -- verify
 
-    def _verify_missing(self, job, entry, mine):
+    def verify_missing(self, job, entry, mine):
         path = _path(job.account, job.container, entry['name'])
         try:
             if self._newer_locally(job, path, entry):
-                self._done(job, entry['name'], 'skipped')
+                self.ledger.done(job, entry['name'], 'skipped')
                 return
         except MigratorError:
             pass
-        self.differences.append({
+        self.ledger.differences.append({
             'object': '%s/%s/%s' % (job.account, job.container,
                                     entry['name']),
             'difference': 'missing locally' if mine is None else
             'older locally', 'source': entry, 'local': mine})
-        self._done(job, entry['name'], 'unchanged')
+        self.ledger.done(job, entry['name'], 'unchanged')
 
-    def _verify_metadata(self, job, entry):
+    def verify_metadata(self, job, entry):
         obj = entry['name']
         status, src, _b = job.source.open(job.account, job.container, obj,
                                           'HEAD')
@@ -1010,14 +1093,36 @@ class Migrator(object):
         theirs = dict(stored.object_put_headers(src)[0])
         ours = dict(stored.object_put_headers(mine)[0])
         if status == 200 and local.status_int == 200 and theirs != ours:
-            self.differences.append({
+            self.ledger.differences.append({
                 'object': '%s/%s/%s' % (job.account, job.container, obj),
                 'difference': 'metadata', 'source': theirs, 'local': ours})
-        self._done(job, obj, 'unchanged')
+        self.ledger.done(job, obj, 'unchanged')
 
-    # -- bookkeeping
 
-    def _done(self, job, name, outcome, nbytes=0):
+class Ledger(object):
+    """What a pass did, as it goes: each container's :class:`Counts` and
+    the totals, the differences ``--verify`` found, the statsd counters, a
+    progress bar on a terminal (log lines without one), and the report."""
+
+    def __init__(self, options, logger):
+        self.options = options
+        self.logger = logger
+        self.reset()
+        #: source listing entries seen (the progress bar's total)
+        self.listed = self.listed_bytes = 0
+        self.bar = None
+        self._last_log = time.monotonic()
+
+    def reset(self):
+        """Forget the last pass (``--forever``: before the next)."""
+        self.totals = Counts()
+        #: {(account, container): ContainerJob}
+        self.containers = collections.OrderedDict()
+        self.differences = []
+
+    # -- outcomes
+
+    def done(self, job, name, outcome, nbytes=0):
         job.last_done = time.monotonic()
         setattr(job.counts, outcome, getattr(job.counts, outcome) + 1)
         job.counts.bytes += nbytes
@@ -1028,9 +1133,9 @@ class Migrator(object):
                 self.logger.update_stats('bytes', nbytes)
                 self.logger.debug('copied %s/%s/%s (%d bytes)', job.account,
                                   job.container, name, nbytes)
-        self._progress(1, nbytes)
+        self.progress(1, nbytes)
 
-    def _failed(self, job, name, reason, count=True):
+    def failed(self, job, name, reason, count=True):
         job.last_done = time.monotonic()
         job.tracker.finish(name, False)
         if count:
@@ -1039,42 +1144,11 @@ class Migrator(object):
             self.logger.increment('failed')
             self.logger.error('%s/%s/%s: %s', job.account, job.container,
                               name, reason)
-            self._progress(1, 0)
-
-    def _maybe_save(self, job, force=False):
-        if self.options.verify or self.options.dry_run:
-            return
-        now = time.monotonic()
-        if not force and now - job.saved < self.options.state_save_interval:
-            return
-        job.saved = now
-        state = {'marker': job.tracker.marker, 'source': job.source.name,
-                 'updated': time.time()}
-        state.update(job.counts.as_dict(failures=False))
-        if job.tracker.marker == job.saved_marker and not force:
-            return
-        job.saved_marker = job.tracker.marker
-        self.local.request('POST', _path(job.account, job.container),
-                           [(STATE, json.dumps(state))])
-
-    def finish_container(self, job):
-        """The pass over a container is over: a clean one starts the next
-        pass from the beginning; one with failures resumes at them."""
-        job.counts.seconds = job.last_done - job.started
-        key = '%s/%s' % (job.account, job.container)
-        self.containers[(job.account, job.container)] = job
-        self.totals.add(job.counts)
-        if not (self.options.verify or self.options.dry_run):
-            if job.tracker.held == 0:
-                job.tracker.marker = ''
-            job.saved_marker = None
-            self._maybe_save(job, force=True)
-        self.logger.info('%s: %s', key, json.dumps(job.counts.as_dict(
-            failures=False)))
+            self.progress(1, 0)
 
     # -- progress and report
 
-    def _start_progress(self):
+    def start(self):
         if self.options.progress and sys.stderr.isatty():
             try:
                 import tqdm
@@ -1085,7 +1159,7 @@ class Migrator(object):
         self._done_objects = self._done_bytes = 0
         self._started = time.monotonic()
 
-    def _progress(self, objects, nbytes):
+    def progress(self, objects, nbytes):
         self._done_objects += objects
         self._done_bytes += nbytes
         if self.bar is not None:
@@ -1105,16 +1179,16 @@ class Migrator(object):
                 self._done_objects / elapsed,
                 self._done_bytes / 2 ** 20 / elapsed)
 
-    def _stop_progress(self):
+    def stop(self):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
 
-    def report(self, status):
+    def report(self, status, error):
         result = self.totals.as_dict(failures=False)
         result.update({
             'status': status, 'seconds': round(self.totals.seconds, 3),
-            'error': self.error, 'verify': self.options.verify,
+            'error': error, 'verify': self.options.verify,
             'dry_run': self.options.dry_run,
             'containers': {'%s/%s' % key: job.counts.as_dict()
                            for key, job in self.containers.items()}})
@@ -1122,8 +1196,8 @@ class Migrator(object):
             result['differences'] = self.differences
         return result
 
-    def write_report(self, status):
-        report = self.report(status)
+    def write_report(self, status, error):
+        report = self.report(status, error)
         if self.options.report:
             tmp = self.options.report + '.tmp'
             with open(tmp, 'w') as f:

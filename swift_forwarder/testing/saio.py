@@ -380,8 +380,11 @@ def _xattr_capacity(directory):
 BACKEND_TIMEOUTS = {'conn_timeout': '5', 'node_timeout': '30'}
 
 
-class SwiftCluster(object):
-    """One Swift dev cluster on 127.0.0.1.
+class ClusterFiles(object):
+    """Where one dev cluster's files go and what they say: its swift.conf and rings, each
+    server's config, its devices (in /dev/shm when there is one), its logs.  The configs
+    are written from the attributes below when the cluster starts (the proxy's again at
+    each :meth:`SwiftCluster.restart_proxy`).
 
     :param name: cluster name; files go under ``<workdir>/<name>``.
     :param workdir: directory for configs, rings, logs (and devices without /dev/shm).
@@ -399,8 +402,8 @@ class SwiftCluster(object):
         (default :data:`PROXY_PIPELINE`); elements the installed Swift lacks are left out.
 
     ``filters``, ``proxy_conf``, ``default_conf`` and ``tempauth_conf`` are kept as
-    attributes of the same names; change them, then :meth:`restart_proxy` to apply (or use
-    :meth:`set_filter_conf`).
+    attributes of the same names; change them, then :meth:`SwiftCluster.restart_proxy` to
+    apply (or use :meth:`SwiftCluster.set_filter_conf`).
     ``ports`` maps 'proxy', 'account', 'container', 'object', 'memcached' to their ports.
     """
 
@@ -432,6 +435,138 @@ class SwiftCluster(object):
         self.devices = None  # set by start()
         self.xattr_capacity = None
         self._shm_dir = None
+
+    def log_path(self, server):
+        """``<workdir>/<name>/log/<server>.log``; ``server`` as in 'proxy' or 'proxy-server'."""
+        return os.path.join(self.log_dir, '%s.log' % server.replace('-server', ''))
+
+    def _make_devices(self):
+        if os.path.isdir('/dev/shm'):
+            self._shm_dir = tempfile.mkdtemp(prefix='saio-%s-' % self.name, dir='/dev/shm')
+            self.devices = self._shm_dir
+        else:
+            self.devices = os.path.join(self.dir, 'devices')
+        os.makedirs(os.path.join(self.devices, 'd1'), exist_ok=True)
+        self.xattr_capacity = _xattr_capacity(self.devices)
+        if self.xattr_capacity < XATTR_WANTED:
+            LOG.warning('%s: devices in %s hold only %d bytes of xattrs per file; objects '
+                        'with near-maximum metadata will get 507', self.name, self.devices,
+                        self.xattr_capacity)
+
+    def _write_configs(self):
+        sections = collections.OrderedDict([('swift-hash', {
+            'swift_hash_path_prefix': 'saio-%s' % self.name,
+            'swift_hash_path_suffix': 'saio-%s' % self.name})])
+        for index, name in enumerate(self.storage_policies):
+            sections['storage-policy:%d' % index] = collections.OrderedDict(
+                [('name', name)] + ([('default', 'yes')] if index == 0 else []))
+            if index:  # object-0 is object.ring.gz
+                _build_ring(os.path.join(self.etc_dir, 'object-%d.ring.gz' % index),
+                            self.ports['object'])
+        _write(os.path.join(self.etc_dir, 'swift.conf'), _render_conf(sections))
+        for server in BACKENDS:
+            _build_ring(os.path.join(self.etc_dir, '%s.ring.gz' % server), self.ports[server])
+            self._write_backend_conf(server)
+        self._write_proxy_conf()
+
+    def _server_defaults(self, server):
+        return collections.OrderedDict([
+            ('bind_ip', '127.0.0.1'), ('bind_port', self.ports[server]),
+            ('user', getpass.getuser()), ('swift_dir', self.etc_dir),
+            ('devices', self.devices), ('mount_check', 'false'),
+            ('disable_fallocate', 'true'), ('log_name', '%s-%s' % (self.name, server)),
+        ])
+
+    def _write_backend_conf(self, server):
+        defaults = self._server_defaults(server)
+        defaults['workers'] = 0  # serve in the process we started: fewer processes, faster
+        app = {'use': 'egg:swift#%s' % server}
+        _write(self._conf_path(server), _render_conf(collections.OrderedDict([
+            ('DEFAULT', defaults),
+            ('pipeline:main', {'pipeline': 'healthcheck %s-server' % server}),
+            ('filter:healthcheck', {'use': 'egg:swift#healthcheck'}),
+            ('app:%s-server' % server, app),
+        ])))
+
+    def _write_proxy_conf(self):
+        defaults = self._server_defaults('proxy')
+        defaults['workers'] = 1
+        defaults.update(self.default_conf)
+        app = collections.OrderedDict([
+            ('use', 'egg:swift#proxy'), ('allow_account_management', 'true'),
+            ('account_autocreate', 'true')])
+        # the proxy's own backend timeouts (defaults 0.5 s and 10 s) sized for a
+        # loaded 2-core test machine: a test's load on its one object server must
+        # not turn into a 503 of the cluster itself
+        app.update(BACKEND_TIMEOUTS)
+        app.update(self.proxy_conf)
+        sections = collections.OrderedDict([
+            ('DEFAULT', defaults),
+            ('pipeline:main', {'pipeline': ' '.join(self._pipeline())}),
+            ('app:proxy-server', app)])
+        sections.update(self._swift_filter_sections())
+        for name, options in self.filters.items():
+            section = collections.OrderedDict(
+                [('use', options.get('use', 'egg:swift_forwarder#%s' % name))])
+            section.update(options)
+            sections['filter:%s' % name] = section
+        _write(self._conf_path('proxy'), _render_conf(sections))
+
+    def _pipeline(self):
+        available = _swift_filter_entry_points()
+        pipeline = [name for name in self.middlewares
+                    if name == 'proxy-server' or _entry_point(name) in available]
+        if self.filters and self.pipeline_before not in pipeline:
+            raise ClusterError('pipeline_before %r is not in the pipeline %s'
+                               % (self.pipeline_before, ' '.join(pipeline)))
+        at = pipeline.index(self.pipeline_before) if self.filters else 0
+        return pipeline[:at] + list(self.filters) + pipeline[at:]
+
+    def _swift_filter_sections(self):
+        sections = collections.OrderedDict()
+        for name in self.middlewares[:-1]:
+            sections['filter:%s' % name] = {'use': 'egg:swift#%s' % _entry_point(name)}
+        options = {
+            'cache': {'memcache_servers': '127.0.0.1:%d' % self.ports['memcached']},
+            'tempauth': dict(TEMPAUTH_USERS, **self.tempauth_conf),
+            'versioned_writes': {'allow_versioned_writes': 'true',
+                                 'allow_object_versioning': 'true'},
+        }
+        for name, extra in options.items():
+            if 'filter:' + name in sections:
+                sections['filter:' + name].update(extra)
+        return sections
+
+    def _write_backend_proxy_conf(self, pipeline):
+        defaults = self._server_defaults('backend')
+        defaults['workers'] = 1
+        sections = collections.OrderedDict([
+            ('DEFAULT', defaults),
+            ('pipeline:main', {'pipeline': ' '.join(pipeline)}),
+            ('app:proxy-server', collections.OrderedDict(
+                [('use', 'egg:swift#proxy'), ('account_autocreate', 'true')]
+                + sorted(BACKEND_TIMEOUTS.items())))])
+        swift_filters = self._swift_filter_sections()
+        for name in pipeline[:-1]:
+            if name != 'forwarder_backend':
+                sections['filter:%s' % name] = swift_filters['filter:%s' % name]
+        sections['filter:forwarder_backend'] = dict(
+            {'use': 'egg:swift_forwarder#backend'}, **self.backend_conf)
+        _write(self._conf_path('backend'), _render_conf(sections))
+
+    def _conf_path(self, server):
+        return os.path.join(self.etc_dir, '%s-server.conf' % server)
+
+
+class SwiftCluster(ClusterFiles):
+    """One Swift dev cluster on 127.0.0.1: its files (:class:`ClusterFiles`, whose
+    arguments it takes) and its processes (memcached, the account, container and object
+    servers, the proxy, and a backend endpoint when asked for): started, probed until ready,
+    and stopped.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self._procs = collections.OrderedDict()  # server -> _Process
 
     def __repr__(self):
@@ -470,10 +605,6 @@ class SwiftCluster(object):
         """Pids of the proxy's workers (``workers = 1``: one)."""
         pid = self.proxy_pid
         return sorted(_children(pid)) if pid else []
-
-    def log_path(self, server):
-        """``<workdir>/<name>/log/<server>.log``; ``server`` as in 'proxy' or 'proxy-server'."""
-        return os.path.join(self.log_dir, '%s.log' % server.replace('-server', ''))
 
     # -- start / stop
 
@@ -619,123 +750,6 @@ class SwiftCluster(object):
         if taken:
             raise ClusterError('%s: port(s) already in use on 127.0.0.1: %s'
                                % (self.name, ', '.join(taken)))
-
-    def _make_devices(self):
-        if os.path.isdir('/dev/shm'):
-            self._shm_dir = tempfile.mkdtemp(prefix='saio-%s-' % self.name, dir='/dev/shm')
-            self.devices = self._shm_dir
-        else:
-            self.devices = os.path.join(self.dir, 'devices')
-        os.makedirs(os.path.join(self.devices, 'd1'), exist_ok=True)
-        self.xattr_capacity = _xattr_capacity(self.devices)
-        if self.xattr_capacity < XATTR_WANTED:
-            LOG.warning('%s: devices in %s hold only %d bytes of xattrs per file; objects '
-                        'with near-maximum metadata will get 507', self.name, self.devices,
-                        self.xattr_capacity)
-
-    def _write_configs(self):
-        sections = collections.OrderedDict([('swift-hash', {
-            'swift_hash_path_prefix': 'saio-%s' % self.name,
-            'swift_hash_path_suffix': 'saio-%s' % self.name})])
-        for index, name in enumerate(self.storage_policies):
-            sections['storage-policy:%d' % index] = collections.OrderedDict(
-                [('name', name)] + ([('default', 'yes')] if index == 0 else []))
-            if index:  # object-0 is object.ring.gz
-                _build_ring(os.path.join(self.etc_dir, 'object-%d.ring.gz' % index),
-                            self.ports['object'])
-        _write(os.path.join(self.etc_dir, 'swift.conf'), _render_conf(sections))
-        for server in BACKENDS:
-            _build_ring(os.path.join(self.etc_dir, '%s.ring.gz' % server), self.ports[server])
-            self._write_backend_conf(server)
-        self._write_proxy_conf()
-
-    def _server_defaults(self, server):
-        return collections.OrderedDict([
-            ('bind_ip', '127.0.0.1'), ('bind_port', self.ports[server]),
-            ('user', getpass.getuser()), ('swift_dir', self.etc_dir),
-            ('devices', self.devices), ('mount_check', 'false'),
-            ('disable_fallocate', 'true'), ('log_name', '%s-%s' % (self.name, server)),
-        ])
-
-    def _write_backend_conf(self, server):
-        defaults = self._server_defaults(server)
-        defaults['workers'] = 0  # serve in the process we started: fewer processes, faster
-        app = {'use': 'egg:swift#%s' % server}
-        _write(self._conf_path(server), _render_conf(collections.OrderedDict([
-            ('DEFAULT', defaults),
-            ('pipeline:main', {'pipeline': 'healthcheck %s-server' % server}),
-            ('filter:healthcheck', {'use': 'egg:swift#healthcheck'}),
-            ('app:%s-server' % server, app),
-        ])))
-
-    def _write_proxy_conf(self):
-        defaults = self._server_defaults('proxy')
-        defaults['workers'] = 1
-        defaults.update(self.default_conf)
-        app = collections.OrderedDict([
-            ('use', 'egg:swift#proxy'), ('allow_account_management', 'true'),
-            ('account_autocreate', 'true')])
-        # the proxy's own backend timeouts (defaults 0.5 s and 10 s) sized for a
-        # loaded 2-core test machine: a test's load on its one object server must
-        # not turn into a 503 of the cluster itself
-        app.update(BACKEND_TIMEOUTS)
-        app.update(self.proxy_conf)
-        sections = collections.OrderedDict([
-            ('DEFAULT', defaults),
-            ('pipeline:main', {'pipeline': ' '.join(self._pipeline())}),
-            ('app:proxy-server', app)])
-        sections.update(self._swift_filter_sections())
-        for name, options in self.filters.items():
-            section = collections.OrderedDict(
-                [('use', options.get('use', 'egg:swift_forwarder#%s' % name))])
-            section.update(options)
-            sections['filter:%s' % name] = section
-        _write(self._conf_path('proxy'), _render_conf(sections))
-
-    def _pipeline(self):
-        available = _swift_filter_entry_points()
-        pipeline = [name for name in self.middlewares
-                    if name == 'proxy-server' or _entry_point(name) in available]
-        if self.filters and self.pipeline_before not in pipeline:
-            raise ClusterError('pipeline_before %r is not in the pipeline %s'
-                               % (self.pipeline_before, ' '.join(pipeline)))
-        at = pipeline.index(self.pipeline_before) if self.filters else 0
-        return pipeline[:at] + list(self.filters) + pipeline[at:]
-
-    def _swift_filter_sections(self):
-        sections = collections.OrderedDict()
-        for name in self.middlewares[:-1]:
-            sections['filter:%s' % name] = {'use': 'egg:swift#%s' % _entry_point(name)}
-        options = {
-            'cache': {'memcache_servers': '127.0.0.1:%d' % self.ports['memcached']},
-            'tempauth': dict(TEMPAUTH_USERS, **self.tempauth_conf),
-            'versioned_writes': {'allow_versioned_writes': 'true',
-                                 'allow_object_versioning': 'true'},
-        }
-        for name, extra in options.items():
-            if 'filter:' + name in sections:
-                sections['filter:' + name].update(extra)
-        return sections
-
-    def _write_backend_proxy_conf(self, pipeline):
-        defaults = self._server_defaults('backend')
-        defaults['workers'] = 1
-        sections = collections.OrderedDict([
-            ('DEFAULT', defaults),
-            ('pipeline:main', {'pipeline': ' '.join(pipeline)}),
-            ('app:proxy-server', collections.OrderedDict(
-                [('use', 'egg:swift#proxy'), ('account_autocreate', 'true')]
-                + sorted(BACKEND_TIMEOUTS.items())))])
-        swift_filters = self._swift_filter_sections()
-        for name in pipeline[:-1]:
-            if name != 'forwarder_backend':
-                sections['filter:%s' % name] = swift_filters['filter:%s' % name]
-        sections['filter:forwarder_backend'] = dict(
-            {'use': 'egg:swift_forwarder#backend'}, **self.backend_conf)
-        _write(self._conf_path('backend'), _render_conf(sections))
-
-    def _conf_path(self, server):
-        return os.path.join(self.etc_dir, '%s-server.conf' % server)
 
     def _spawn_memcached(self):
         argv = [_memcached_binary(), '-l', '127.0.0.1', '-p', str(self.ports['memcached']),
