@@ -97,6 +97,8 @@ import sys
 import time
 import urllib.parse
 
+import tqdm
+
 from swift_forwarder import migrate, routing, stored
 from swift_forwarder.config import parse_conf
 from swift_forwarder.exceptions import ConfigError, EtagMismatch, \
@@ -1150,10 +1152,6 @@ class Ledger(object):
 
     def start(self):
         if self.options.progress and sys.stderr.isatty():
-            try:
-                import tqdm
-            except ImportError:
-                return
             self.bar = tqdm.tqdm(total=0, unit='obj', dynamic_ncols=True,
                                  file=sys.stderr)
         self._done_objects = self._done_bytes = 0

@@ -5,11 +5,15 @@ throttle, the generated internal client conf.  Runs on real clusters are
 in test/functional/test_migrator.py."""
 
 import collections
+import hashlib
+import io
 import json
 import os
+import sys
 import tempfile
 import unittest
 import urllib.parse
+from unittest import mock
 
 from swift_forwarder import migrator
 from swift_forwarder.exceptions import EtagMismatch
@@ -309,14 +313,9 @@ class TestParser(unittest.TestCase):
                                          True))
 
 
-if __name__ == '__main__':
-    unittest.main()
-
-
 # -- a whole pass, over fakes of both sides ---------------------------------------
 
 def _etag(data):
-    import hashlib
     return hashlib.md5(data).hexdigest()
 
 
@@ -406,7 +405,6 @@ class FakeLocal(object):
         self.retry = None
 
     def _split(self, path):
-        import urllib.parse
         parts = [urllib.parse.unquote(p) for p in path.split('/')[2:]]
         return parts + [None] * (3 - len(parts))
 
@@ -590,10 +588,6 @@ class TestPass(unittest.TestCase):
                             for line in logger.lines))
 
     def test_progress_bar_on_a_terminal(self):
-        import io
-        import sys
-        from unittest import mock
-
         class Terminal(io.StringIO):
             def isatty(self):
                 return True
@@ -616,7 +610,6 @@ class TestPass(unittest.TestCase):
                             for line in logger.lines), logger.lines)
 
     def test_run_forever_passes_every_interval(self):
-        from unittest import mock
         source = FakeSource({('AUTH_a', 'c'): {'o': _object(b'x', 1)}})
         local = FakeLocal()
         status, mig, logger = self._run(source, local)
@@ -660,3 +653,7 @@ class TestRingShard(unittest.TestCase):
         local.client = type('IC', (), {'container_ring': ring})()
         self.assertTrue(local.first_primary_is_here('AUTH_a', 'here'))
         self.assertFalse(local.first_primary_is_here('AUTH_a', 'there'))
+
+
+if __name__ == '__main__':
+    unittest.main()
