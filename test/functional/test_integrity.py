@@ -622,10 +622,47 @@ def _target_errors(target, limit=20):
     return lines[-limit:]
 
 
+class TargetAnswer(AssertionError):
+    """A round trip's 5xx, to be checked against the target's own logs."""
+
+    def __init__(self, message, txn_id):
+        AssertionError.__init__(self, message)
+        self.txn_id = txn_id
+
+
+def _target_tracebacks(target, txn_ids):
+    """The ``txn_ids`` whose request the target's own object server failed
+    with a traceback: its backend transaction ids end in the client's (the
+    forwarder's ``X-Trans-Id-Extra``)."""
+    found = set()
+    with open(target.log_path('object'), errors='replace') as log:
+        for line in log:
+            if 'ERROR __call__ error' in line and 'Traceback' in line:
+                found.update(txn for txn in txn_ids if txn and txn.split('-')[0] in line)
+    return found
+
+
+def _check_status(method, name, resp, body, want):
+    if resp.status != want:
+        message = '%s %s: %d, %s: %r' % (method, name, resp.status,
+                                         resp.getheader('x-trans-id'), body[:200])
+        if resp.status >= 500:
+            raise TargetAnswer(message, resp.getheader('x-trans-id'))
+        raise AssertionError(message)
+
+
 def test_concurrent_round_trips(env):
     """64 clients, 10,000 PUT-then-GET round trips of 0 B to 4 MiB through
     the forwarder (straight to the target): every ETag and every MD5 match,
-    and no socket is left over."""
+    and no socket is left over.
+
+    The target is a real Swift under load on 2 shared cores, and its object
+    server, rarely, fails a request itself (an ``AttributeError`` in its
+    logger's green-thread locals: 1 PUT of 10,000 in one CI run).  A 5xx the
+    target's object log shows a traceback for is the target's own answer,
+    relayed: its round trip is tried once more, as a client retries a 503,
+    and at most one per 1,000 may be so.  Any other failure, or one
+    without that traceback, fails the test."""
     env.direct_to_target()
     api = env.api
     rng = random.Random(4)
@@ -634,7 +671,7 @@ def test_concurrent_round_trips(env):
     source = os.urandom(MAX_SIZE + 65536)
     jobs = iter(enumerate(sizes))
     lock = threading.Lock()
-    failures, last_md5 = [], {}
+    failures, target_failed, last_md5 = [], [], {}
     stats = collections.Counter()
     host, port = '127.0.0.1', port_of(env.local)
 
@@ -648,36 +685,19 @@ def test_concurrent_round_trips(env):
                 if job is None:
                     return
                 i, size = job
-                offset = crng.randrange(65536)
-                data = source[offset:offset + size]
-                digest = md5(data)
                 name = 'rt-%02d-%d' % (k, i % NAMES_PER_CLIENT)
-                path = api.account_path + env.path(name)
                 try:
-                    conn.request('PUT', path, body=data, headers={
-                        'X-Auth-Token': api.token, 'Content-Length': str(size)})
-                    resp = conn.getresponse()
-                    body = resp.read()
-                    if resp.status != 201 or resp.getheader('etag') != digest:
-                        raise AssertionError('PUT %s: %d, etag %s, %s: %r' % (
-                            name, resp.status, resp.getheader('etag'),
-                            resp.getheader('x-trans-id'), body[:200]))
-                    conn.request('GET', path, headers={'X-Auth-Token': api.token})
-                    resp = conn.getresponse()
-                    body = resp.read()
-                    if resp.status != 200:
-                        raise AssertionError('GET %s: %d, %s: %r' % (
-                            name, resp.status, resp.getheader('x-trans-id'), body[:200]))
-                    if md5(body) != digest:
+                    try:
+                        digest = round_trip(conn, crng, name, size)
+                    except TargetAnswer as err:
                         with lock:
-                            stats['corrupt'] += 1
-                        raise AssertionError('GET %s: MD5 mismatch (%d bytes, want %d)'
-                                             % (name, len(body), size))
+                            target_failed.append((err.txn_id, '%d %s' % (size, err)))
+                        conn.close()  # the next request opens a new connection
+                        digest = round_trip(conn, crng, name, size)
                 except (AssertionError, OSError, http.client.HTTPException) as err:
                     with lock:
                         failures.append('%d %s' % (size, err))
                     conn.close()
-                    conn = http.client.HTTPConnection(host, port, timeout=120)
                     continue
                 with lock:
                     stats['round trips'] += 1
@@ -685,6 +705,32 @@ def test_concurrent_round_trips(env):
                     last_md5[name] = digest
         finally:
             conn.close()
+
+    def round_trip(conn, crng, name, size):
+        """PUT then GET ``name``: the MD5 of what was sent and read back."""
+        offset = crng.randrange(65536)
+        data = source[offset:offset + size]
+        digest = md5(data)
+        path = api.account_path + env.path(name)
+        conn.request('PUT', path, body=data, headers={
+            'X-Auth-Token': api.token, 'Content-Length': str(size)})
+        resp = conn.getresponse()
+        body = resp.read()
+        _check_status('PUT', name, resp, body, 201)
+        if resp.getheader('etag') != digest:
+            raise AssertionError('PUT %s: %d, etag %s, %s: %r' % (
+                name, resp.status, resp.getheader('etag'),
+                resp.getheader('x-trans-id'), body[:200]))
+        conn.request('GET', path, headers={'X-Auth-Token': api.token})
+        resp = conn.getresponse()
+        body = resp.read()
+        _check_status('GET', name, resp, body, 200)
+        if md5(body) != digest:
+            with lock:
+                stats['corrupt'] += 1
+            raise AssertionError('GET %s: MD5 mismatch (%d bytes, want %d)'
+                                 % (name, len(body), size))
+        return digest
 
     start = time.monotonic()
     threads = [threading.Thread(target=client, args=(k,), daemon=True)
@@ -705,14 +751,18 @@ def test_concurrent_round_trips(env):
     target_port = port_of(env.target)
     upstream = forwarder_sockets(env.local, target_port)
     print('\n%d clients: %d round trips (%d B .. %d B, %.0f MB each way) in %.1fs '
-          '(%.0f/s); failures %d, corrupt %d, bad stored objects %d; pool %s; '
-          'forwarder->target sockets %d' % (
+          '(%.0f/s); failures %d, 5xx of the target itself %d, corrupt %d, bad stored '
+          'objects %d; pool %s; forwarder->target sockets %d' % (
               CLIENTS, stats['round trips'], min(sizes), max(sizes), stats['bytes'] / 1e6,
-              elapsed, stats['round trips'] / elapsed, len(failures), stats['corrupt'],
+              elapsed, stats['round trips'] / elapsed, len(failures), len(target_failed),
+              stats['corrupt'],
               stored_bad, pool, upstream))
     TALLY['round trips'] += stats['round trips']
     TALLY['corrupt objects'] += stats['corrupt'] + stored_bad
+    relayed = _target_tracebacks(env.target, [txn for txn, _err in target_failed])
+    failures += [err for txn, err in target_failed if txn not in relayed]
     assert failures == [], (failures[:10], _target_errors(env.target))
+    assert len(target_failed) <= ROUND_TRIPS // 1000, target_failed
     assert stats['round trips'] == ROUND_TRIPS
     assert stored_bad == 0
     assert pool['in_use'] == 0 and upstream <= pool['maxsize']
